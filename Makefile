@@ -1,0 +1,48 @@
+# igym: `make demo` hosts the bundled demo, `make test` runs every test. Both set up what is missing.
+VENV    := .venv
+PY      := $(VENV)/bin/python
+STAMPS  := .stamps
+PLUGINS := $(sort $(wildcard plugins/*))
+PYPROJECTS := pyproject.toml $(foreach p,$(PLUGINS),$(p)/pyproject.toml)
+CLIENT_SRC := $(shell find client/src -type f 2>/dev/null) client/build.mjs
+SYSTEM_PYTHON ?= python3
+
+.PHONY: setup demo test lint clean
+
+setup: $(STAMPS)/venv $(STAMPS)/client
+
+demo: setup
+	$(VENV)/bin/igym demo
+
+test: setup $(STAMPS)/chromium
+	bash tests/run.sh
+
+lint: $(STAMPS)/venv
+	$(VENV)/bin/ruff check igym_core plugins tests examples
+	$(VENV)/bin/ruff format --check igym_core plugins tests examples
+
+$(STAMPS)/venv: $(PYPROJECTS)
+	@mkdir -p $(STAMPS)
+	test -x $(PY) || $(SYSTEM_PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]' \
+		$(foreach p,$(PLUGINS),-e '$(p)[test]')
+	@touch $@
+
+client/node_modules/.package-lock.json: client/package.json client/package-lock.json
+	cd client && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(STAMPS)/client: client/node_modules/.package-lock.json $(CLIENT_SRC)
+	@mkdir -p $(STAMPS)
+	node client/build.mjs
+	@touch $@
+
+# Debian's Chromium drives the browser tests; IGYM_CHROMIUM may point at another one.
+$(STAMPS)/chromium:
+	@mkdir -p $(STAMPS)
+	@if [ -n "$$IGYM_CHROMIUM" ] || command -v chromium >/dev/null; then :; \
+	else apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; fi
+	@touch $@
+
+clean:
+	rm -rf $(VENV) $(STAMPS) client/node_modules igym_core/static

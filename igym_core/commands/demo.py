@@ -1,0 +1,31 @@
+"""``igym demo``: host the bundled demo experiment from this checkout's examples/."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from igym_core.cli import CommandError
+from igym_core.commands.run import add_server_options, host
+from igym_core.config import ConfigError
+from igym_core.experiment import load_experiment
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+DEMO = "static_study.py"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("demo", help="host the bundled demo experiment")
+    add_server_options(parser)
+    parser.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    path = EXAMPLES / DEMO
+    if not path.is_file():
+        raise CommandError(f"the demo needs a source checkout of igym ({path} is missing)")
+    try:
+        experiment = load_experiment(path)
+    except ConfigError as exc:
+        raise CommandError(str(exc)) from None
+    return host(experiment, args, also=[f"igym: demo experiment from {path}"])

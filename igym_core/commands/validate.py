@@ -1,0 +1,27 @@
+"""``igym validate FILE``: load an experiment and report configuration and plugin problems."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from igym_core.cli import CommandError
+from igym_core.config import ConfigError
+from igym_core.experiment import load_experiment
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("validate", help="check an experiment file without hosting it")
+    parser.add_argument("file", type=Path)
+    parser.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    try:
+        experiment = load_experiment(args.file)
+    except ConfigError as exc:
+        raise CommandError(str(exc)) from None
+    print(
+        f"{args.file}: experiment {experiment.id!r} with {len(experiment.scenes)} scenes is valid"
+    )
+    return 0

@@ -1,0 +1,298 @@
+"""The attrs classes a researcher writes an experiment with.
+
+Every class validates itself when it is built, so a mistake in an experiment file fails at load
+time with a message that names the field::
+
+    Experiment(
+        id="pilot",
+        scenes=[
+            StaticScene(id="consent", title="Consent", html="<p>...</p>",
+                        fields=[FormField("agree", "I agree", kind="checkbox")]),
+            EndScene(id="end", completion_code="C0DE"),
+        ],
+    )
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, ClassVar
+from urllib.parse import urlencode, urlsplit
+
+import attrs
+
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,63}$")
+FIELD_KINDS = ("text", "textarea", "number", "choice", "multichoice", "checkbox", "likert")
+
+
+class ConfigError(ValueError):
+    """An experiment configuration is invalid; the message names the field."""
+
+
+def _where(instance: Any, attribute: attrs.Attribute) -> str:
+    own_id = getattr(instance, "id", None) or getattr(instance, "name", None)
+    label = (
+        f"{type(instance).__name__}({own_id!r})"
+        if isinstance(own_id, str)
+        else type(instance).__name__
+    )
+    return f"{label}.{attribute.name}"
+
+
+def identifier(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+    if not isinstance(value, str) or not _ID.match(value):
+        raise ConfigError(
+            f"{_where(instance, attribute)} must be 1-64 letters, digits, '_' or '-' "
+            f"(starting with a letter or digit), got {value!r}"
+        )
+
+
+def text(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+    if not isinstance(value, str):
+        raise ConfigError(f"{_where(instance, attribute)} must be a string, got {value!r}")
+
+
+def optional_text(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+    if value is not None:
+        text(instance, attribute, value)
+
+
+@attrs.frozen
+class FormField:
+    """One question on a static page; its answer is stored with the participant's responses.
+
+    ``kind`` is one of text, textarea, number, choice (one of ``choices``), multichoice (any of
+    ``choices``), checkbox (must be ticked when required) and likert (one of ``choices``,
+    shown as a scale).
+    """
+
+    name: str = attrs.field(validator=identifier)
+    label: str = attrs.field(validator=text)
+    kind: str = attrs.field(default="text")
+    required: bool = attrs.field(default=True)
+    choices: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    min: float | None = None
+    max: float | None = None
+    max_length: int = attrs.field(default=2000)
+
+    @kind.validator
+    def _kind(self, attribute: attrs.Attribute, value: Any) -> None:
+        if value not in FIELD_KINDS:
+            raise ConfigError(
+                f"{_where(self, attribute)} must be one of {', '.join(FIELD_KINDS)}, got {value!r}"
+            )
+
+    @choices.validator
+    def _choices(self, attribute: attrs.Attribute, value: tuple[Any, ...]) -> None:
+        if self.kind in ("choice", "multichoice", "likert") and len(value) < 2:
+            raise ConfigError(
+                f"{_where(self, attribute)} needs at least two choices for a {self.kind}"
+            )
+        if not all(isinstance(c, str) and c for c in value):
+            raise ConfigError(f"{_where(self, attribute)} must be non-empty strings, got {value!r}")
+        if len(set(value)) != len(value):
+            raise ConfigError(f"{_where(self, attribute)} has duplicates: {value!r}")
+
+    @required.validator
+    def _required(self, attribute: attrs.Attribute, value: Any) -> None:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{_where(self, attribute)} must be True or False, got {value!r}")
+
+    @max_length.validator
+    def _max_length(self, attribute: attrs.Attribute, value: Any) -> None:
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 100_000:
+            raise ConfigError(
+                f"{_where(self, attribute)} must be an int in 1..100000, got {value!r}"
+            )
+
+    def clean(self, value: Any) -> tuple[Any, str | None]:
+        """Check a submitted answer; return ``(value, None)`` or ``(None, problem)``."""
+        missing = (
+            value is None
+            or value == ""
+            or value == []
+            or (self.kind == "checkbox" and value is False)
+        )
+        if missing:
+            if self.required:
+                return None, f"field {self.name!r} is required"
+            return (False if self.kind == "checkbox" else None), None
+        if self.kind in ("text", "textarea"):
+            if not isinstance(value, str):
+                return None, f"field {self.name!r} must be text, got {type(value).__name__}"
+            if len(value) > self.max_length:
+                return None, f"field {self.name!r} is longer than {self.max_length} characters"
+            return value, None
+        if self.kind == "number":
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                return None, f"field {self.name!r} must be a number, got {type(value).__name__}"
+            if value != value or value in (float("inf"), float("-inf")):
+                return None, f"field {self.name!r} must be a finite number"
+            if self.min is not None and value < self.min:
+                return None, f"field {self.name!r} must be at least {self.min}"
+            if self.max is not None and value > self.max:
+                return None, f"field {self.name!r} must be at most {self.max}"
+            return value, None
+        if self.kind in ("choice", "likert"):
+            if value not in self.choices:
+                return None, f"field {self.name!r} must be one of {list(self.choices)}"
+            return value, None
+        if self.kind == "multichoice":
+            if not isinstance(value, list) or not all(v in self.choices for v in value):
+                return None, f"field {self.name!r} must be a list drawn from {list(self.choices)}"
+            return sorted(set(value), key=self.choices.index), None
+        # checkbox
+        if value is not True:
+            return None, f"field {self.name!r} must be true or false"
+        return True, None
+
+    def to_client(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "label": self.label,
+            "kind": self.kind,
+            "required": self.required,
+            "choices": list(self.choices),
+            "min": self.min,
+            "max": self.max,
+        }
+
+
+def _fields(value: Any) -> tuple[FormField, ...]:
+    return tuple(value)
+
+
+@attrs.frozen
+class Scene:
+    """Base class of every scene; ``id`` is unique within an experiment."""
+
+    kind: ClassVar[str] = ""
+    id: str = attrs.field(validator=identifier)
+
+    def to_client(self) -> dict[str, Any]:
+        return {"id": self.id, "kind": self.kind}
+
+
+@attrs.frozen
+class StaticScene(Scene):
+    """An HTML page with optional form fields and a continue control (consent, instructions...).
+
+    ``html`` is trusted markup written by the researcher.
+    """
+
+    kind: ClassVar[str] = "static"
+    title: str = attrs.field(default="", validator=text)
+    html: str = attrs.field(default="", validator=text)
+    fields: tuple[FormField, ...] = attrs.field(default=(), converter=_fields)
+    continue_label: str = attrs.field(default="Continue", validator=text)
+
+    @fields.validator
+    def _check_fields(self, attribute: attrs.Attribute, value: tuple[Any, ...]) -> None:
+        names: set[str] = set()
+        for i, field in enumerate(value):
+            if not isinstance(field, FormField):
+                raise ConfigError(
+                    f"{_where(self, attribute)}[{i}] must be a FormField, got {field!r}"
+                )
+            if field.name in names:
+                raise ConfigError(f"{_where(self, attribute)} has two fields named {field.name!r}")
+            names.add(field.name)
+
+    def to_client(self) -> dict[str, Any]:
+        return {
+            **super().to_client(),
+            "title": self.title,
+            "html": self.html,
+            "fields": [f.to_client() for f in self.fields],
+            "continue_label": self.continue_label,
+        }
+
+
+@attrs.frozen
+class EndScene(Scene):
+    """The last page: shows a completion code and/or redirects.
+
+    With ``redirect_url`` the participant is sent there after ``redirect_delay_s`` seconds with
+    their id appended as the query parameter ``redirect_id_param``.
+    """
+
+    kind: ClassVar[str] = "end"
+    title: str = attrs.field(default="Thank you!", validator=text)
+    html: str = attrs.field(default="", validator=text)
+    completion_code: str | None = attrs.field(default=None, validator=optional_text)
+    redirect_url: str | None = attrs.field(default=None, validator=optional_text)
+    redirect_id_param: str = attrs.field(default="participant_id", validator=identifier)
+    redirect_delay_s: float = attrs.field(default=3.0)
+
+    @redirect_url.validator
+    def _redirect(self, attribute: attrs.Attribute, value: str | None) -> None:
+        if value is None:
+            return
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ConfigError(
+                f"{_where(self, attribute)} must be an absolute http(s) URL, got {value!r}"
+            )
+
+    @redirect_delay_s.validator
+    def _delay(self, attribute: attrs.Attribute, value: Any) -> None:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 600:
+            raise ConfigError(f"{_where(self, attribute)} must be 0..600 seconds, got {value!r}")
+
+    def redirect_for(self, participant_id: str) -> str | None:
+        if self.redirect_url is None:
+            return None
+        sep = "&" if urlsplit(self.redirect_url).query else "?"
+        return f"{self.redirect_url}{sep}{urlencode({self.redirect_id_param: participant_id})}"
+
+    def to_client(self) -> dict[str, Any]:
+        return {
+            **super().to_client(),
+            "title": self.title,
+            "html": self.html,
+            "fields": [],
+            "continue_label": "",
+            "completion_code": self.completion_code,
+            "redirect_delay_s": self.redirect_delay_s,
+        }
+
+
+def _scenes(value: Any) -> tuple[Scene, ...]:
+    if isinstance(value, str | bytes) or not hasattr(value, "__iter__"):
+        raise ConfigError(f"Experiment.scenes must be a list of scenes, got {value!r}")
+    return tuple(value)
+
+
+@attrs.frozen
+class Experiment:
+    """An ordered list of scenes; the last one is an :class:`EndScene` and is the only one."""
+
+    id: str = attrs.field(validator=identifier)
+    scenes: tuple[Scene, ...] = attrs.field(converter=_scenes)
+    title: str = attrs.field(default="", validator=text)
+
+    @scenes.validator
+    def _check(self, attribute: attrs.Attribute, value: tuple[Any, ...]) -> None:
+        if not value:
+            raise ConfigError("Experiment.scenes must not be empty")
+        seen: set[str] = set()
+        for i, scene in enumerate(value):
+            if not isinstance(scene, Scene):
+                raise ConfigError(f"Experiment.scenes[{i}] must be a scene, got {scene!r}")
+            if scene.id in seen:
+                raise ConfigError(f"Experiment.scenes[{i}]: two scenes have the id {scene.id!r}")
+            seen.add(scene.id)
+            if isinstance(scene, EndScene) and i != len(value) - 1:
+                raise ConfigError(
+                    f"Experiment.scenes[{i}] ({scene.id!r}) is an EndScene but not the last scene"
+                )
+        if not isinstance(value[-1], EndScene):
+            raise ConfigError(
+                f"Experiment.scenes must finish with an EndScene; the last is {value[-1].id!r}"
+            )
+
+    def scene(self, scene_id: str) -> Scene:
+        for scene in self.scenes:
+            if scene.id == scene_id:
+                return scene
+        raise KeyError(scene_id)

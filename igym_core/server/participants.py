@@ -1,0 +1,301 @@
+"""What happens when a participant's page speaks: identity, scene progress, answers, events.
+
+:class:`ParticipantService` knows nothing about websockets: a :class:`Connection` hands it
+decoded messages and gets replies back, so the rules are tested without a server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import re
+import secrets
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+
+from igym_core.config import EndScene, Experiment, StaticScene
+from igym_core.experiment import scene_for_client
+from igym_core.plugins import PluginManager
+from igym_core.server.protocol import (
+    Ack,
+    Error,
+    Event,
+    Hello,
+    Outgoing,
+    Ping,
+    Pong,
+    ProtocolError,
+    SceneMessage,
+    Submit,
+    Welcome,
+)
+from igym_core.settings import Settings
+from igym_core.storage.store import Participant, Store
+
+ID_PARAMS = ("subject_id", "PROLIFIC_PID")
+_PARTICIPANT_ID = re.compile(r"^[A-Za-z0-9_.@\-]{1,128}$")
+MAX_PARAMS = 50
+MAX_PARAM_LENGTH = 512
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+@attrs.define(eq=False)
+class Connection:
+    """One open websocket; ``send`` queues a message for it."""
+
+    send: Callable[[Outgoing], None]
+    participant_id: str | None = None
+    token_hash: str | None = None
+    replaced: bool = False
+    bad_messages: int = 0
+
+
+class ParticipantService:
+    def __init__(
+        self,
+        experiment: Experiment,
+        store: Store,
+        plugins: PluginManager,
+        settings: Settings,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.experiment = experiment
+        self.store = store
+        self.plugins = plugins
+        self.settings = settings
+        self.clock = clock
+        self.live: dict[str, Connection] = {}
+
+    # -- entry point ----------------------------------------------------------------------------
+
+    async def handle(
+        self, conn: Connection, message: Hello | Submit | Event | Ping
+    ) -> list[Outgoing]:
+        if isinstance(message, Ping):
+            return [Pong(message.t)]
+        if conn.replaced:
+            raise ProtocolError(
+                "session_taken",
+                "this study is open in another tab or window; continue there",
+                getattr(message, "seq", None),
+            )
+        if isinstance(message, Hello):
+            return await self._hello(conn, message)
+        self._check_token(conn, message.token, message.seq)
+        if isinstance(message, Submit):
+            return await self._submit(conn, message)
+        return await self._event(conn, message)
+
+    async def record_bad_message(self, conn: Connection, error: ProtocolError) -> None:
+        """Keep a trace of a rejected message (bounded per connection)."""
+        conn.bad_messages += 1
+        if conn.bad_messages > self.settings.max_bad_messages_logged:
+            return
+        await asyncio.to_thread(
+            self.store.add_event,
+            conn.participant_id,
+            "bad_message",
+            {"code": error.code, "message": error.message[:300]},
+            self.clock(),
+        )
+
+    def disconnected(self, conn: Connection) -> None:
+        if conn.participant_id and self.live.get(conn.participant_id) is conn:
+            del self.live[conn.participant_id]
+
+    # -- hello ----------------------------------------------------------------------------------
+
+    async def _hello(self, conn: Connection, hello: Hello) -> list[Outgoing]:
+        if conn.participant_id is not None:
+            raise ProtocolError("already_identified", "hello was already sent on this connection")
+        params = self._check_params(hello.params)
+        wanted = next((params[k] for k in ID_PARAMS if params.get(k)), None)
+        token = hello.token
+        if wanted is None:
+            wanted = hello.participant_id
+        elif wanted != hello.participant_id:
+            token = None  # the URL names someone else: the stored token is not theirs
+        if wanted is not None and not _PARTICIPANT_ID.match(wanted):
+            raise ProtocolError(
+                "invalid", f"participant id {wanted[:40]!r} must be 1-128 letters, digits or _.@-"
+            )
+        now = self.clock()
+        resumed = False
+        participant_id = wanted or uuid.uuid4().hex
+        existing = await asyncio.to_thread(self.store.participant, participant_id)
+        if existing is None:
+            token = secrets.token_urlsafe(32)
+            created = await asyncio.to_thread(
+                self.store.create_participant, participant_id, hash_token(token), params, now
+            )
+            if not created:  # somebody else created it a moment ago
+                raise ProtocolError("bad_token", _taken(participant_id))
+        else:
+            if token is None or not hmac.compare_digest(existing.token_hash, hash_token(token)):
+                raise ProtocolError("bad_token", _taken(participant_id))
+            resumed = True
+        conn.participant_id = participant_id
+        conn.token_hash = hash_token(token)
+        previous = self.live.get(participant_id)
+        if previous is not None and previous is not conn:
+            previous.replaced = True
+            previous.send(Error("session_taken", "this study was opened in another tab or window"))
+        self.live[participant_id] = conn
+        await asyncio.to_thread(
+            self.store.add_event, participant_id, "resumed" if resumed else "joined", {}, now
+        )
+        self.plugins.notify(
+            "igym_on_participant_joined",
+            experiment_id=self.experiment.id,
+            participant_id=participant_id,
+            params=params,
+            resumed=resumed,
+        )
+        participant = await asyncio.to_thread(self.store.participant, participant_id)
+        assert participant is not None
+        welcome = Welcome(self.experiment.id, participant_id, token, resumed)
+        return [welcome, await self._show_current(participant)]
+
+    def _check_params(self, params: dict[str, str]) -> dict[str, str]:
+        if len(params) > MAX_PARAMS:
+            raise ProtocolError("invalid", f"at most {MAX_PARAMS} URL parameters are accepted")
+        for key, value in params.items():
+            if len(key) > 64 or len(value) > MAX_PARAM_LENGTH:
+                raise ProtocolError(
+                    "invalid",
+                    f"URL parameter {key[:64]!r} is too long (names ≤ 64, values ≤ "
+                    f"{MAX_PARAM_LENGTH} characters)",
+                )
+        return dict(params)
+
+    def _check_token(self, conn: Connection, token: str, seq: int) -> None:
+        if conn.participant_id is None or conn.token_hash is None:
+            raise ProtocolError("not_identified", "send hello before anything else", seq)
+        if not hmac.compare_digest(conn.token_hash, hash_token(token)):
+            raise ProtocolError(
+                "bad_token", "the token does not belong to this connection's participant", seq
+            )
+
+    async def _show_current(self, participant: Participant) -> SceneMessage:
+        index = participant.scene_index
+        scene = self.experiment.scenes[index]
+        first = await asyncio.to_thread(
+            self.store.start_scene, participant.participant_id, scene.id, index, self.clock()
+        )
+        if first:
+            self.plugins.notify(
+                "igym_on_scene_started",
+                experiment_id=self.experiment.id,
+                participant_id=participant.participant_id,
+                scene_id=scene.id,
+                scene_index=index,
+            )
+        data = scene_for_client(scene, participant.participant_id)
+        data["responses"] = await asyncio.to_thread(
+            self.store.responses_for, participant.participant_id, scene.id
+        )
+        return SceneMessage(index, len(self.experiment.scenes), data)
+
+    # -- submit ---------------------------------------------------------------------------------
+
+    async def _submit(self, conn: Connection, submit: Submit) -> list[Outgoing]:
+        participant_id = conn.participant_id
+        assert participant_id is not None
+        participant = await asyncio.to_thread(self.store.participant, participant_id)
+        assert participant is not None
+        ids = [s.id for s in self.experiment.scenes]
+        if submit.scene_id not in ids:
+            raise ProtocolError("unknown_scene", f"no scene {submit.scene_id!r}", submit.seq)
+        index = ids.index(submit.scene_id)
+        if index < participant.scene_index:  # a retry of something already stored
+            return [Ack(submit.seq), await self._show_current(participant)]
+        if index > participant.scene_index:
+            raise ProtocolError(
+                "wrong_scene",
+                f"scene {submit.scene_id!r} is not the current scene "
+                f"{ids[participant.scene_index]!r}",
+                submit.seq,
+            )
+        scene = self.experiment.scenes[index]
+        if isinstance(scene, EndScene):
+            raise ProtocolError("wrong_scene", "the end scene has nothing to submit", submit.seq)
+        answers = self._clean(scene, submit)
+        next_index = index + 1
+        done = isinstance(self.experiment.scenes[next_index], EndScene)
+        stored = await asyncio.to_thread(
+            self.store.finish_scene,
+            participant_id,
+            scene.id,
+            index,
+            answers,
+            next_index,
+            "completed" if done else "active",
+            self.clock(),
+        )
+        participant = await asyncio.to_thread(self.store.participant, participant_id)
+        assert participant is not None
+        if stored:
+            self.plugins.notify(
+                "igym_on_scene_finished",
+                experiment_id=self.experiment.id,
+                participant_id=participant_id,
+                scene_id=scene.id,
+                scene_index=index,
+                responses=answers,
+            )
+            if done:
+                self.plugins.notify(
+                    "igym_on_session_end",
+                    experiment_id=self.experiment.id,
+                    participant_id=participant_id,
+                    reason="completed",
+                )
+        return [Ack(submit.seq), await self._show_current(participant)]
+
+    def _clean(self, scene: Any, submit: Submit) -> dict[str, Any]:
+        fields = {f.name: f for f in scene.fields} if isinstance(scene, StaticScene) else {}
+        unknown = sorted(set(submit.responses) - set(fields))
+        if unknown:
+            raise ProtocolError(
+                "invalid_response",
+                f"scene {scene.id!r} has no field {', '.join(map(repr, unknown))}",
+                submit.seq,
+            )
+        answers: dict[str, Any] = {}
+        for name, field in fields.items():
+            value, problem = field.clean(submit.responses.get(name))
+            if problem:
+                raise ProtocolError("invalid_response", problem, submit.seq)
+            answers[name] = value
+        return answers
+
+    # -- events ---------------------------------------------------------------------------------
+
+    async def _event(self, conn: Connection, event: Event) -> list[Outgoing]:
+        if not re.match(r"^[A-Za-z0-9_.:\-]{1,64}$", event.name):
+            raise ProtocolError(
+                "invalid", "event name must be 1-64 letters, digits or _.:-", event.seq
+            )
+        await asyncio.to_thread(
+            self.store.add_event,
+            conn.participant_id,
+            f"client:{event.name}",
+            event.data,
+            self.clock(),
+        )
+        return [Ack(event.seq)]
+
+
+def _taken(participant_id: str) -> str:
+    return (
+        f"participant {participant_id!r} has already started this study in another browser; "
+        "please continue in the browser where you started"
+    )

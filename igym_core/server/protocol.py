@@ -1,0 +1,149 @@
+"""The participant websocket's messages, both directions, as attrs classes.
+
+Incoming text is checked in three steps, each with its own error code: size (``too_large``),
+JSON (``not_json``), then the schema of its ``type`` through quart-schema (``unknown_type`` or
+``invalid``). See ``client/src/connection.js`` for the other end.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+import attrs
+from quart_schema.conversion import model_dump, model_load
+
+Answer = str | int | float | bool | list[str] | None
+
+
+class ProtocolError(Exception):
+    """A message that cannot be accepted; ``code`` is stable, ``message`` is for humans."""
+
+    def __init__(self, code: str, message: str, seq: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.seq = seq
+
+
+class _Invalid(Exception):
+    """What quart-schema raises for a message that does not fit its class."""
+
+
+# -- client → server ----------------------------------------------------------------------------
+
+
+@attrs.define
+class Hello:
+    """First message on every connection: who the participant is."""
+
+    type: Literal["hello"]
+    params: dict[str, str] = attrs.field(factory=dict)
+    participant_id: str | None = None
+    token: str | None = None
+
+
+@attrs.define
+class Submit:
+    """The participant pressed continue on ``scene_id`` with these answers."""
+
+    type: Literal["submit"]
+    token: str
+    seq: int
+    scene_id: str
+    responses: dict[str, Answer] = attrs.field(factory=dict)
+
+
+@attrs.define
+class Event:
+    """Something the page wants logged (visibility change, client error...)."""
+
+    type: Literal["event"]
+    token: str
+    seq: int
+    name: str
+    data: dict[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.define
+class Ping:
+    type: Literal["ping"]
+    t: float
+
+
+INCOMING: dict[str, type] = {"hello": Hello, "submit": Submit, "event": Event, "ping": Ping}
+
+
+# -- server → client ----------------------------------------------------------------------------
+
+
+@attrs.define
+class Welcome:
+    experiment_id: str
+    participant_id: str
+    token: str
+    resumed: bool
+    type: Literal["welcome"] = "welcome"
+
+
+@attrs.define
+class SceneMessage:
+    index: int
+    count: int
+    scene: dict[str, Any]
+    type: Literal["scene"] = "scene"
+
+
+@attrs.define
+class Ack:
+    seq: int
+    type: Literal["ack"] = "ack"
+
+
+@attrs.define
+class Error:
+    code: str
+    message: str
+    seq: int | None = None
+    type: Literal["error"] = "error"
+
+
+@attrs.define
+class Pong:
+    t: float
+    type: Literal["pong"] = "pong"
+
+
+Outgoing = Welcome | SceneMessage | Ack | Error | Pong
+
+
+def decode(raw: str | bytes, max_bytes: int) -> Hello | Submit | Event | Ping:
+    """Parse one websocket frame into a message, or raise :class:`ProtocolError`."""
+    size = len(raw.encode("utf-8") if isinstance(raw, str) else raw)
+    if size > max_bytes:
+        raise ProtocolError(
+            "too_large", f"message of {size} bytes is over the {max_bytes}-byte limit"
+        )
+    if isinstance(raw, bytes):
+        raise ProtocolError("not_json", "binary frames are not accepted; send JSON text")
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        raise ProtocolError("not_json", f"message is not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ProtocolError("invalid", f"message must be a JSON object, got {type(data).__name__}")
+    seq = data.get("seq") if isinstance(data.get("seq"), int) else None
+    kind = data.get("type")
+    cls = INCOMING.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        known = ", ".join(INCOMING)
+        raise ProtocolError("unknown_type", f"unknown message type {kind!r} (known: {known})", seq)
+    try:
+        return model_load(data, cls, _Invalid, preference="msgspec")
+    except _Invalid as exc:
+        cause = exc.args[0] if exc.args else exc
+        raise ProtocolError("invalid", f"bad {kind!r} message: {cause}", seq) from None
+
+
+def encode(message: Outgoing) -> str:
+    return json.dumps(model_dump(message, preference="msgspec"), separators=(",", ":"))

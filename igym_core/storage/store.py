@@ -1,0 +1,285 @@
+"""The embedded store: SQLite in WAL mode, the system of record.
+
+Every write is one transaction committed with ``synchronous=FULL`` before the caller returns, so
+a write that was acknowledged to a browser survives ``kill -9`` of the server. The store is used
+from the server's event loop through :func:`asyncio.to_thread`; a lock serialises writers.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS participants (
+    participant_id TEXT PRIMARY KEY,
+    token_hash TEXT NOT NULL,
+    params TEXT NOT NULL,
+    scene_index INTEGER NOT NULL DEFAULT 0,
+    status TEXT NOT NULL DEFAULT 'active',
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS scene_progress (
+    participant_id TEXT NOT NULL REFERENCES participants(participant_id),
+    scene_id TEXT NOT NULL,
+    scene_index INTEGER NOT NULL,
+    started_at REAL NOT NULL,
+    finished_at REAL,
+    PRIMARY KEY (participant_id, scene_id)
+);
+CREATE TABLE IF NOT EXISTS responses (
+    participant_id TEXT NOT NULL REFERENCES participants(participant_id),
+    scene_id TEXT NOT NULL,
+    field TEXT NOT NULL,
+    value TEXT NOT NULL,
+    submitted_at REAL NOT NULL,
+    PRIMARY KEY (participant_id, scene_id, field)
+);
+CREATE TABLE IF NOT EXISTS events (
+    event_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    participant_id TEXT,
+    kind TEXT NOT NULL,
+    data TEXT NOT NULL,
+    at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_by_participant ON events (participant_id, event_id);
+"""
+
+
+class StoreError(Exception):
+    """The store cannot be used (wrong file, newer schema, another experiment's data)."""
+
+
+@attrs.frozen
+class Participant:
+    participant_id: str
+    token_hash: str
+    params: Mapping[str, str]
+    scene_index: int
+    status: str
+    created_at: float
+    updated_at: float
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+class Store:
+    """One experiment's records in one SQLite file."""
+
+    def __init__(self, path: Path | str, experiment_id: str) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.execute("PRAGMA busy_timeout=5000")
+        self._db.executescript(_SCHEMA)  # idempotent; runs in its own transaction
+        with self._tx():
+            self._claim(experiment_id)
+        self.experiment_id = experiment_id
+
+    def _claim(self, experiment_id: str) -> None:
+        rows = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
+        version = int(rows.get("schema_version", SCHEMA_VERSION))
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"{self.path} was written by a newer igym (schema {version})")
+        owner = rows.get("experiment_id")
+        if owner is not None and owner != experiment_id:
+            raise StoreError(f"{self.path} holds experiment {owner!r}, not {experiment_id!r}")
+        self._db.execute(
+            "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?), ('experiment_id', ?)",
+            (str(SCHEMA_VERSION), experiment_id),
+        )
+
+    class _Tx:
+        def __init__(self, store: Store) -> None:
+            self.store = store
+
+        def __enter__(self) -> sqlite3.Connection:
+            self.store._lock.acquire()
+            self.store._db.execute("BEGIN IMMEDIATE")
+            return self.store._db
+
+        def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+            try:
+                self.store._db.execute("ROLLBACK" if exc_type else "COMMIT")
+            finally:
+                self.store._lock.release()
+
+    def _tx(self) -> Store._Tx:
+        return Store._Tx(self)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # -- participants ---------------------------------------------------------------------------
+
+    def participant(self, participant_id: str) -> Participant | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT * FROM participants WHERE participant_id = ?", (participant_id,)
+            ).fetchone()
+        if row is None:
+            return None
+        return Participant(**{**dict(row), "params": json.loads(row["params"])})
+
+    def create_participant(
+        self, participant_id: str, token_hash: str, params: Mapping[str, str], now: float
+    ) -> bool:
+        """Add a participant; False when the id is already taken (nothing changes then)."""
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT OR IGNORE INTO participants "
+                "(participant_id, token_hash, params, created_at, updated_at) VALUES (?,?,?,?,?)",
+                (participant_id, token_hash, _dumps(dict(params)), now, now),
+            )
+            return cur.rowcount == 1
+
+    def start_scene(self, participant_id: str, scene_id: str, scene_index: int, now: float) -> bool:
+        """Record that a scene was shown; True the first time only."""
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT OR IGNORE INTO scene_progress (participant_id, scene_id, scene_index, "
+                "started_at) VALUES (?,?,?,?)",
+                (participant_id, scene_id, scene_index, now),
+            )
+            return cur.rowcount == 1
+
+    def finish_scene(
+        self,
+        participant_id: str,
+        scene_id: str,
+        scene_index: int,
+        responses: Mapping[str, Any],
+        next_index: int,
+        status: str,
+        now: float,
+    ) -> bool:
+        """Store a scene's answers and move the participant on, atomically.
+
+        Returns False (and changes nothing) when the participant is no longer at
+        ``scene_index``: a duplicate or stale submission.
+        """
+        with self._tx() as db:
+            cur = db.execute(
+                "UPDATE participants SET scene_index = ?, status = ?, updated_at = ? "
+                "WHERE participant_id = ? AND scene_index = ?",
+                (next_index, status, now, participant_id, scene_index),
+            )
+            if cur.rowcount != 1:
+                return False
+            db.executemany(
+                "INSERT OR REPLACE INTO responses VALUES (?,?,?,?,?)",
+                [(participant_id, scene_id, k, _dumps(v), now) for k, v in responses.items()],
+            )
+            db.execute(
+                "INSERT OR IGNORE INTO scene_progress (participant_id, scene_id, scene_index, "
+                "started_at) VALUES (?,?,?,?)",
+                (participant_id, scene_id, scene_index, now),
+            )
+            db.execute(
+                "UPDATE scene_progress SET finished_at = ? WHERE participant_id = ? AND scene_id = ?",
+                (now, participant_id, scene_id),
+            )
+            return True
+
+    def responses_for(self, participant_id: str, scene_id: str) -> dict[str, Any]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT field, value FROM responses WHERE participant_id = ? AND scene_id = ?",
+                (participant_id, scene_id),
+            ).fetchall()
+        return {row["field"]: json.loads(row["value"]) for row in rows}
+
+    def add_event(
+        self, participant_id: str | None, kind: str, data: Mapping[str, Any], now: float
+    ) -> int:
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT INTO events (participant_id, kind, data, at) VALUES (?,?,?,?)",
+                (participant_id, kind, _dumps(dict(data)), now),
+            )
+            return int(cur.lastrowid or 0)
+
+    def integrity_ok(self) -> bool:
+        with self._lock:
+            return self._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+    def reader(self) -> StoreReader:
+        return StoreReader(self)
+
+
+class StoreReader:
+    """Read-only, deterministic views of the store for exporters: rows always come sorted."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    @property
+    def experiment_id(self) -> str:
+        return self._store.experiment_id
+
+    def _rows(self, sql: str) -> Iterator[dict[str, Any]]:
+        with self._store._lock:
+            rows = self._store._db.execute(sql).fetchall()
+        for row in rows:
+            yield dict(row)
+
+    def participants(self) -> Iterator[dict[str, Any]]:
+        for row in self._rows(
+            "SELECT participant_id, params, scene_index, status, created_at, updated_at "
+            "FROM participants ORDER BY created_at, participant_id"
+        ):
+            row["params"] = json.loads(row["params"])
+            yield row
+
+    def scene_progress(self) -> Iterator[dict[str, Any]]:
+        yield from self._rows(
+            "SELECT participant_id, scene_index, scene_id, started_at, finished_at "
+            "FROM scene_progress ORDER BY participant_id, scene_index, scene_id"
+        )
+
+    def responses(self) -> Iterator[dict[str, Any]]:
+        for row in self._rows(
+            "SELECT r.participant_id, r.scene_id, r.field, r.value, r.submitted_at "
+            "FROM responses r LEFT JOIN scene_progress p "
+            "ON p.participant_id = r.participant_id AND p.scene_id = r.scene_id "
+            "ORDER BY r.participant_id, p.scene_index, r.scene_id, r.field"
+        ):
+            row["value"] = json.loads(row["value"])
+            yield row
+
+    def events(self) -> Iterator[dict[str, Any]]:
+        for row in self._rows(
+            "SELECT event_id, participant_id, kind, data, at FROM events ORDER BY event_id"
+        ):
+            row["data"] = json.loads(row["data"])
+            yield row
+
+    def tables(self) -> dict[str, Iterator[dict[str, Any]]]:
+        """Every table an exporter writes, by file stem, in a fixed order."""
+        return {
+            "participants": self.participants(),
+            "scene_progress": self.scene_progress(),
+            "responses": self.responses(),
+            "events": self.events(),
+        }

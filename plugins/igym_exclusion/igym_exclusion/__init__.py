@@ -1,0 +1,1 @@
+"""igym_exclusion: an igym plugin."""

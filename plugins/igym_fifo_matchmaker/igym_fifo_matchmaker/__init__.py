@@ -1,0 +1,1 @@
+"""igym_fifo_matchmaker: an igym plugin."""

@@ -1,0 +1,9 @@
+"""igym plugin entry point: the matchmakers this distribution provides."""
+
+from igym_core import hookimpl
+from igym_fifo_matchmaker.fifo import FifoMatchmaker
+
+
+@hookimpl
+def igym_matchmakers():
+    return [FifoMatchmaker]

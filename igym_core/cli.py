@@ -7,6 +7,8 @@ import importlib
 import logging
 import sys
 
+from igym_core.commands import CommandError
+
 COMMANDS = (
     "igym_core.commands.run",
     "igym_core.commands.demo",
@@ -40,10 +42,6 @@ def main(argv: list[str] | None = None) -> int:
     except CommandError as exc:
         print(f"igym {args.command}: {exc}", file=sys.stderr)
         return 2
-
-
-class CommandError(Exception):
-    """A problem the user can fix; printed without a traceback."""
 
 
 if __name__ == "__main__":

@@ -100,6 +100,17 @@ class PluginManager:
         except Exception as exc:  # pluggy rejects unknown hooks or bad signatures
             self._problem(name, None, f"could not be registered: {_describe(exc)}")
             return
+        unknown = sorted(
+            caller.name
+            for caller in self.pm.get_hookcallers(plugin) or []
+            if not caller.has_spec()
+        )
+        if unknown:
+            self.pm.unregister(plugin)
+            self._problem(
+                name, None, f"could not be registered: implements unknown hook {', '.join(unknown)}"
+            )
+            return
         self._versions[name] = version
         self._forget()
 

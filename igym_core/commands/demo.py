@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from igym_core.cli import CommandError
+from igym_core.commands import CommandError
 from igym_core.commands.run import add_server_options, host
 from igym_core.config import ConfigError
 from igym_core.experiment import load_experiment

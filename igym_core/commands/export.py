@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from igym_core.cli import CommandError
+from igym_core.commands import CommandError
 from igym_core.config import ConfigError
 from igym_core.experiment import load_experiment
 from igym_core.export import export_store

@@ -13,7 +13,7 @@ from hypercorn.asyncio import serve
 from hypercorn.config import Config
 from quart import Quart
 
-from igym_core.cli import CommandError
+from igym_core.commands import CommandError
 from igym_core.config import ConfigError, Experiment
 from igym_core.experiment import load_experiment
 from igym_core.server.app import create_app

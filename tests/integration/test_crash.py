@@ -1,0 +1,127 @@
+"""A write acknowledged to the browser survives ``kill -9`` of the server."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from websockets.sync.client import connect
+
+from tests.conftest import ROOT
+
+
+def start_server(data_dir: Path) -> tuple[subprocess.Popen, str]:
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "igym_core.cli",
+            "run",
+            str(ROOT / "examples/static_study.py"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--data-dir",
+            str(data_dir),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=ROOT,
+    )
+    deadline = time.monotonic() + 30
+    assert process.stdout is not None
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if "hosting" in line:
+            url = line.split(" at ")[1].strip()
+            return process, url.replace("http://", "ws://") + "ws"
+        if not line and process.poll() is not None:
+            break
+    process.kill()
+    pytest.fail(f"server did not start: {process.stdout.read()}")
+
+
+def send(ws, message: dict) -> None:
+    ws.send(json.dumps(message))
+
+
+def recv(ws) -> dict:
+    return json.loads(ws.recv(timeout=10))
+
+
+@pytest.mark.slow
+def test_sigkill_mid_flow_loses_nothing_acknowledged(tmp_path):
+    data = tmp_path / "data"
+    server, url = start_server(data)
+    try:
+        with connect(url) as ws:
+            send(ws, {"type": "hello", "params": {"PROLIFIC_PID": "crash1"}})
+            welcome = recv(ws)
+            assert recv(ws)["scene"]["id"] == "consent"
+            token = welcome["token"]
+            send(
+                ws,
+                {
+                    "type": "submit",
+                    "token": token,
+                    "seq": 1,
+                    "scene_id": "consent",
+                    "responses": {"consent": True},
+                },
+            )
+            assert recv(ws) == {"type": "ack", "seq": 1}
+            assert recv(ws)["scene"]["id"] == "instructions"
+            # kill -9 the moment the acknowledgement arrived
+            os.kill(server.pid, signal.SIGKILL)
+            server.wait(timeout=10)
+    finally:
+        if server.poll() is None:
+            server.kill()
+    assert server.returncode == -signal.SIGKILL
+
+    server, url = start_server(data)
+    try:
+        with connect(url) as ws:
+            send(
+                ws,
+                {
+                    "type": "hello",
+                    "params": {"PROLIFIC_PID": "crash1"},
+                    "participant_id": "crash1",
+                    "token": token,
+                },
+            )
+            welcome = recv(ws)
+            assert welcome["resumed"] is True
+            scene = recv(ws)
+            assert scene["scene"]["id"] == "instructions"
+            send(
+                ws,
+                {
+                    "type": "submit",
+                    "token": token,
+                    "seq": 2,
+                    "scene_id": "instructions",
+                    "responses": {"age": 25, "games": "Weekly"},
+                },
+            )
+            assert recv(ws)["type"] == "ack"
+            assert recv(ws)["scene"]["completion_code"] == "IGYM-STATIC-7F3A"
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=10)
+
+    from igym_core.storage.store import Store
+
+    store = Store(data / "static_study.sqlite3", "static_study")
+    assert store.integrity_ok()
+    assert store.responses_for("crash1", "consent") == {"consent": True}
+    assert store.participant("crash1").status == "completed"

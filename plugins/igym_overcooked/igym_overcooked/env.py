@@ -1,0 +1,662 @@
+"""Overcooked in pure Python, step for step the same as cogrid 0.3.2's ``Overcooked-*-V0``.
+
+One step, in cogrid's order:
+
+1. rewards are judged on the state *before* the step (who interacts, holding what, facing
+   what; pot contents and timers before this step's tick);
+2. every full pot whose timer is above zero counts down by one;
+3. the priority generator seeded by the state's ``rng_key`` yields the next key and a priority
+   order of the agents;
+4. movement: a move action turns the agent, then it proposes the next cell unless that is off
+   the grid, a wall, or holds any object (counters, stations, loose items); conflicts between
+   agents are settled by priority, one cascade pass and a swap check, as cogrid does;
+5. interactions, agent 0 first, each seeing the changes of the agents before it: pick up a
+   loose item, take a soup from a cooked pot with a plate, take from a dispenser or counter,
+   drop on empty floor, put an ingredient into a pot, deliver a soup, put on an empty counter;
+6. time advances; the episode truncates at ``max_steps``.
+
+The state is a handful of plain lists and ints (cells are ``row * width + col``), so a
+snapshot is a few list copies and a step allocates almost nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import operator
+from typing import Any
+
+from igym_overcooked.layouts import LAYOUTS, N_AGENTS
+from igym_overcooked.rng import PCG64, cogrid_priority, cogrid_reset_draws
+
+__all__ = [
+    "ACTION_LABELS",
+    "DIRECTIONS",
+    "ITEMS",
+    "OvercookedEnv",
+    "make",
+]
+
+# Actions: cogrid's cardinal action set.
+UP, DOWN, LEFT, RIGHT, INTERACT, TOGGLE, NOOP = range(7)
+N_ACTIONS = 7
+ACTION_LABELS = {
+    UP: "up",
+    DOWN: "down",
+    LEFT: "left",
+    RIGHT: "right",
+    INTERACT: "pick up / drop",
+    TOGGLE: "toggle",
+    NOOP: "no-op",
+}
+
+# Directions: cogrid's codes (Right=0, Down=1, Left=2, Up=3).
+DIRECTIONS = ("right", "down", "left", "up")
+_DIR_CODE = {name: code for code, name in enumerate(DIRECTIONS)}
+_DIR_VEC = ((0, 1), (1, 0), (0, -1), (-1, 0))
+_ACTION_DIR = (3, 1, 2, 0)
+
+# Items: 0 is "nothing"; names are cogrid's object ids.
+ITEMS = (None, "onion", "tomato", "plate", "onion_soup", "tomato_soup")
+ONION, TOMATO, PLATE, ONION_SOUP, TOMATO_SOUP = 1, 2, 3, 4, 5
+_ITEM_CODE = {name: code for code, name in enumerate(ITEMS) if name}
+_SOUP_OF = {ONION: ONION_SOUP, TOMATO: TOMATO_SOUP}
+
+# Static cell kinds.
+FLOOR, COUNTER, WALL, POT, DELIVERY, DISPENSER = range(6)
+_SYMBOLS = {
+    " ": (FLOOR, 0),
+    "+": (FLOOR, 0),
+    "C": (COUNTER, 0),
+    "#": (WALL, 0),
+    "U": (POT, 0),
+    "@": (DELIVERY, 0),
+    "O": (DISPENSER, ONION),
+    "T": (DISPENSER, TOMATO),
+    "=": (DISPENSER, PLATE),
+    "1": (DISPENSER, ONION_SOUP),
+    "2": (DISPENSER, TOMATO_SOUP),
+}
+KIND_NAMES = ("floor", "counter", "wall", "pot", "delivery_zone", "dispenser")
+_DISPENSER_NAMES = {
+    ONION: "onion_stack",
+    TOMATO: "tomato_stack",
+    PLATE: "plate_stack",
+    ONION_SOUP: "onion_soup_stack",
+    TOMATO_SOUP: "tomato_soup_stack",
+}
+
+POT_CAPACITY = 3
+COOK_TIME = 30
+REWARD_DELIVERY = 20.0
+REWARD_ONION_IN_POT = 3.0
+REWARD_SOUP_IN_DISH = 5.0
+
+
+class Layout:
+    """A parsed kitchen: static cell kinds and the lookup tables the step uses."""
+
+    def __init__(self, name: str, rows: tuple[str, ...]) -> None:
+        if not rows or any(len(r) != len(rows[0]) for r in rows):
+            raise ValueError(f"layout {name!r} must be a non-empty rectangle of characters")
+        self.name = name
+        self.rows = rows
+        self.height = h = len(rows)
+        self.width = w = len(rows[0])
+        self.n_cells = h * w
+        self.kind: list[int] = []
+        self.produce: list[int] = []
+        self.spawns: list[int] = []
+        for r, row in enumerate(rows):
+            for c, ch in enumerate(row):
+                if ch not in _SYMBOLS:
+                    raise ValueError(f"layout {name!r}: unknown symbol {ch!r} at row {r}, col {c}")
+                kind, produce = _SYMBOLS[ch]
+                self.kind.append(kind)
+                self.produce.append(produce)
+                if ch == "+":
+                    self.spawns.append(r * w + c)
+        self.pot_cells = [k for k in range(self.n_cells) if self.kind[k] == POT]
+        self.pot_index = [-1] * self.n_cells
+        for p, k in enumerate(self.pot_cells):
+            self.pot_index[k] = p
+        self.floor_cells = [k for k in range(self.n_cells) if self.kind[k] == FLOOR]
+        # fwd[d][k]: the cell faced from k in direction d, clipped to the grid as cogrid does.
+        # move[d][k]: where a move in direction d from k leads if no item or agent is in the
+        # way (k itself when the cell ahead is off the grid, a wall or a station).
+        self.fwd: list[list[int]] = []
+        self.move: list[list[int]] = []
+        for dr, dc in _DIR_VEC:
+            fwd_d, move_d = [], []
+            for k in range(self.n_cells):
+                r, c = divmod(k, w)
+                rr = min(max(r + dr, 0), h - 1)
+                cc = min(max(c + dc, 0), w - 1)
+                f = rr * w + cc
+                fwd_d.append(f)
+                move_d.append(f if self.kind[f] == FLOOR else k)
+            self.fwd.append(fwd_d)
+            self.move.append(move_d)
+
+    def rc(self, k: int) -> list[int]:
+        return list(divmod(k, self.width))
+
+
+_LAYOUT_CACHE: dict[str, Layout] = {}
+
+
+def get_layout(name: str) -> Layout:
+    """The parsed layout called ``name`` (cached)."""
+    lay = _LAYOUT_CACHE.get(name)
+    if lay is None:
+        if name not in LAYOUTS:
+            raise ValueError(f"unknown Overcooked layout {name!r}; known: {sorted(LAYOUTS)}")
+        lay = _LAYOUT_CACHE[name] = Layout(name, LAYOUTS[name])
+    return lay
+
+
+class Discrete:
+    """A tiny stand-in for ``gymnasium.spaces.Discrete`` (no gymnasium in the browser)."""
+
+    __slots__ = ("n",)
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def contains(self, x: Any) -> bool:
+        return isinstance(x, int) and 0 <= x < self.n
+
+    def __repr__(self) -> str:
+        return f"Discrete({self.n})"
+
+
+class OvercookedEnv:
+    """A PettingZoo-parallel-style Overcooked kitchen (see :func:`make`)."""
+
+    metadata = {
+        "name": "igym_overcooked",
+        "render_modes": ["draw_objects"],
+        "is_parallelizable": True,
+    }
+
+    def __init__(
+        self,
+        layout: str = "cramped_room",
+        max_steps: int = 400,
+        n_agents: int | None = None,
+        seed: int = 42,
+    ) -> None:
+        self.layout = get_layout(layout)
+        self.layout_name = layout
+        if n_agents is None:
+            n_agents = N_AGENTS.get(layout, 2)
+        if not isinstance(n_agents, int) or n_agents < 1:
+            raise ValueError(f"n_agents must be a positive int, got {n_agents!r}")
+        if n_agents > len(self.layout.floor_cells):
+            raise ValueError(
+                f"layout {layout!r} has room for at most {len(self.layout.floor_cells)} agents"
+            )
+        if not isinstance(max_steps, int) or max_steps < 1:
+            raise ValueError(f"max_steps must be a positive int, got {max_steps!r}")
+        self.n_agents = n_agents
+        self.max_steps = max_steps
+        self.possible_agents = [f"agent_{i}" for i in range(n_agents)]
+        self.agents = list(self.possible_agents)
+        self._index = {name: i for i, name in enumerate(self.possible_agents)}
+        self.action_spaces = {a: Discrete(N_ACTIONS) for a in self.possible_agents}
+        self._next_seed = seed
+        self.seed_used: int | None = None
+        self._reset_state(seed, None)
+
+    # -- PettingZoo API ---------------------------------------------------------------------
+
+    def action_space(self, agent: str) -> Discrete:
+        return self.action_spaces[agent]
+
+    def reset(
+        self, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[dict[str, Any], dict[str, dict]]:
+        """Start an episode.
+
+        Without options, the start state is the one cogrid's ``reset(seed=seed)`` produces:
+        agents on the layout's ``+`` cells in reading order, or else on free floor cells drawn
+        with ``Generator(PCG64(seed)).choice``; directions from ``default_rng(seed)``'s
+        ``integers(0, 4, size=n)`` after its first draw, which is the priority key.
+        ``seed=None`` uses the seed given to :func:`make` (default 42) for the first episode
+        and one more than the previous episode's seed after that.
+
+        ``options`` may override any part: ``agent_positions`` (``[[row, col], ...]``),
+        ``agent_dirs`` (``["up", ...]``) and ``rng_key`` (int, cogrid's state ``rng_key``).
+        """
+        if seed is None:
+            seed = self._next_seed
+        if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+            raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+        self._reset_state(seed, options)
+        obs = self._observations()
+        return obs, {a: {} for a in self.possible_agents}
+
+    def step(
+        self, actions: dict[str, int]
+    ) -> tuple[dict[str, Any], dict[str, float], dict[str, bool], dict[str, bool], dict]:
+        """Advance one step. ``actions`` maps every agent id to an action int 0..6."""
+        rewards = self.advance(actions)
+        truncated = self._t >= self.max_steps
+        names = self.possible_agents
+        if truncated:
+            self.agents = []
+        return (
+            self._observations(),
+            dict(zip(names, rewards, strict=True)),
+            {a: False for a in names},
+            {a: truncated for a in names},
+            {a: {} for a in names},
+        )
+
+    # -- fast path for rollback -------------------------------------------------------------
+
+    def advance(self, actions: dict[str, int] | list[int] | tuple[int, ...]) -> list[float]:
+        """Advance one step without building observations; returns rewards in agent order.
+
+        Rollback replay should call this: it does everything :meth:`step` does to the state.
+        ``actions`` is a dict keyed by agent id or a sequence in ``possible_agents`` order.
+        """
+        acts = self._check_actions(actions)
+        lay = self.layout
+        n = self.n_agents
+        pos = self._pos
+        dirs = self._dir
+        held = self._held
+        items = self._items
+        kind = lay.kind
+        fwd = lay.fwd
+        contents = self._pot_contents
+        timers = self._pot_timer
+
+        # 1. rewards, judged on the state before the step; every reward is shared.
+        total = 0.0
+        for i in range(n):
+            if acts[i] == INTERACT:
+                h = held[i]
+                if h:
+                    f = fwd[dirs[i]][pos[i]]
+                    kf = kind[f]
+                    if kf == DELIVERY:
+                        if h == ONION_SOUP or h == TOMATO_SOUP:
+                            total += REWARD_DELIVERY
+                    elif kf == POT:
+                        p = lay.pot_index[f]
+                        if h == ONION:
+                            c = contents[p]
+                            if len(c) < POT_CAPACITY and all(x == ONION for x in c):
+                                total += REWARD_ONION_IN_POT
+                        elif h == PLATE and timers[p] == 0:
+                            total += REWARD_SOUP_IN_DISH
+        if self._done:
+            total = 0.0
+
+        # 2. pots cook.
+        for p in range(len(timers)):
+            if timers[p] > 0 and len(contents[p]) == POT_CAPACITY:
+                timers[p] -= 1
+
+        # 3. the priority draw (the key chain advances every step).
+        self._key, prio = cogrid_priority(self._key, n)
+
+        # 4. movement.
+        moving = False
+        prop = list(pos)
+        move = lay.move
+        for i in range(n):
+            a = acts[i]
+            if a < 4:
+                d = _ACTION_DIR[a]
+                dirs[i] = d
+                k = pos[i]
+                dest = move[d][k]
+                if dest != k and not items[dest]:
+                    prop[i] = dest
+                    moving = True
+        if moving:
+            self._resolve(prop, prio)
+
+        # 5. interactions, agent by agent.
+        for i in range(n):
+            a = acts[i]
+            if a != INTERACT and a != TOGGLE:
+                continue
+            f = fwd[dirs[i]][pos[i]]
+            blocked = False
+            for j in range(n):
+                if j != i and pos[j] == f:
+                    blocked = True
+                    break
+            if blocked or a != INTERACT:
+                continue  # toggle changes nothing in Overcooked
+            h = held[i]
+            kf = kind[f]
+            if kf == FLOOR:
+                it = items[f]
+                if it:
+                    if not h:
+                        held[i] = it
+                        items[f] = 0
+                elif h:
+                    items[f] = h
+                    held[i] = 0
+            elif kf == COUNTER:
+                it = items[f]
+                if not h:
+                    if it:
+                        held[i] = it
+                        items[f] = 0
+                elif not it:
+                    items[f] = h
+                    held[i] = 0
+            elif kf == DISPENSER:
+                if not h:
+                    held[i] = lay.produce[f]
+            elif kf == POT:
+                p = lay.pot_index[f]
+                c = contents[p]
+                if h == PLATE:
+                    if (
+                        len(c) == POT_CAPACITY
+                        and timers[p] == 0
+                        and c[0] in _SOUP_OF
+                        and all(x == c[0] for x in c)
+                    ):
+                        held[i] = _SOUP_OF[c[0]]
+                        contents[p] = ()
+                        timers[p] = COOK_TIME
+                elif h == ONION or h == TOMATO:
+                    if len(c) < POT_CAPACITY and all(x == h for x in c):
+                        c = contents[p] = (*c, h)
+                        held[i] = 0
+                        if len(c) == POT_CAPACITY:
+                            timers[p] = COOK_TIME
+            elif kf == DELIVERY:
+                if h == ONION_SOUP or h == TOMATO_SOUP:
+                    held[i] = 0
+                    self._soups += 1
+
+        # 6. time.
+        self._t += 1
+        if self._t >= self.max_steps:
+            self._done = True
+        self._score += total
+        return [total] * n
+
+    def _resolve(self, prop: list[int], prio: tuple[int, ...]) -> None:
+        """Settle movement conflicts exactly as cogrid's vectorised resolver does."""
+        pos = self._pos
+        n = self.n_agents
+        rank = [0] * n
+        for r, i in enumerate(prio):
+            rank[i] = r
+        staying = [prop[i] == pos[i] for i in range(n)]
+        blocked = [False] * n
+        for i in range(n):
+            if staying[i]:
+                continue
+            pi = prop[i]
+            ri = rank[i]
+            for j in range(n):
+                if j == i:
+                    continue
+                if prop[j] == pi and rank[j] < ri:
+                    blocked[i] = True
+                    break
+                if pi == pos[j] and (staying[j] or rank[j] > ri):
+                    blocked[i] = True
+                    break
+        cascade = [False] * n
+        for i in range(n):
+            if staying[i] or blocked[i]:
+                continue
+            for j in range(n):
+                if j != i and blocked[j] and prop[i] == pos[j]:
+                    cascade[i] = True
+                    break
+        final = [pos[i] if (blocked[i] or cascade[i]) else prop[i] for i in range(n)]
+        swapped = [False] * n
+        for i in range(n):
+            for j in range(n):
+                if j != i and final[i] == pos[j] and final[j] == pos[i]:
+                    swapped[i] = True
+                    break
+        for i in range(n):
+            pos[i] = pos[i] if swapped[i] else final[i]
+
+    def _check_actions(self, actions: Any) -> list[int]:
+        n = self.n_agents
+        if isinstance(actions, dict):
+            if len(actions) != n or any(a not in self._index for a in actions):
+                unknown = [a for a in actions if a not in self._index]
+                if unknown:
+                    raise ValueError(
+                        f"unknown agent id(s) {unknown!r}; this env's agents are "
+                        f"{self.possible_agents}"
+                    )
+                missing = [a for a in self.possible_agents if a not in actions]
+                raise ValueError(f"no action given for agent(s) {missing!r}")
+            acts = [actions[a] for a in self.possible_agents]
+        else:
+            acts = list(actions)
+            if len(acts) != n:
+                raise ValueError(f"expected {n} actions, got {len(acts)}")
+        for i in range(n):
+            a = acts[i]
+            if a.__class__ is not int:
+                try:
+                    a = acts[i] = operator.index(a)
+                except TypeError:
+                    raise TypeError(
+                        f"action for {self.possible_agents[i]} must be an int 0..6, got {a!r}"
+                    ) from None
+            if a < 0 or a >= N_ACTIONS:
+                raise ValueError(
+                    f"action {a!r} for {self.possible_agents[i]} is out of range; "
+                    f"actions are 0..6 ({', '.join(ACTION_LABELS.values())})"
+                )
+        return acts
+
+    # -- observations -----------------------------------------------------------------------
+
+    def _observations(self) -> dict[str, Any]:
+        """Each agent sees the whole kitchen: the shared state dict plus its own seat.
+
+        ``{"agent_index": i, "layout": name, "state": get_state()}``; the ``state`` dict is the
+        same object for every agent of one step, so treat it as read-only.
+        """
+        state = self.get_state()
+        name = self.layout_name
+        return {
+            a: {"agent_index": i, "layout": name, "state": state}
+            for i, a in enumerate(self.possible_agents)
+        }
+
+    # -- state ------------------------------------------------------------------------------
+
+    def _reset_state(self, seed: int, options: dict[str, Any] | None) -> None:
+        lay = self.layout
+        n = self.n_agents
+        options = dict(options or {})
+        unknown = set(options) - {"agent_positions", "agent_dirs", "rng_key"}
+        if unknown:
+            raise ValueError(f"unknown reset option(s) {sorted(unknown)}")
+        key, dirs = cogrid_reset_draws(seed, n)
+        if "agent_positions" in options:
+            pos = []
+            for i, rc in enumerate(options["agent_positions"]):
+                r, c = (int(x) for x in rc)
+                if not (0 <= r < lay.height and 0 <= c < lay.width):
+                    raise ValueError(f"agent_positions[{i}] = {rc!r} is off the grid")
+                k = r * lay.width + c
+                if lay.kind[k] != FLOOR:
+                    raise ValueError(f"agent_positions[{i}] = {rc!r} is not a floor cell")
+                pos.append(k)
+            if len(pos) != n:
+                raise ValueError(f"agent_positions needs {n} entries, got {len(pos)}")
+        else:
+            pos = self._seeded_positions(seed)
+        if "agent_dirs" in options:
+            names = list(options["agent_dirs"])
+            if len(names) != n or any(d not in _DIR_CODE for d in names):
+                raise ValueError(
+                    f"agent_dirs needs {n} of {list(_DIR_CODE)}, got {options['agent_dirs']!r}"
+                )
+            dirs = [_DIR_CODE[d] for d in names]
+        if "rng_key" in options:
+            key = options["rng_key"]
+            if not isinstance(key, int) or isinstance(key, bool) or key < 0:
+                raise ValueError(f"rng_key must be a non-negative int, got {key!r}")
+        self.seed_used = seed
+        self._next_seed = seed + 1
+        self._t = 0
+        self._pos = pos
+        self._dir = list(dirs)
+        self._held = [0] * n
+        self._items = [0] * lay.n_cells
+        self._pot_contents: list[tuple[int, ...]] = [() for _ in lay.pot_cells]
+        self._pot_timer = [COOK_TIME] * len(lay.pot_cells)
+        self._key = key
+        self._done = False
+        self._score = 0.0
+        self._soups = 0
+        self.agents = list(self.possible_agents)
+
+    def _seeded_positions(self, seed: int) -> list[int]:
+        """Spawn cells as cogrid's reset picks them from ``Generator(PCG64(seed))``."""
+        lay = self.layout
+        gen = PCG64(seed)
+        queue = list(lay.spawns)
+        free = lay.floor_cells  # free space and spawn cells, in reading order
+        pos: list[int] = []
+        for _ in range(self.n_agents):
+            if queue:
+                pos.append(queue.pop(0))
+            else:
+                avail = [k for k in free if k not in pos]
+                pos.append(avail[gen.integers(0, len(avail))])
+            gen.integers(0, 4)  # cogrid draws a start direction here, then overrides it
+        return pos
+
+    def get_state(self) -> dict[str, Any]:
+        """The whole dynamic state as plain JSON-safe data (cells are ``row * width + col``)."""
+        return {
+            "layout": self.layout_name,
+            "t": self._t,
+            "pos": self._pos[:],
+            "dir": self._dir[:],
+            "held": self._held[:],
+            "items": self._items[:],
+            "pots": [list(c) for c in self._pot_contents],
+            "timers": self._pot_timer[:],
+            "rng_key": self._key,
+            "done": self._done,
+            "score": self._score,
+            "soups": self._soups,
+        }
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Restore a state from :meth:`get_state` (from this env or any peer's)."""
+        if state["layout"] != self.layout_name:
+            raise ValueError(
+                f"state is for layout {state['layout']!r}, this env is {self.layout_name!r}"
+            )
+        n = self.n_agents
+        if len(state["pos"]) != n:
+            raise ValueError(f"state has {len(state['pos'])} agents, this env has {n}")
+        self._t = state["t"]
+        self._pos = list(state["pos"])
+        self._dir = list(state["dir"])
+        self._held = list(state["held"])
+        self._items = list(state["items"])
+        self._pot_contents = [tuple(c) for c in state["pots"]]
+        self._pot_timer = list(state["timers"])
+        self._key = state["rng_key"]
+        self._done = state["done"]
+        self._score = float(state["score"])
+        self._soups = state["soups"]
+        self.agents = [] if self._done else list(self.possible_agents)
+
+    def state_hash(self) -> str:
+        """A canonical hash of the dynamic state: 16 hex digits, equal on every platform."""
+        text = repr(
+            (
+                self.layout_name,
+                self._t,
+                self._pos,
+                self._dir,
+                self._held,
+                self._items,
+                self._pot_contents,
+                self._pot_timer,
+                self._key,
+                self._done,
+                self._score,
+                self._soups,
+            )
+        )
+        return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+    def state_view(self) -> dict[str, Any]:
+        """The documented, layout-independent view of the state.
+
+        ``{"t", "agents": [{"pos": [row, col], "dir", "held"}], "items": [[row, col, name]]
+        sorted, "pots": [{"pos", "contents" (sorted names), "timer"}]}``. ``items`` are loose
+        items on the floor and items on counters; ``timer`` is cogrid's pot timer (30 while
+        empty or filling, counting down to 0 once full).
+        """
+        lay = self.layout
+        w = lay.width
+        items = sorted([k // w, k % w, ITEMS[it]] for k, it in enumerate(self._items) if it)
+        return {
+            "t": self._t,
+            "agents": [
+                {"pos": [k // w, k % w], "dir": DIRECTIONS[d], "held": ITEMS[h]}
+                for k, d, h in zip(self._pos, self._dir, self._held, strict=True)
+            ],
+            "items": items,
+            "pots": [
+                {
+                    "pos": [k // w, k % w],
+                    "contents": sorted(ITEMS[x] for x in self._pot_contents[p]),
+                    "timer": self._pot_timer[p],
+                }
+                for p, k in enumerate(lay.pot_cells)
+            ],
+        }
+
+    # -- conveniences -----------------------------------------------------------------------
+
+    @property
+    def t(self) -> int:
+        return self._t
+
+    @property
+    def soups_delivered(self) -> int:
+        return self._soups
+
+    @property
+    def score(self) -> float:
+        """The shared score: the sum of one agent's rewards this episode."""
+        return self._score
+
+    def render(self) -> list[dict[str, Any]]:
+        """Draw objects for the canvas renderer (see README "Draw objects")."""
+        from igym_overcooked.render import draw
+
+        return draw(self)
+
+    def close(self) -> None:
+        pass
+
+
+def make(layout: str = "cramped_room", **kwargs: Any) -> OvercookedEnv:
+    """An Overcooked env: ``make("cramped_room", max_steps=400)``.
+
+    Keyword arguments: ``max_steps`` (default 400), ``n_agents`` (default: the layout's),
+    ``seed`` (the seed of the first unseeded ``reset``, default 42, cogrid's default).
+    """
+    return OvercookedEnv(layout, **kwargs)

@@ -1,0 +1,98 @@
+// The participant page: wires the websocket, the outbox, the scene renderer and the status view.
+// Protocol (JSON on /ws): hello -> welcome + scene; submit/event -> ack; ping -> pong; error.
+
+import { Connection, websocketURL } from "./connection.js";
+import { Outbox } from "./outbox.js";
+import { renderScene } from "./scenes.js";
+import { credentialsFor, saveSession, subjectFrom, urlParams } from "./session.js";
+import { StatusView } from "./status.js";
+
+/** Errors after which reconnecting cannot help: the participant must act. */
+const FATAL_ERRORS = {
+  session_taken:
+    "This study is open in another tab or window. Please close this one and continue there.",
+  bad_token:
+    "We could not verify your session in this browser. Please use the original study link, or contact the researcher.",
+};
+
+function main() {
+  const params = urlParams();
+  const status = new StatusView(
+    /** @type {HTMLElement} */ (document.getElementById("connection-status")),
+    /** @type {HTMLElement} */ (document.getElementById("notice")),
+  );
+  const sceneRoot = /** @type {HTMLElement} */ (document.getElementById("scene"));
+  /** @type {import("./scenes.js").SceneView | null} */
+  let view = null;
+  /** seq of the submit that is waiting for the next scene, if any */
+  let pendingSubmit = /** @type {number | null} */ (null);
+
+  const connection = new Connection({
+    url: websocketURL(),
+    hello: () => ({ type: "hello", params, ...credentialsFor(params) }),
+    onStatus: (s) => {
+      if (s.state !== "open") outbox.disconnected();
+      status.connection(s);
+    },
+    onMessage: (message) => handle(message),
+  });
+  const outbox = new Outbox((message) => connection.send(message));
+
+  /** @param {Record<string, any>} message */
+  function handle(message) {
+    switch (message.type) {
+      case "welcome":
+        saveSession({
+          experiment_id: message.experiment_id,
+          participant_id: message.participant_id,
+          token: message.token,
+          subject: subjectFrom(params),
+        });
+        outbox.established(message);
+        break;
+      case "scene":
+        pendingSubmit = null;
+        status.clearNotice();
+        view = renderScene(sceneRoot, message, {
+          onContinue: (sceneId, responses) => {
+            status.clearNotice();
+            pendingSubmit = outbox.enqueue({ type: "submit", scene_id: sceneId, responses });
+          },
+        });
+        window.scrollTo(0, 0);
+        break;
+      case "ack":
+        outbox.settle(message.seq);
+        break;
+      case "error":
+        handleError(message);
+        break;
+      default:
+        console.warn("igym: unknown message from the server", message);
+    }
+  }
+
+  /** @param {{code: string, message: string, seq: number | null}} error */
+  function handleError(error) {
+    if (error.code in FATAL_ERRORS) {
+      connection.stop(error.code);
+      status.showFatal(FATAL_ERRORS[/** @type {keyof typeof FATAL_ERRORS} */ (error.code)]);
+      return;
+    }
+    if (typeof error.seq === "number") outbox.settle(error.seq);
+    if (error.seq !== null && error.seq === pendingSubmit) {
+      pendingSubmit = null;
+      view?.setBusy(false);
+    }
+    status.showNotice(error.message || `The server reported a problem (${error.code}).`);
+  }
+
+  document.addEventListener("visibilitychange", () => {
+    outbox.enqueue({ type: "event", name: "visibility", data: { state: document.visibilityState } });
+  });
+
+  connection.start();
+  window.igym = { connection, outbox };
+}
+
+main();

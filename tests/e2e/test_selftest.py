@@ -1,0 +1,64 @@
+"""The self-test page boots Python 3.14 in a module Web Worker, from this server only."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.e2e.conftest import ROOT, STATIC_DIR
+
+pytestmark = pytest.mark.e2e
+
+EXPERIMENT = ROOT / "examples" / "static_study.py"
+BOOT_TIMEOUT_MS = 90_000
+#: SPEC §2: a 500 ms main-thread heartbeat never misses a beat while Pyodide starts.
+MAX_HEARTBEAT_LATE_MS = 50
+
+
+def run_selftest(page, url: str) -> dict:
+    page.goto(url)
+    page.wait_for_function(
+        "() => ['ok', 'error'].includes(document.body.dataset.status)", timeout=BOOT_TIMEOUT_MS
+    )
+    result = page.evaluate("() => window.igymSelftest")
+    assert result["status"] == "ok", f"self-test failed: {result.get('error')}"
+    return result
+
+
+def test_selftest_boots_python_in_a_worker_from_loopback_only(
+    igym_server, page, requests_seen, record_property
+):
+    server = igym_server(EXPERIMENT)
+    cold = run_selftest(page, server.url("/selftest"))
+
+    assert cold["python_version"].startswith("3.14"), cold["python_version"]
+    assert page.locator("#python-version").inner_text().startswith("3.14")
+    assert cold["cross_origin_isolated"] is True
+    assert cold["visibility"] == "visible", "headless page reports hidden: timers may throttle"
+    heartbeat = cold["heartbeat"]
+    assert heartbeat["beats"] >= 2, heartbeat
+    assert heartbeat["max_late_ms"] <= MAX_HEARTBEAT_LATE_MS, heartbeat
+
+    # Pyodide came from /static/pyodide/ and nothing else of it was needed.
+    built = json.loads((STATIC_DIR / "build.json").read_text())["pyodide_files"]
+    fetched = {p.rsplit("/", 1)[1] for p in requests_seen.paths() if "/static/pyodide/" in p}
+    assert fetched, requests_seen.urls
+    assert fetched <= set(built), f"requested but not built: {fetched - set(built)}"
+
+    warm = run_selftest(page, server.url("/selftest"))
+    assert warm["python_version"] == cold["python_version"]
+
+    figures = {
+        "ready_ms_cold": cold["ready_ms"],
+        "ready_ms_warm": warm["ready_ms"],
+        "heartbeat_max_late_ms_cold": heartbeat["max_late_ms"],
+        "heartbeat_max_late_ms_warm": warm["heartbeat"]["max_late_ms"],
+        "timer_50ms_max_late_ms_cold": cold["heartbeat_50ms"]["max_late_ms"],
+        "round_trip_median_us": warm["round_trip"]["median_us"],
+        "round_trip_p95_us": warm["round_trip"]["p95_us"],
+        "pyodide_files_fetched": sorted(fetched),
+    }
+    for key, value in figures.items():
+        record_property(key, value)
+    print("selftest figures:", json.dumps(figures))

@@ -2,6 +2,7 @@
 // Protocol (JSON on /ws): hello -> welcome + scene; submit/event -> ack; ping -> pong; error.
 
 import { Connection, websocketURL } from "./connection.js";
+import { Drafts } from "./drafts.js";
 import { Outbox } from "./outbox.js";
 import { renderScene } from "./scenes.js";
 import { credentialsFor, saveSession, subjectFrom, urlParams } from "./session.js";
@@ -49,18 +50,23 @@ function main() {
           subject: subjectFrom(params),
         });
         outbox.established(message);
+        window.igym.welcome = message;
         break;
-      case "scene":
+      case "scene": {
         pendingSubmit = null;
         status.clearNotice();
+        const drafts = new Drafts(window.igym.welcome?.participant_id ?? "", message.scene.id);
         view = renderScene(sceneRoot, message, {
+          drafts,
           onContinue: (sceneId, responses) => {
             status.clearNotice();
             pendingSubmit = outbox.enqueue({ type: "submit", scene_id: sceneId, responses });
+            drafts.clear();
           },
         });
         window.scrollTo(0, 0);
         break;
+      }
       case "ack":
         outbox.settle(message.seq);
         break;
@@ -92,7 +98,7 @@ function main() {
   });
 
   connection.start();
-  window.igym = { connection, outbox };
+  window.igym = { connection, outbox, welcome: null };
 }
 
 main();

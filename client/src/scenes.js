@@ -12,6 +12,8 @@
  *            redirect_url: string | null}} Scene
  * @typedef {{type: "scene", index: number, count: number, scene: Scene}} SceneMessage
  * @typedef {{setBusy: (busy: boolean) => void, sceneId: string}} SceneView
+ * @typedef {{load: () => Record<string, Answer>, save: (answers: Record<string, Answer>) => void}} DraftStore
+ * @typedef {{onContinue: (sceneId: string, responses: Record<string, Answer>) => void, drafts?: DraftStore}} Handlers
  */
 
 /** Seconds to show the end page before following redirect_url. */
@@ -21,7 +23,7 @@ export const REDIRECT_DELAY_S = 3;
  * Replace the container's content with the scene.
  * @param {HTMLElement} container
  * @param {SceneMessage} message
- * @param {{onContinue: (sceneId: string, responses: Record<string, Answer>) => void}} handlers
+ * @param {Handlers} handlers
  * @returns {SceneView}
  */
 export function renderScene(container, message, handlers) {
@@ -80,13 +82,14 @@ function renderEnd(container, scene) {
 /**
  * @param {HTMLElement} container
  * @param {Scene} scene
- * @param {{onContinue: (sceneId: string, responses: Record<string, Answer>) => void}} handlers
+ * @param {Handlers} handlers
  * @returns {SceneView}
  */
 function renderForm(container, scene, handlers) {
   const form = el("form", { attrs: { novalidate: "" } });
   const fields = scene.fields ?? [];
-  const previous = scene.responses ?? {};
+  // What the server has stored, overlaid with what was typed here before a reload.
+  const previous = { ...(scene.responses ?? {}), ...(handlers.drafts?.load() ?? {}) };
   for (const field of fields) form.append(renderField(field, previous[field.name]));
   const button = el("button", {
     className: "continue",
@@ -100,18 +103,26 @@ function renderForm(container, scene, handlers) {
   const refresh = () => {
     button.disabled = busy || !fields.every((f) => isValid(f, readField(form, f)));
   };
+  const answers = () => {
+    /** @type {Record<string, Answer>} */
+    const values = {};
+    for (const field of fields) {
+      const value = readField(form, field);
+      if (value !== null) values[field.name] = value;
+    }
+    return values;
+  };
   form.addEventListener("input", refresh);
-  form.addEventListener("change", refresh);
+  form.addEventListener("change", () => {
+    refresh();
+    handlers.drafts?.save(answers());
+  });
+  form.addEventListener("input", () => handlers.drafts?.save(answers()));
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     refresh();
     if (button.disabled) return;
-    /** @type {Record<string, Answer>} */
-    const responses = {};
-    for (const field of fields) {
-      const value = readField(form, field);
-      if (value !== null) responses[field.name] = value;
-    }
+    const responses = answers();
     busy = true;
     refresh();
     handlers.onContinue(scene.id, responses);

@@ -1,0 +1,102 @@
+"""A participant goes through the example static study in a real browser: consent, instructions,
+end page with the completion code, with a reload in the middle that resumes where they were."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from igym_core.experiment import load_experiment
+from tests.e2e.conftest import ROOT, igym_command
+
+pytestmark = pytest.mark.e2e
+
+EXPERIMENT = ROOT / "examples" / "static_study.py"
+
+
+def scene(page, scene_id: str):
+    """Wait until the page shows scene ``scene_id`` and the connection is up."""
+    page.wait_for_selector(f'#scene[data-scene-id="{scene_id}"]')
+    page.wait_for_function("() => document.body.dataset.connection === 'open'")
+    return page.locator("#scene")
+
+
+def continue_button(page):
+    return page.locator("#scene button.continue")
+
+
+def stored_session(page) -> dict:
+    return json.loads(page.evaluate("() => localStorage.getItem('igym:session')"))
+
+
+def wait_until_acked(page) -> None:
+    page.wait_for_function("() => window.igym && window.igym.outbox.size === 0")
+
+
+def test_consent_instructions_end_with_a_reload_in_the_middle(igym_server, page, tmp_path):
+    experiment = load_experiment(EXPERIMENT)
+    end = experiment.scenes[-1]
+    server = igym_server(EXPERIMENT)
+
+    page.goto(server.url("/?PROLIFIC_PID=e2e-participant-1&STUDY_ID=s1&SESSION_ID=x1"))
+    scene(page, "consent")
+    assert continue_button(page).is_disabled(), "continue must wait for the required checkbox"
+    page.check('input[name="consent"]')
+    assert continue_button(page).is_enabled()
+    continue_button(page).click()
+
+    scene(page, "instructions")
+    wait_until_acked(page)
+    first = stored_session(page)
+    assert first["experiment_id"] == experiment.id
+
+    # Half-way through the instructions: answer one question, then reload.
+    page.fill('input[name="age"]', "33")
+    page.reload()
+    scene(page, "instructions")
+    assert page.evaluate("() => window.igym.welcome.resumed") is True
+    assert stored_session(page)["participant_id"] == first["participant_id"]
+    # What was typed before the reload is still there; the form is not complete yet.
+    assert page.input_value('input[name="age"]') == "33"
+    assert continue_button(page).is_disabled()
+
+    page.check('input[name="games"][value="Weekly"]')
+    page.fill('textarea[name="comment"]', "Räksmörgås — fine, thanks")
+    continue_button(page).click()
+
+    scene(page, end.id)
+    code = page.locator("#completion-code")
+    assert code.inner_text() == end.completion_code
+    wait_until_acked(page)
+
+    # The answers from both sides of the reload are in the study's export, each stored once.
+    out = tmp_path / "export"
+    subprocess.run(
+        [
+            *igym_command(),
+            "export",
+            str(EXPERIMENT),
+            "--data-dir",
+            str(server.data_dir),
+            "--out",
+            str(out),
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    rows = [
+        json.loads(line) for line in (out / "jsonl" / "responses.jsonl").read_text().splitlines()
+    ]
+    answers = {(r["participant_id"], r["scene_id"], r["field"]): r["value"] for r in rows}
+    pid = first["participant_id"]
+    assert len(rows) == len(answers) == 4, rows
+    assert answers == {
+        (pid, "consent", "consent"): True,
+        (pid, "instructions", "age"): 33,
+        (pid, "instructions", "games"): "Weekly",
+        (pid, "instructions", "comment"): "Räksmörgås — fine, thanks",
+    }

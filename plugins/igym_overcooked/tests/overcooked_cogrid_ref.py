@@ -18,12 +18,30 @@ def _names():
 
 
 def make_cogrid(layout: str, max_steps: int = 400):
+    """cogrid's env for ``layout``, reset once, with a step pipeline for ``max_steps``.
+
+    The pipeline is cogrid's own ``build_step_fn`` with the env's scope, lookup tables and
+    rewards; only the observation features (which do not touch the state) are left out, because
+    they cost most of cogrid's step time and we compare states, not features.
+    """
     import cogrid.envs  # noqa: F401  (registers the environments)
+    from cogrid.core.pipeline.step import build_step_fn
     from cogrid.envs import registry
     from igym_overcooked.layouts import COGRID_NAMES
 
     env = registry.make(COGRID_NAMES[layout])
     env.max_steps = max_steps
+    env.reset(seed=0)
+    env._step_fn = build_step_fn(
+        env._scope_config,
+        env._lookup_tables,
+        lambda state, i: np.zeros(1, dtype=np.float32),
+        env._reward_config,
+        env._action_pickup_drop_idx,
+        env._action_toggle_idx,
+        max_steps,
+        agent_ids=env._agent_id_order,
+    )
     return env
 
 
@@ -31,7 +49,9 @@ def cogrid_reset(env, seed: int, positions=None, dirs=None, rng_key=None):
     """Reset cogrid, then place agents / set the key exactly (as an explicit start state)."""
     import dataclasses
 
+    step_fn = env._step_fn
     env.reset(seed=seed)
+    env._step_fn = step_fn
     s = env._env_state
     repl = {}
     if positions is not None:
@@ -42,7 +62,6 @@ def cogrid_reset(env, seed: int, positions=None, dirs=None, rng_key=None):
         repl["rng_key"] = rng_key
     if repl:
         env._env_state = dataclasses.replace(s, **repl)
-    # The max_steps the pipeline closes over is the config's; rebuild it for ours.
     return env
 
 

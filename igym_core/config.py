@@ -15,6 +15,7 @@ time with a message that names the field::
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Any, ClassVar
 from urllib.parse import urlencode, urlsplit
@@ -255,6 +256,114 @@ class EndScene(Scene):
             "completion_code": self.completion_code,
             "redirect_delay_s": self.redirect_delay_s,
         }
+
+
+SEAT_KINDS = ("human", "policy", "random")
+
+
+@attrs.frozen
+class Seat:
+    """Who plays one agent of a game scene: ``Seat("human")``, ``Seat("policy", "name")`` (an AI
+    policy the environment's plugin offers) or ``Seat("random")``."""
+
+    kind: str = attrs.field()
+    policy: str | None = attrs.field(default=None, validator=optional_text)
+
+    @kind.validator
+    def _kind(self, attribute: attrs.Attribute, value: Any) -> None:
+        if value not in SEAT_KINDS:
+            raise ConfigError(f"Seat.kind must be one of {', '.join(SEAT_KINDS)}, got {value!r}")
+
+    @policy.validator
+    def _policy(self, attribute: attrs.Attribute, value: Any) -> None:
+        if (self.kind == "policy") != (value is not None):
+            raise ConfigError(
+                "Seat.policy names the AI policy of a 'policy' seat and only of one"
+                f" (kind={self.kind!r}, policy={value!r})"
+            )
+
+    def to_client(self) -> dict[str, Any]:
+        return {"kind": self.kind, "policy": self.policy}
+
+
+def _seats(value: Any) -> dict[str, Seat]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"GameScene.seats must map agent ids to seats, got {value!r}")
+    out = {}
+    for agent, seat in value.items():
+        if isinstance(seat, str):
+            kind, _, policy = seat.partition(":")
+            seat = Seat(kind, policy or None)
+        out[agent] = seat
+    return out
+
+
+def _int_in(low: int, high: int) -> Any:
+    def check(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ConfigError(
+                f"{_where(instance, attribute)} must be an int in {low}..{high}, got {value!r}"
+            )
+
+    return check
+
+
+@attrs.frozen
+class GameScene(Scene):
+    """Episodes of an environment played in the browser.
+
+    ``env`` names an environment a plugin provides (``igym plugins`` lists them) and
+    ``env_kwargs`` override its defaults. ``seats`` maps every agent id to a seat: ``"human"``,
+    ``"policy:<name>"`` or ``"random"`` (or :class:`Seat` objects). ``input_mode`` is ``"held"``
+    (the action of the key held at each tick) or ``"press"`` (each key press acts once).
+    """
+
+    kind: ClassVar[str] = "game"
+    env: str = attrs.field(default="", validator=identifier)
+    seats: dict[str, Seat] = attrs.field(factory=dict, converter=_seats)
+    env_kwargs: dict[str, Any] = attrs.field(factory=dict, converter=dict)
+    episodes: int = attrs.field(default=1, validator=_int_in(1, 1000))
+    max_steps: int = attrs.field(default=400, validator=_int_in(1, 1_000_000))
+    fps: int = attrs.field(default=30, validator=_int_in(1, 120))
+    countdown_s: int = attrs.field(default=3, validator=_int_in(0, 60))
+    input_mode: str = attrs.field(default="held")
+    default_action: int | None = None
+    key_bindings: dict[str, int] | None = None
+    title: str = attrs.field(default="", validator=text)
+    instructions: str = attrs.field(default="", validator=text)
+    seed: int = attrs.field(default=0, validator=_int_in(0, 2**31 - 1))
+
+    @seats.validator
+    def _check_seats(self, attribute: attrs.Attribute, value: dict[str, Any]) -> None:
+        if not value:
+            raise ConfigError(f"{_where(self, attribute)} must name a seat for every agent")
+        humans = [a for a, s in value.items() if isinstance(s, Seat) and s.kind == "human"]
+        for agent, seat in value.items():
+            if not isinstance(seat, Seat):
+                raise ConfigError(
+                    f"{_where(self, attribute)}[{agent!r}] must be a Seat, got {seat!r}"
+                )
+        if len(humans) != 1:
+            raise ConfigError(
+                f"{_where(self, attribute)} must have exactly one human seat in a single-player "
+                f"game scene, got {len(humans)}"
+            )
+
+    @input_mode.validator
+    def _mode(self, attribute: attrs.Attribute, value: Any) -> None:
+        if value not in ("held", "press"):
+            raise ConfigError(f"{_where(self, attribute)} must be 'held' or 'press', got {value!r}")
+
+    @property
+    def human_agent(self) -> str:
+        return next(a for a, s in self.seats.items() if s.kind == "human")
+
+    def episode_seed(self, participant_id: str, episode: int) -> int:
+        """The seed of one episode: fixed by the scene's seed, the participant and the episode."""
+        digest = hashlib.blake2b(
+            f"{self.seed}:{self.id}:{participant_id}:{episode}".encode(), digest_size=4
+        ).digest()
+        return int.from_bytes(digest, "big") & 0x7FFFFFFF
 
 
 def _scenes(value: Any) -> tuple[Scene, ...]:

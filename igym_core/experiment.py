@@ -5,9 +5,10 @@ from __future__ import annotations
 import runpy
 from pathlib import Path
 
-from igym_core.config import ConfigError, EndScene, Experiment, Scene
+from igym_core.config import ConfigError, EndScene, Experiment, GameScene, Scene
+from igym_core.plugins import PluginManager
 
-__all__ = ["ConfigError", "Experiment", "load_experiment", "scene_for_client"]
+__all__ = ["ConfigError", "Experiment", "check_plugins", "load_experiment", "scene_for_client"]
 
 
 def load_experiment(path: str | Path) -> Experiment:
@@ -44,3 +45,40 @@ def scene_for_client(scene: Scene, participant_id: str) -> dict:
         scene.redirect_for(participant_id) if isinstance(scene, EndScene) else None
     )
     return data
+
+
+def check_plugins(experiment: Experiment, plugins: PluginManager) -> None:
+    """Check what only the installed plugins can tell: environments, agents, policies, keys.
+
+    Raises :class:`ConfigError` naming the scene and field.
+    """
+    for scene in experiment.scenes:
+        if not isinstance(scene, GameScene):
+            continue
+        where = f"GameScene({scene.id!r})"
+        spec = plugins.environments.get(scene.env)
+        if spec is None:
+            known = ", ".join(sorted(plugins.environments)) or "none installed"
+            raise ConfigError(f"{where}.env: no plugin provides {scene.env!r} (known: {known})")
+        if set(scene.seats) != set(spec.agent_ids):
+            raise ConfigError(
+                f"{where}.seats must name exactly the agents {list(spec.agent_ids)}, "
+                f"got {list(scene.seats)}"
+            )
+        policies = {p.name for p in spec.policies}
+        for agent, seat in scene.seats.items():
+            if seat.kind == "policy" and seat.policy not in policies:
+                raise ConfigError(
+                    f"{where}.seats[{agent!r}]: {scene.env!r} offers no policy {seat.policy!r} "
+                    f"(offers: {', '.join(sorted(policies)) or 'none'})"
+                )
+        if scene.default_action is not None and scene.default_action not in spec.action_labels:
+            raise ConfigError(
+                f"{where}.default_action {scene.default_action!r} is not an action of "
+                f"{scene.env!r} {sorted(spec.action_labels)}"
+            )
+        for key, action in (scene.key_bindings or {}).items():
+            if action not in spec.action_labels:
+                raise ConfigError(
+                    f"{where}.key_bindings[{key!r}] = {action!r} is not an action of {scene.env!r}"
+                )

@@ -64,6 +64,8 @@ class EnvironmentSpec:
     PettingZoo-parallel environment. ``packages`` are the top-level Python packages the browser
     needs to import the factory (they are zipped from the server's installation and unpacked in
     the Pyodide worker). ``key_bindings`` map a browser ``KeyboardEvent.key`` to an action int.
+    ``assets`` are files the page loads (sprite atlases and their frame maps), each written
+    ``"package:path/inside/package"``; the server serves them as ``/assets/<name>/<file name>``.
     """
 
     name: str = attrs.field(validator=_name)
@@ -98,6 +100,15 @@ class EnvironmentSpec:
                 raise ValueError(
                     f"EnvironmentSpec.key_bindings[{key!r}] = {action!r} is not one of "
                     f"action_labels {sorted(self.action_labels)}"
+                )
+
+    @assets.validator
+    def _check_assets(self, attribute: attrs.Attribute, value: tuple[str, ...]) -> None:
+        for ref in value:
+            package, _, path = ref.partition(":")
+            if not package or not path or path.startswith("/") or ".." in path.split("/"):
+                raise ValueError(
+                    f"EnvironmentSpec.assets entry {ref!r} must look like 'package:path/file.png'"
                 )
 
     @policies.validator

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from igym_core.commands import CommandError
 from igym_core.config import ConfigError
-from igym_core.experiment import load_experiment
+from igym_core.experiment import check_plugins, load_experiment
+from igym_core.plugins import PluginManager
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -17,10 +18,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
+    plugins = PluginManager()
     try:
         experiment = load_experiment(args.file)
+        check_plugins(experiment, plugins)
     except ConfigError as exc:
         raise CommandError(str(exc)) from None
+    for problem in plugins.problems:
+        print(f"warning: {problem}")
     print(
         f"{args.file}: experiment {experiment.id!r} with {len(experiment.scenes)} scenes is valid"
     )

@@ -6,7 +6,10 @@ from quart import Quart, Response
 from quart_schema import QuartSchema
 
 from igym_core.config import Experiment
+from igym_core.experiment import check_plugins
 from igym_core.plugins import PluginManager
+from igym_core.server.games import GameService
+from igym_core.server.packages import Bundles
 from igym_core.server.participants import ParticipantService
 from igym_core.server.routes import participant_blueprint
 from igym_core.server.state import ServerState
@@ -39,13 +42,18 @@ def create_app(
         swagger_ui_path=None,
         conversion_preference="msgspec",
     )
+    check_plugins(experiment, plugins)
     store = Store(settings.store_path(experiment.id), experiment.id)
+    bundles = Bundles()
+    games = GameService(store, plugins, bundles, experiment.id)
     app.extensions["igym"] = ServerState(
         experiment=experiment,
         settings=settings,
         plugins=plugins,
         store=store,
-        participants=ParticipantService(experiment, store, plugins, settings),
+        bundles=bundles,
+        games=games,
+        participants=ParticipantService(experiment, store, plugins, settings, games),
     )
     app.register_blueprint(participant_blueprint)
     _register_assets(app)

@@ -18,14 +18,19 @@ from typing import Any
 
 import attrs
 
-from igym_core.config import EndScene, Experiment, StaticScene
+from igym_core.config import EndScene, Experiment, GameScene, StaticScene
 from igym_core.experiment import scene_for_client
 from igym_core.plugins import PluginManager
+from igym_core.server.games import GameService
 from igym_core.server.protocol import (
     Ack,
+    EpisodeEnd,
+    EpisodeStart,
     Error,
     Event,
+    Frames,
     Hello,
+    Incoming,
     Outgoing,
     Ping,
     Pong,
@@ -65,20 +70,20 @@ class ParticipantService:
         store: Store,
         plugins: PluginManager,
         settings: Settings,
+        games: GameService,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.experiment = experiment
         self.store = store
         self.plugins = plugins
         self.settings = settings
+        self.games = games
         self.clock = clock
         self.live: dict[str, Connection] = {}
 
     # -- entry point ----------------------------------------------------------------------------
 
-    async def handle(
-        self, conn: Connection, message: Hello | Submit | Event | Ping
-    ) -> list[Outgoing]:
+    async def handle(self, conn: Connection, message: Incoming) -> list[Outgoing]:
         if isinstance(message, Ping):
             return [Pong(message.t)]
         if conn.replaced:
@@ -92,7 +97,9 @@ class ParticipantService:
         self._check_token(conn, message.token, message.seq)
         if isinstance(message, Submit):
             return await self._submit(conn, message)
-        return await self._event(conn, message)
+        if isinstance(message, Event):
+            return await self._event(conn, message)
+        return await self._game_message(conn, message)
 
     async def record_bad_message(self, conn: Connection, error: ProtocolError) -> None:
         """Keep a trace of a rejected message (bounded per connection)."""
@@ -107,9 +114,10 @@ class ParticipantService:
             self.clock(),
         )
 
-    def disconnected(self, conn: Connection) -> None:
+    async def disconnected(self, conn: Connection) -> None:
         if conn.participant_id and self.live.get(conn.participant_id) is conn:
             del self.live[conn.participant_id]
+            await self.games.interrupted(conn.participant_id)
 
     # -- hello ----------------------------------------------------------------------------------
 
@@ -198,7 +206,11 @@ class ParticipantService:
                 scene_id=scene.id,
                 scene_index=index,
             )
-        data = scene_for_client(scene, participant.participant_id)
+        if isinstance(scene, GameScene):
+            data = self.games.describe(scene, participant.participant_id)
+            data["progress"] = await self.games.progress(scene, participant.participant_id)
+        else:
+            data = scene_for_client(scene, participant.participant_id)
         data["responses"] = await asyncio.to_thread(
             self.store.responses_for, participant.participant_id, scene.id
         )
@@ -228,6 +240,8 @@ class ParticipantService:
         if isinstance(scene, EndScene):
             raise ProtocolError("wrong_scene", "the end scene has nothing to submit", submit.seq)
         answers = self._clean(scene, submit)
+        if isinstance(scene, GameScene):
+            await self.games.finish_scene(scene, participant_id, submit.seq)
         next_index = index + 1
         done = isinstance(self.experiment.scenes[next_index], EndScene)
         stored = await asyncio.to_thread(
@@ -276,6 +290,29 @@ class ParticipantService:
                 raise ProtocolError("invalid_response", problem, submit.seq)
             answers[name] = value
         return answers
+
+    # -- game recording -------------------------------------------------------------------------
+
+    async def _game_message(
+        self, conn: Connection, message: EpisodeStart | Frames | EpisodeEnd
+    ) -> list[Outgoing]:
+        participant_id = conn.participant_id
+        assert participant_id is not None
+        participant = await asyncio.to_thread(self.store.participant, participant_id)
+        assert participant is not None
+        scene = self.experiment.scenes[participant.scene_index]
+        if scene.id != message.scene_id or not isinstance(scene, GameScene):
+            raise ProtocolError(
+                "wrong_scene",
+                f"{message.type} for scene {message.scene_id!r}, but the current scene is "
+                f"{scene.id!r}",
+                message.seq,
+            )
+        if isinstance(message, EpisodeStart):
+            return list(await self.games.episode_start(scene, participant_id, message))
+        if isinstance(message, Frames):
+            return list(await self.games.frames(scene, participant_id, message))
+        return list(await self.games.episode_end(scene, participant_id, message))
 
     # -- events ---------------------------------------------------------------------------------
 

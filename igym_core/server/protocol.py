@@ -71,7 +71,68 @@ class Ping:
     t: float
 
 
-INCOMING: dict[str, type] = {"hello": Hello, "submit": Submit, "event": Event, "ping": Ping}
+@attrs.define
+class EpisodeStart:
+    """The page is about to play ``episode`` (0-based) of game scene ``scene_id``."""
+
+    type: Literal["episode_start"]
+    token: str
+    seq: int
+    scene_id: str
+    episode: int
+
+
+@attrs.define
+class FrameRecord:
+    """One stepped frame. ``t`` holds the latency timestamps in ms of the page's clock:
+    ``key`` (the input's key event, when there was one), ``tick``, ``step`` and ``drawn``."""
+
+    frame: int
+    actions: dict[str, int]
+    rewards: dict[str, float]
+    terminated: bool
+    truncated: bool
+    focused: bool
+    infos: dict[str, str | int | float | bool | None] = attrs.field(factory=dict)
+    t: dict[str, float | None] = attrs.field(factory=dict)
+
+
+@attrs.define
+class Frames:
+    """A chunk of an episode's frame records, in order."""
+
+    type: Literal["frames"]
+    token: str
+    seq: int
+    scene_id: str
+    episode: int
+    records: list[FrameRecord]
+
+
+@attrs.define
+class EpisodeEnd:
+    """The page finished (or gave up on: ``partial``) an episode after ``frames`` frames."""
+
+    type: Literal["episode_end"]
+    token: str
+    seq: int
+    scene_id: str
+    episode: int
+    frames: int
+    partial: bool = False
+    summary: dict[str, str | int | float | bool | None] = attrs.field(factory=dict)
+
+
+INCOMING: dict[str, type] = {
+    "hello": Hello,
+    "submit": Submit,
+    "event": Event,
+    "ping": Ping,
+    "episode_start": EpisodeStart,
+    "frames": Frames,
+    "episode_end": EpisodeEnd,
+}
+Incoming = Hello | Submit | Event | Ping | EpisodeStart | Frames | EpisodeEnd
 
 
 # -- server → client ----------------------------------------------------------------------------
@@ -117,7 +178,7 @@ class Pong:
 Outgoing = Welcome | SceneMessage | Ack | Error | Pong
 
 
-def decode(raw: str | bytes, max_bytes: int) -> Hello | Submit | Event | Ping:
+def decode(raw: str | bytes, max_bytes: int) -> Incoming:
     """Parse one websocket frame into a message, or raise :class:`ProtocolError`."""
     size = len(raw.encode("utf-8") if isinstance(raw, str) else raw)
     if size > max_bytes:

@@ -36,6 +36,29 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok", "experiment": igym_state().experiment.id}
 
 
+@participant_blueprint.get("/packages/<digest>.zip")
+async def package_bundle(digest: str) -> Response:
+    bundle = igym_state().bundles.get(digest)
+    if bundle is None:
+        return Response(f"no package bundle {digest!r}", status=404, mimetype="text/plain")
+    response = Response(bundle.data, mimetype="application/zip")
+    response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+    return response
+
+
+@participant_blueprint.get("/assets/<env>/<name>")
+async def env_asset(env: str, name: str) -> Response:
+    found = igym_state().assets(env).get(name)
+    if found is None:
+        return Response(
+            f"environment {env!r} has no asset {name!r}", status=404, mimetype="text/plain"
+        )
+    data, mimetype = found
+    response = Response(data, mimetype=mimetype)
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    return response
+
+
 @participant_blueprint.websocket("/ws")
 async def ws() -> None:
     state = igym_state()
@@ -65,7 +88,7 @@ async def ws() -> None:
                 log.exception("error handling a message from %s", conn.participant_id)
                 conn.send(Error("server_error", "the server could not handle this message", seq))
     finally:
-        service.disconnected(conn)
+        await service.disconnected(conn)
         # let queued replies go out before the task ends (the socket may already be gone)
         try:
             await asyncio.wait_for(_drain(outbox), timeout=1)

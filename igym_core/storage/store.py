@@ -55,6 +55,28 @@ CREATE TABLE IF NOT EXISTS events (
     data TEXT NOT NULL,
     at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS episodes (
+    participant_id TEXT NOT NULL REFERENCES participants(participant_id),
+    scene_id TEXT NOT NULL,
+    episode INTEGER NOT NULL,
+    seed INTEGER NOT NULL,
+    status TEXT NOT NULL DEFAULT 'playing',
+    frames INTEGER NOT NULL DEFAULT 0,
+    summary TEXT NOT NULL DEFAULT '{}',
+    started_at REAL NOT NULL,
+    ended_at REAL,
+    PRIMARY KEY (participant_id, scene_id, episode)
+);
+CREATE TABLE IF NOT EXISTS frames (
+    participant_id TEXT NOT NULL,
+    scene_id TEXT NOT NULL,
+    episode INTEGER NOT NULL,
+    frame INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (participant_id, scene_id, episode, frame),
+    FOREIGN KEY (participant_id, scene_id, episode)
+        REFERENCES episodes(participant_id, scene_id, episode)
+) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS events_by_participant ON events (participant_id, event_id);
 """
 
@@ -220,6 +242,134 @@ class Store:
             )
             return int(cur.lastrowid or 0)
 
+    # -- episodes and frames ---------------------------------------------------------------------
+
+    def start_episode(
+        self, participant_id: str, scene_id: str, episode: int, seed: int, now: float
+    ) -> bool:
+        """Open an episode; True the first time. Any earlier episode of the scene still open
+        (``playing`` or ``interrupted``) was cut short: it is closed as ``partial``.
+
+        An episode's status is ``playing``, ``interrupted`` (the page went away; it may come
+        back and go on), ``complete`` or ``partial`` (closed with frames missing)."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE episodes SET status = 'partial', ended_at = ? WHERE participant_id = ? "
+                "AND scene_id = ? AND episode < ? AND status IN ('playing', 'interrupted')",
+                (now, participant_id, scene_id, episode),
+            )
+            cur = db.execute(
+                "INSERT OR IGNORE INTO episodes (participant_id, scene_id, episode, seed, "
+                "started_at) VALUES (?,?,?,?,?)",
+                (participant_id, scene_id, episode, seed, now),
+            )
+            return cur.rowcount == 1
+
+    def add_frames(
+        self,
+        participant_id: str,
+        scene_id: str,
+        episode: int,
+        records: list[tuple[int, Mapping[str, Any]]],
+    ) -> int:
+        """Store ``(frame, record)`` pairs; frames already stored are kept as they were.
+
+        Returns how many were new. Raises :class:`StoreError` when the episode is not open.
+        """
+        with self._tx() as db:
+            row = db.execute(
+                "SELECT status FROM episodes WHERE participant_id = ? AND scene_id = ? "
+                "AND episode = ?",
+                (participant_id, scene_id, episode),
+            ).fetchone()
+            if row is None:
+                raise StoreError(f"episode {episode} of scene {scene_id!r} was never started")
+            if row["status"] not in ("playing", "interrupted"):
+                raise StoreError(
+                    f"episode {episode} of scene {scene_id!r} is already {row['status']}"
+                )
+            db.execute(
+                "UPDATE episodes SET status = 'playing', ended_at = NULL WHERE participant_id = ? "
+                "AND scene_id = ? AND episode = ?",
+                (participant_id, scene_id, episode),
+            )
+            before = db.total_changes
+            db.executemany(
+                "INSERT OR IGNORE INTO frames VALUES (?,?,?,?,?)",
+                [(participant_id, scene_id, episode, f, _dumps(dict(r))) for f, r in records],
+            )
+            added = db.total_changes - before
+            db.execute(
+                "UPDATE episodes SET frames = (SELECT COUNT(*) FROM frames WHERE participant_id = ?"
+                " AND scene_id = ? AND episode = ?) WHERE participant_id = ? AND scene_id = ? "
+                "AND episode = ?",
+                (participant_id, scene_id, episode) * 2,
+            )
+            return added
+
+    def end_episode(
+        self,
+        participant_id: str,
+        scene_id: str,
+        episode: int,
+        status: str,
+        summary: Mapping[str, Any],
+        now: float,
+    ) -> int:
+        """Close an episode as ``complete`` or ``partial``; returns its stored frame count.
+
+        Closing an already closed episode changes nothing (a retried message)."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE episodes SET status = ?, summary = ?, ended_at = ? WHERE participant_id = ?"
+                " AND scene_id = ? AND episode = ? AND status IN ('playing', 'interrupted')",
+                (status, _dumps(dict(summary)), now, participant_id, scene_id, episode),
+            )
+            row = db.execute(
+                "SELECT frames FROM episodes WHERE participant_id = ? AND scene_id = ? "
+                "AND episode = ?",
+                (participant_id, scene_id, episode),
+            ).fetchone()
+            if row is None:
+                raise StoreError(f"episode {episode} of scene {scene_id!r} was never started")
+            return int(row["frames"])
+
+    def interrupt_episodes(self, participant_id: str, now: float) -> None:
+        """The participant's page went away: their playing episodes become ``interrupted``."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE episodes SET status = 'interrupted', ended_at = ? WHERE participant_id = ?"
+                " AND status = 'playing'",
+                (now, participant_id),
+            )
+
+    def close_interrupted(self, participant_id: str, scene_id: str, now: float) -> None:
+        """The participant moved on: open episodes of ``scene_id`` are closed as ``partial``."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE episodes SET status = 'partial', ended_at = COALESCE(ended_at, ?) "
+                "WHERE participant_id = ? AND scene_id = ? AND status IN ('playing', 'interrupted')",
+                (now, participant_id, scene_id),
+            )
+
+    def episodes_for(self, participant_id: str, scene_id: str) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT episode, seed, status, frames FROM episodes WHERE participant_id = ? "
+                "AND scene_id = ? ORDER BY episode",
+                (participant_id, scene_id),
+            ).fetchall()
+        return [dict(r) for r in rows]
+
+    def max_frame(self, participant_id: str, scene_id: str, episode: int) -> int | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT MAX(frame) FROM frames WHERE participant_id = ? AND scene_id = ? "
+                "AND episode = ?",
+                (participant_id, scene_id, episode),
+            ).fetchone()
+        return row[0]
+
     def integrity_ok(self) -> bool:
         with self._lock:
             return self._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -275,6 +425,24 @@ class StoreReader:
             row["data"] = json.loads(row["data"])
             yield row
 
+    def episodes(self) -> Iterator[dict[str, Any]]:
+        for row in self._rows(
+            "SELECT participant_id, scene_id, episode, seed, status, frames, summary, started_at,"
+            " ended_at FROM episodes ORDER BY participant_id, scene_id, episode"
+        ):
+            row["summary"] = json.loads(row["summary"])
+            row["partial"] = row["status"] != "complete"
+            yield row
+
+    def frames(self) -> Iterator[dict[str, Any]]:
+        """One row per recorded frame: the keys of the record follow the ids."""
+        for row in self._rows(
+            "SELECT participant_id, scene_id, episode, frame, data FROM frames "
+            "ORDER BY participant_id, scene_id, episode, frame"
+        ):
+            data = json.loads(row.pop("data"))
+            yield {**row, **data}
+
     def tables(self) -> dict[str, Iterator[dict[str, Any]]]:
         """Every table an exporter writes, by file stem, in a fixed order."""
         return {
@@ -282,4 +450,6 @@ class StoreReader:
             "scene_progress": self.scene_progress(),
             "responses": self.responses(),
             "events": self.events(),
+            "episodes": self.episodes(),
+            "frames": self.frames(),
         }

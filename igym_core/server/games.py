@@ -1,0 +1,199 @@
+"""Game scenes on the server: what the page needs to play them, and storing what it recorded.
+
+The game itself runs in the participant's browser (a Pyodide worker); the server describes the
+scene, hands out episode seeds, and stores frame records exactly once each.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+from igym_core.config import GameScene
+from igym_core.plugins import PluginManager
+from igym_core.server.packages import Bundles
+from igym_core.server.protocol import Ack, EpisodeEnd, EpisodeStart, Frames, ProtocolError
+from igym_core.storage.store import Store, StoreError
+
+MAX_RECORDS_PER_CHUNK = 1000
+
+
+class GameService:
+    def __init__(
+        self,
+        store: Store,
+        plugins: PluginManager,
+        bundles: Bundles,
+        experiment_id: str,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.plugins = plugins
+        self.bundles = bundles
+        self.experiment_id = experiment_id
+        self.clock = clock
+
+    def describe(self, scene: GameScene, participant_id: str) -> dict[str, Any]:
+        """Everything the page and its worker need to play ``scene`` (no secrets in it)."""
+        spec = self.plugins.environment(scene.env)
+        bundle = self.bundles.for_packages(spec.packages)
+        used = {s.policy for s in scene.seats.values() if s.kind == "policy"}
+        return {
+            "id": scene.id,
+            "kind": "game",
+            "title": scene.title,
+            "html": scene.instructions,
+            "fields": [],
+            "continue_label": "",
+            "env": {
+                "name": spec.name,
+                "factory": spec.factory,
+                "kwargs": {**spec.kwargs, **scene.env_kwargs},
+                "agent_ids": list(spec.agent_ids),
+                "action_labels": {str(k): v for k, v in spec.action_labels.items()},
+                "default_action": (
+                    spec.default_action if scene.default_action is None else scene.default_action
+                ),
+                "key_bindings": dict(
+                    spec.key_bindings if scene.key_bindings is None else scene.key_bindings
+                ),
+                "packages_url": bundle.url,
+                "assets": [f"/assets/{spec.name}/{i}" for i in range(len(spec.assets))],
+                "policies": {
+                    p.name: {"factory": p.factory, "kwargs": dict(p.kwargs)}
+                    for p in spec.policies
+                    if p.name in used
+                },
+            },
+            "seats": {agent: seat.to_client() for agent, seat in scene.seats.items()},
+            "human_agent": scene.human_agent,
+            "episodes": scene.episodes,
+            "max_steps": scene.max_steps,
+            "fps": scene.fps,
+            "countdown_s": scene.countdown_s,
+            "input_mode": scene.input_mode,
+            "seeds": [scene.episode_seed(participant_id, e) for e in range(scene.episodes)],
+        }
+
+    async def progress(self, scene: GameScene, participant_id: str) -> list[dict[str, Any]]:
+        return await asyncio.to_thread(self.store.episodes_for, participant_id, scene.id)
+
+    # -- recording ------------------------------------------------------------------------------
+
+    async def episode_start(
+        self, scene: GameScene, participant_id: str, message: EpisodeStart
+    ) -> list[Ack]:
+        self._check_episode(scene, message.episode, message.seq)
+        seed = scene.episode_seed(participant_id, message.episode)
+        await asyncio.to_thread(
+            self.store.start_episode, participant_id, scene.id, message.episode, seed, self.clock()
+        )
+        return [Ack(message.seq)]
+
+    async def frames(self, scene: GameScene, participant_id: str, message: Frames) -> list[Ack]:
+        self._check_episode(scene, message.episode, message.seq)
+        if len(message.records) > MAX_RECORDS_PER_CHUNK:
+            raise ProtocolError(
+                "invalid", f"at most {MAX_RECORDS_PER_CHUNK} records per chunk", message.seq
+            )
+        agents = set(scene.seats)
+        rows = []
+        for record in message.records:
+            if not 0 <= record.frame < scene.max_steps:
+                raise ProtocolError(
+                    "invalid_frame",
+                    f"frame {record.frame} is outside 0..{scene.max_steps - 1}",
+                    message.seq,
+                )
+            if set(record.actions) != agents or set(record.rewards) != agents:
+                raise ProtocolError(
+                    "invalid_frame",
+                    f"frame {record.frame} must have an action and a reward for each of "
+                    f"{sorted(agents)}",
+                    message.seq,
+                )
+            rows.append(
+                (
+                    record.frame,
+                    {
+                        "actions": record.actions,
+                        "rewards": record.rewards,
+                        "terminated": record.terminated,
+                        "truncated": record.truncated,
+                        "focused": record.focused,
+                        "infos": record.infos,
+                        "t": record.t,
+                    },
+                )
+            )
+        try:
+            await asyncio.to_thread(
+                self.store.add_frames, participant_id, scene.id, message.episode, rows
+            )
+        except StoreError as exc:
+            raise ProtocolError("invalid_episode", str(exc), message.seq) from None
+        return [Ack(message.seq)]
+
+    async def episode_end(
+        self, scene: GameScene, participant_id: str, message: EpisodeEnd
+    ) -> list[Ack]:
+        self._check_episode(scene, message.episode, message.seq)
+        if not 0 <= message.frames <= scene.max_steps:
+            raise ProtocolError("invalid", f"frames must be in 0..{scene.max_steps}", message.seq)
+        stored = await asyncio.to_thread(
+            self.store.max_frame, participant_id, scene.id, message.episode
+        )
+        stored_count = 0 if stored is None else stored + 1
+        complete = not message.partial and stored_count == message.frames
+        summary = {**message.summary, "frames_reported": message.frames}
+        try:
+            frames = await asyncio.to_thread(
+                self.store.end_episode,
+                participant_id,
+                scene.id,
+                message.episode,
+                "complete" if complete else "partial",
+                summary,
+                self.clock(),
+            )
+        except StoreError as exc:
+            raise ProtocolError("invalid_episode", str(exc), message.seq) from None
+        self.plugins.notify(
+            "igym_on_episode_end",
+            experiment_id=self.experiment_id,
+            participant_id=participant_id,
+            scene_id=scene.id,
+            episode=message.episode,
+            frames=frames,
+            partial=not complete,
+        )
+        return [Ack(message.seq)]
+
+    async def finish_scene(self, scene: GameScene, participant_id: str, seq: int) -> None:
+        """The page wants to leave ``scene``: open episodes are closed as partial, and every
+        episode must have been played (started) by now."""
+        await asyncio.to_thread(
+            self.store.close_interrupted, participant_id, scene.id, self.clock()
+        )
+        played = len(await self.progress(scene, participant_id))
+        if played < scene.episodes:
+            raise ProtocolError(
+                "episodes_incomplete",
+                f"scene {scene.id!r} has {scene.episodes} episodes; {played} were played",
+                seq,
+            )
+
+    async def interrupted(self, participant_id: str) -> None:
+        """The page went away: episodes still playing become ``interrupted`` until it is back."""
+        await asyncio.to_thread(self.store.interrupt_episodes, participant_id, self.clock())
+
+    @staticmethod
+    def _check_episode(scene: GameScene, episode: int, seq: int) -> None:
+        if not 0 <= episode < scene.episodes:
+            raise ProtocolError(
+                "invalid_episode",
+                f"scene {scene.id!r} has episodes 0..{scene.episodes - 1}, not {episode}",
+                seq,
+            )

@@ -1,0 +1,191 @@
+"""Game scenes on the server: description, episode seeds, and frames stored exactly once."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+
+from igym_core import EnvironmentSpec, PolicySpec, hookimpl
+from igym_core.config import ConfigError, EndScene, Experiment, GameScene, StaticScene
+from igym_core.export import export_store
+from igym_core.server.app import create_app
+from igym_core.settings import Settings
+from tests.integration.conftest import Page
+
+MAX_STEPS = 25
+
+
+class ToyPlugin:
+    @hookimpl
+    def igym_environments(self):
+        return [
+            EnvironmentSpec(
+                name="toy",
+                factory="igym_core.runtime.toygame:make",
+                agent_ids=["a0", "a1"],
+                action_labels={0: "stay", 1: "left", 2: "right"},
+                default_action=0,
+                key_bindings={"ArrowLeft": 1, "ArrowRight": 2},
+                packages=(),
+                policies=[PolicySpec("mirror", "igym_core.runtime.toygame:make_policy")],
+            )
+        ]
+
+
+def game_experiment(**scene) -> Experiment:
+    return Experiment(
+        id="gamestudy",
+        scenes=[
+            StaticScene(id="intro"),
+            GameScene(
+                id="play",
+                env="toy",
+                seats={"a0": "human", "a1": "policy:mirror"},
+                episodes=2,
+                max_steps=MAX_STEPS,
+                fps=20,
+                **scene,
+            ),
+            EndScene(id="end", completion_code="DONE"),
+        ],
+    )
+
+
+@pytest.fixture
+def game_app(tmp_path, plugins):
+    plugins.register(ToyPlugin(), name="toy-plugin")
+    return create_app(game_experiment(), Settings(data_dir=tmp_path / "data"), plugins=plugins)
+
+
+def record(frame: int, last: bool = False) -> dict:
+    return {
+        "frame": frame,
+        "actions": {"a0": frame % 3, "a1": 0},
+        "rewards": {"a0": 1.0 if frame == 3 else 0.0, "a1": 0.0},
+        "terminated": False,
+        "truncated": last,
+        "focused": frame % 10 != 0,
+        "infos": {"score": frame},
+        "t": {
+            "key": None,
+            "tick": 10.0 * frame,
+            "step": 10.0 * frame + 1,
+            "drawn": 10.0 * frame + 5,
+        },
+    }
+
+
+async def request(page: Page, message: dict) -> dict:
+    page.seq += 1
+    await page.send({"token": page.token, "seq": page.seq, "scene_id": "play", **message})
+    return await page.recv()
+
+
+def test_unknown_environment_or_seat_fails_at_start(tmp_path, plugins):
+    with pytest.raises(ConfigError, match=r"GameScene\('play'\).env: no plugin provides 'toy'"):
+        create_app(game_experiment(), Settings(data_dir=tmp_path), plugins=plugins)
+    plugins.register(ToyPlugin(), name="toy-plugin")
+    bad = Experiment(
+        id="x",
+        scenes=[
+            GameScene(id="g", env="toy", seats={"a0": "human", "a1": "policy:nope"}),
+            EndScene(id="e"),
+        ],
+    )
+    with pytest.raises(ConfigError, match=r"seats\['a1'\]: 'toy' offers no policy 'nope'"):
+        create_app(bad, Settings(data_dir=tmp_path), plugins=plugins)
+
+
+async def test_play_two_episodes_with_retries_and_a_reconnect(game_app, plugins):
+    client = game_app.test_client()
+    async with client.websocket("/ws") as ws:
+        page = Page(ws)
+        await page.hello(subject_id="g1")
+        await page.submit({})
+        scene = page.scene["scene"]
+        assert scene["kind"] == "game" and scene["env"]["name"] == "toy"
+        assert scene["env"]["key_bindings"] == {"ArrowLeft": 1, "ArrowRight": 2}
+        assert scene["env"]["policies"] == {
+            "mirror": {"factory": "igym_core.runtime.toygame:make_policy", "kwargs": {}}
+        }
+        assert scene["seats"]["a1"] == {"kind": "policy", "policy": "mirror"}
+        assert len(scene["seeds"]) == 2 and scene["seeds"][0] != scene["seeds"][1]
+        assert scene["progress"] == []
+        bundle = await client.get(scene["env"]["packages_url"])
+        assert bundle.status_code == 200 and bundle.headers["Content-Type"] == "application/zip"
+
+        # leaving before playing is refused
+        assert (await page.submit({}))[0]["code"] == "episodes_incomplete"
+
+        assert (await request(page, {"type": "episode_start", "episode": 0}))["type"] == "ack"
+        chunk = {"type": "frames", "episode": 0, "records": [record(f) for f in range(10)]}
+        assert (await request(page, chunk))["type"] == "ack"
+        page.seq -= 1  # the same chunk again, as after a reconnect: acked, not stored twice
+        assert (await request(page, chunk))["type"] == "ack"
+        rest = [record(f, last=f == MAX_STEPS - 1) for f in range(10, MAX_STEPS)]
+        assert (await request(page, {"type": "frames", "episode": 0, "records": rest}))[
+            "type"
+        ] == "ack"
+        bad = await request(page, {"type": "frames", "episode": 0, "records": [record(MAX_STEPS)]})
+        assert bad["code"] == "invalid_frame" and f"outside 0..{MAX_STEPS - 1}" in bad["message"]
+        wrong = record(1)
+        del wrong["actions"]["a1"]
+        bad = await request(page, {"type": "frames", "episode": 0, "records": [wrong]})
+        assert bad["code"] == "invalid_frame"
+        end = await request(
+            page,
+            {
+                "type": "episode_end",
+                "episode": 0,
+                "frames": MAX_STEPS,
+                "summary": {"score": 1, "latency_p50_ms": 12.5},
+            },
+        )
+        assert end["type"] == "ack"
+        assert (await request(page, {"type": "episode_start", "episode": 1}))["type"] == "ack"
+        first = {"type": "frames", "episode": 1, "records": [record(f) for f in range(7)]}
+        assert (await request(page, first))["type"] == "ack"
+    # the tab closed mid-episode: the episode is interrupted, its frames are kept
+    store = game_app.extensions["igym"].store
+    assert [e["status"] for e in store.episodes_for("g1", "play")] == ["complete", "interrupted"]
+
+    async with client.websocket("/ws") as ws:
+        page.ws = ws
+        await page.hello(subject_id="g1")
+        assert [e["status"] for e in page.scene["scene"]["progress"]] == ["complete", "interrupted"]
+        ack, end_scene = await page.submit({})
+        assert ack["type"] == "ack" and end_scene["scene"]["kind"] == "end"
+    assert [e["status"] for e in store.episodes_for("g1", "play")] == ["complete", "partial"]
+
+    result = export_store(store, game_app.extensions["igym"].settings.data_dir / "out", plugins)
+    frames_csv = next(p for p in result.files if p.name == "frames.csv")
+    with frames_csv.open() as f:
+        rows = list(csv.DictReader(f))
+    assert [r["episode"] for r in rows].count("0") == MAX_STEPS
+    assert [r["episode"] for r in rows].count("1") == 7
+    assert rows[3]["rewards.a0"] == "1.0" and rows[3]["actions.a0"] == "0"
+    assert rows[0]["focused"] == "False" and rows[1]["focused"] == "True"
+    assert rows[2]["t.drawn"] == "25.0" and rows[2]["infos.score"] == "2"
+    episodes_csv = next(p for p in result.files if p.name == "episodes.csv")
+    with episodes_csv.open() as f:
+        episodes = list(csv.DictReader(f))
+    assert [(e["status"], e["partial"], e["frames"]) for e in episodes] == [
+        ("complete", "False", str(MAX_STEPS)),
+        ("partial", "True", "7"),
+    ]
+    assert episodes[0]["summary.latency_p50_ms"] == "12.5"
+
+
+async def test_game_messages_outside_the_game_scene_are_refused(game_app):
+    client = game_app.test_client()
+    async with client.websocket("/ws") as ws:
+        page = Page(ws)
+        await page.hello(subject_id="g2")
+        reply = await request(page, {"type": "episode_start", "episode": 0})
+        assert reply["code"] == "wrong_scene" and "current scene is 'intro'" in reply["message"]
+        await page.submit({})
+        reply = await request(page, {"type": "episode_start", "episode": 5})
+        assert reply["code"] == "invalid_episode"
+        reply = await request(page, {"type": "frames", "episode": 0, "records": [record(0)]})
+        assert reply["code"] == "invalid_episode" and "never started" in reply["message"]

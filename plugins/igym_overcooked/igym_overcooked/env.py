@@ -580,8 +580,8 @@ class OvercookedEnv:
         self._soups = state["soups"]
         self.agents = [] if self._done else list(self.possible_agents)
 
-    def state_hash(self) -> str:
-        """A canonical hash of the dynamic state: 16 hex digits, equal on every platform."""
+    def state_hash(self) -> bytes:
+        """A canonical 16-byte BLAKE2b hash of the dynamic state, equal on every platform."""
         text = repr(
             (
                 self.layout_name,
@@ -598,7 +598,7 @@ class OvercookedEnv:
                 self._soups,
             )
         )
-        return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+        return hashlib.blake2b(text.encode(), digest_size=16).digest()
 
     def state_view(self) -> dict[str, Any]:
         """The documented, layout-independent view of the state.

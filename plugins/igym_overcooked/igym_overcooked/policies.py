@@ -325,36 +325,100 @@ def _go(plan: _Plan, st: dict[str, Any], me: int, targets: list[int], seed: int)
     items = st["items"]
     item_cells = {k for k, it in enumerate(items) if it and lay.kind[k] == FLOOR}
     agents = {pos[j] for j in range(len(pos)) if j != me}
-    # Plan around loose items only: far-away chefs will have moved by the time we get there.
+    # Plan around loose items only: chefs move, so a path is planned as if they were not there.
     best = _nearest(plan, here, targets, item_cells)
     if best is None:
         return _idle(plan, st, me, seed)
-    length, d = best
-    if lay.fwd[d][here] not in agents:
+    path = best[1]
+    d = _dir_between(plan, here, path[0])
+    on_path = [j for j in range(len(pos)) if j != me and pos[j] in path]
+    if not on_path:
         return _MOVE_FOR_DIR[d]
-    # A chef stands on the next cell: take a detour if it is short, else wait or side-step.
-    detour = _nearest(plan, here, targets, item_cells | agents)
-    coin = _mix(seed, me, st["t"], 2)
-    if detour is not None and detour[0] <= length + 2 and coin % 3:
-        return _MOVE_FOR_DIR[detour[1]]
-    return _dodge(plan, st, me, seed, agents | item_cells)
+    # Chefs on the way. The one with empty hands gives way to one carrying something (between
+    # equals, the higher seat), except in some time windows where the roles swap, so that a
+    # partner who never moves is eventually walked around. Giving way means planning around
+    # the other chef (or backing off when there is no way round and it is close); the other
+    # chef keeps its path and waits when the cell ahead is taken.
+    held = st["held"]
+    yield_to = []
+    for j in on_path:
+        gives_way = (not held[me] and held[j]) or (bool(held[me]) == bool(held[j]) and me > j)
+        if _mix(st["t"] // 16, min(me, j), max(me, j)) % 4 == 0:
+            gives_way = not gives_way
+        if gives_way:
+            yield_to.append(pos[j])
+    if yield_to:
+        detour = _nearest(plan, here, targets, item_cells | set(yield_to))
+        if detour is not None:
+            return _MOVE_FOR_DIR[_dir_between(plan, here, detour[1][0])]
+        near = [k for k in yield_to if k in path[:2]]
+        if near:
+            return _back_off(plan, st, me, seed, near[0], agents | item_cells)
+    if path[0] in agents:
+        return NOOP
+    return _MOVE_FOR_DIR[d]
+
+
+def _dir_between(plan: _Plan, a: int, b: int) -> int:
+    for d, f in plan.nbrs[a]:
+        if f == b:
+            return d
+    raise ValueError("cells are not neighbours")
+
+
+def _back_off(
+    plan: _Plan, st: dict[str, Any], me: int, seed: int, other: int, blocked: set[int]
+) -> int:
+    """Step to the free neighbouring cell farthest from ``other`` (or wait if there is none)."""
+    here = st["pos"][me]
+    dist, _ = _bfs(plan, other, set())
+    free = [(dist.get(f, 0), -d, d) for d, f in plan.nbrs[here] if f not in blocked]
+    if not free:
+        return NOOP
+    return _MOVE_FOR_DIR[max(free)[2]]
 
 
 def _nearest(
     plan: _Plan, here: int, targets: list[int], blocked: set[int]
-) -> tuple[int, int] | None:
-    """(path length, first direction) to the closest cell from which a target can be used."""
-    dist, first = _bfs(plan, here, blocked)
-    best = None
+) -> tuple[int, list[int]] | None:
+    """(length, path) to the closest cell from which a target can be used.
+
+    The path lists the cells after ``here``; ties go to the lower target, then cell index.
+    """
+    goals = {}
     for t in targets:
         for a, _ in plan.access[t]:
-            if a in dist and a != here:
-                key = (dist[a], t, a)
+            if a != here and a not in blocked:
+                goals.setdefault(a, t)
+    if not goals:
+        return None
+    parent = {here: -1}
+    q = deque([here])
+    dist = {here: 0}
+    best = None
+    while q:
+        c = q.popleft()
+        if best is not None and dist[c] >= best[0]:
+            break
+        for _, f in plan.nbrs[c]:
+            if f in parent or f in blocked:
+                continue
+            parent[f] = c
+            dist[f] = dist[c] + 1
+            if f in goals:
+                key = (dist[f], goals[f], f)
                 if best is None or key < best:
                     best = key
+            q.append(f)
     if best is None:
         return None
-    return best[0], first[best[2]]
+    path = []
+    c = best[2]
+    while c != here:
+        path.append(c)
+        c = parent[c]
+    path.reverse()
+    return best[0], path
 
 
 def _dodge(plan: _Plan, st: dict[str, Any], me: int, seed: int, blocked: set[int]) -> int:

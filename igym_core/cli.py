@@ -15,6 +15,8 @@ COMMANDS = (
     "igym_core.commands.plugins",
     "igym_core.commands.export",
     "igym_core.commands.validate",
+    "igym_core.commands.simulate",
+    "igym_core.commands.check_env",
 )
 
 

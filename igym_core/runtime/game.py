@@ -22,6 +22,7 @@ __all__ = [
     "Policy",
     "RollbackGame",
     "StepOutcome",
+    "as_game",
     "load_callable",
 ]
 
@@ -178,3 +179,14 @@ class EnvGame:
 
     def observe(self, agent_index: int) -> Any:
         return self._obs[agent_index]
+
+
+def as_game(obj: Any, seed: int = 0) -> RollbackGame:
+    """``obj`` as a :class:`RollbackGame` reset with ``seed``: a game that already implements
+    the protocol is reset (if it can be) and returned; an env is wrapped in :class:`EnvGame`."""
+    if isinstance(obj, RollbackGame):
+        reset = getattr(obj, "reset", None)
+        if callable(reset):
+            reset(seed=seed)
+        return obj
+    return EnvGame(obj, seed=seed)

@@ -29,6 +29,9 @@ def _lcg(x: int) -> int:
 class CoinGrid:
     """The coin-grid game; implements :class:`~igym_core.runtime.game.RollbackGame` directly."""
 
+    default_action = NOOP
+    action_count = N_ACTIONS
+
     def __init__(
         self, n_agents: int = 2, size: int = 7, max_steps: int = 450, seed: int = 0
     ) -> None:

@@ -89,7 +89,10 @@ def built_client() -> Path:
     return STATIC_DIR
 
 
-@pytest.fixture(scope="session")
+# Playwright's sync API keeps an asyncio loop running in this thread while it is started, which
+# stops pytest-asyncio (and asyncio.run) from working. So it lives for this package only, and
+# the async tests of other folders, which run after it, are not affected.
+@pytest.fixture(scope="package")
 def playwright_sync() -> Iterator[object]:
     try:
         from playwright.sync_api import sync_playwright
@@ -99,9 +102,9 @@ def playwright_sync() -> Iterator[object]:
         yield pw
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(playwright_sync, chromium_path: str, built_client: Path):
-    """One Chromium per test session, each launch with a fresh temporary profile."""
+    """One Chromium for the e2e tests, launched with a fresh temporary profile."""
     browser = playwright_sync.chromium.launch(
         executable_path=chromium_path,
         headless=not os.environ.get("IGYM_E2E_HEADED"),

@@ -35,6 +35,28 @@ def wait_until_acked(page) -> None:
     page.wait_for_function("() => window.igym && window.igym.outbox.size === 0")
 
 
+def export_responses(server, tmp_path) -> list[dict]:
+    """The study's responses, through ``igym export`` (JSON Lines)."""
+    out = tmp_path / "export"
+    subprocess.run(
+        [
+            *igym_command(),
+            "export",
+            str(EXPERIMENT),
+            "--data-dir",
+            str(server.data_dir),
+            "--out",
+            str(out),
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    lines = (out / "jsonl" / "responses.jsonl").read_text().splitlines()
+    return [json.loads(line) for line in lines]
+
+
 def test_consent_instructions_end_with_a_reload_in_the_middle(igym_server, page, tmp_path):
     experiment = load_experiment(EXPERIMENT)
     end = experiment.scenes[-1]
@@ -72,25 +94,7 @@ def test_consent_instructions_end_with_a_reload_in_the_middle(igym_server, page,
     wait_until_acked(page)
 
     # The answers from both sides of the reload are in the study's export, each stored once.
-    out = tmp_path / "export"
-    subprocess.run(
-        [
-            *igym_command(),
-            "export",
-            str(EXPERIMENT),
-            "--data-dir",
-            str(server.data_dir),
-            "--out",
-            str(out),
-        ],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    rows = [
-        json.loads(line) for line in (out / "jsonl" / "responses.jsonl").read_text().splitlines()
-    ]
+    rows = export_responses(server, tmp_path)
     answers = {(r["participant_id"], r["scene_id"], r["field"]): r["value"] for r in rows}
     pid = first["participant_id"]
     assert len(rows) == len(answers) == 4, rows
@@ -100,3 +104,39 @@ def test_consent_instructions_end_with_a_reload_in_the_middle(igym_server, page,
         (pid, "instructions", "games"): "Weekly",
         (pid, "instructions", "comment"): "Räksmörgås — fine, thanks",
     }
+
+
+def test_a_server_crash_mid_flow_reconnects_and_loses_no_answer(igym_server, page, tmp_path):
+    """SIGKILL the server while the participant answers; the page says it is reconnecting,
+    keeps the answer submitted meanwhile, and delivers it once the server is back."""
+    server = igym_server(EXPERIMENT)
+    page.goto(server.url("/?subject_id=e2e-crash"))
+    scene(page, "consent")
+    page.check('input[name="consent"]')
+    continue_button(page).click()
+    scene(page, "instructions")
+    wait_until_acked(page)
+
+    server.kill()
+    page.wait_for_function("() => document.body.dataset.connection === 'reconnecting'")
+    banner = page.locator("#connection-status")
+    assert banner.is_visible()
+    assert "reconnecting" in banner.inner_text().lower()
+
+    page.fill('input[name="age"]', "41")
+    page.check('input[name="games"][value="Daily"]')
+    continue_button(page).click()
+    assert page.evaluate("() => window.igym.outbox.size") == 1
+
+    server.start()
+    scene(page, "end")
+    wait_until_acked(page)
+    assert not banner.is_visible()
+
+    rows = export_responses(server, tmp_path)
+    assert sorted((r["scene_id"], r["field"], r["value"]) for r in rows) == [
+        ("consent", "consent", True),
+        ("instructions", "age", 41),
+        ("instructions", "comment", None),  # optional and left empty
+        ("instructions", "games", "Daily"),
+    ]

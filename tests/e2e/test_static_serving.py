@@ -2,17 +2,36 @@
 "not built" answer, and that nothing outside the static folder can be read.
 
 Lives next to the browser tests because those depend on it; it needs neither Chromium nor a build.
+The tests are plain functions that run their async body in a thread of its own: while the
+browser tests' Playwright is started, this thread's event loop is taken.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import json
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 from quart import Quart
 
 from igym_core.server.assets import MIME_TYPES, make_assets_blueprint, mime_type_for
+
+
+def in_own_loop(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
+    """Run an async test with asyncio.run in a fresh thread."""
+
+    @functools.wraps(test)
+    def run(*args: Any, **kwargs: Any) -> None:
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, test(*args, **kwargs)).result()
+
+    return run
+
 
 FILES = {
     "index.html": "<!doctype html><title>x</title>",
@@ -60,6 +79,7 @@ def app_for(static_dir: Path, *, app_static_folder: bool) -> Quart:
 
 
 @pytest.mark.parametrize("app_static_folder", [False, True])
+@in_own_loop
 async def test_files_are_served_with_their_mime_types(static_dir: Path, app_static_folder: bool):
     client = app_for(static_dir, app_static_folder=app_static_folder).test_client()
     for name, mime in EXPECTED_TYPES.items():
@@ -73,6 +93,7 @@ async def test_files_are_served_with_their_mime_types(static_dir: Path, app_stat
         assert body == (expected if isinstance(expected, bytes) else expected.encode())
 
 
+@in_own_loop
 async def test_selftest_route_serves_the_selftest_page(static_dir: Path):
     response = await app_for(static_dir, app_static_folder=False).test_client().get("/selftest")
     assert response.status_code == 200
@@ -80,6 +101,7 @@ async def test_selftest_route_serves_the_selftest_page(static_dir: Path):
     assert b"self-test" in await response.get_data()
 
 
+@in_own_loop
 async def test_unchanged_files_revalidate_with_304(static_dir: Path):
     client = app_for(static_dir, app_static_folder=False).test_client()
     first = await client.get("/static/pyodide/pyodide.asm.wasm")
@@ -99,6 +121,7 @@ async def test_unchanged_files_revalidate_with_304(static_dir: Path):
         "/static/missing.js",
     ],
 )
+@in_own_loop
 async def test_nothing_outside_the_static_folder_and_no_directories(static_dir: Path, path: str):
     client = app_for(static_dir, app_static_folder=False).test_client()
     response = await client.get(path, follow_redirects=True)
@@ -107,6 +130,7 @@ async def test_nothing_outside_the_static_folder_and_no_directories(static_dir: 
 
 
 @pytest.mark.parametrize("path", ["/selftest", "/static/participant.js"])
+@in_own_loop
 async def test_an_unbuilt_client_gets_a_503_that_says_what_to_run(tmp_path: Path, path: str):
     app = app_for(tmp_path / "never-built", app_static_folder=False)
     response = await app.test_client().get(path)

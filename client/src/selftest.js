@@ -45,6 +45,19 @@ function watchLongTasks() {
   return { longest: () => Math.round(longest) };
 }
 
+/**
+ * `?indexURL=/some/path/` boots Pyodide from another folder of this server (used to test the
+ * failure path). Other origins are refused: this page must never run code from elsewhere.
+ * @returns {string | undefined}
+ */
+function requestedIndexURL() {
+  const value = new URLSearchParams(window.location.search).get("indexURL");
+  if (!value) return undefined;
+  const url = new URL(value, window.location.href);
+  if (url.origin !== window.location.origin) throw new Error(`indexURL must be on this server: ${value}`);
+  return url.href;
+}
+
 async function main() {
   const result = /** @type {Record<string, unknown>} */ ({ status: "starting" });
   window.igymSelftest = result;
@@ -55,10 +68,11 @@ async function main() {
   const longTasks = watchLongTasks();
   const heartbeat = new Heartbeat(500).start();
   const fine = new Heartbeat(50).start();
-  const py = new PythonWorker();
-  // Queued before READY on purpose: the worker handle must hold it until Python is up.
-  const early = py.run("1 + 1");
   try {
+    const py = new PythonWorker({ indexURL: requestedIndexURL() });
+    // Queued before READY on purpose: the worker handle must hold it until Python is up.
+    const early = py.run("1 + 1");
+    early.catch(() => {}); // a failed boot is reported once, below
     const ready = await py.ready;
     if ((await early) !== 2) throw new Error("a command queued before READY got a wrong answer");
     // One more beat after READY, so the heartbeat covers the whole boot.
@@ -95,7 +109,11 @@ async function main() {
     fine.stop();
     result.status = "error";
     result.error = err instanceof Error ? err.message : String(err);
-    show("selftest-status", `Python could not start: ${result.error}`);
+    show(
+      "selftest-status",
+      `Python could not start: ${result.error}. If the server says the client is not built, ` +
+        "run `make setup` there and reload this page.",
+    );
     document.getElementById("selftest-status")?.classList.add("error");
   }
   document.body.dataset.status = String(result.status);

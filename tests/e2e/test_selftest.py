@@ -68,3 +68,16 @@ def test_selftest_boots_python_in_a_worker_from_loopback_only(
     for key, value in figures.items():
         record_property(key, value)
     print("selftest figures:", json.dumps(figures))
+
+
+def test_selftest_says_clearly_when_python_cannot_start(igym_server, page):
+    server = igym_server(EXPERIMENT)
+    page.goto(server.url("/selftest?indexURL=/static/no-pyodide-here/"))
+    page.wait_for_function(
+        "() => ['ok', 'error'].includes(document.body.dataset.status)", timeout=BOOT_TIMEOUT_MS
+    )
+    result = page.evaluate("() => window.igymSelftest")
+    assert result["status"] == "error"
+    message = page.locator("#selftest-status").inner_text()
+    assert message.startswith("Python could not start:")
+    assert "make setup" in message

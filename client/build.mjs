@@ -9,6 +9,10 @@ import { createHash } from "node:crypto";
 import { cp, mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { constants as zlibConstants, gzip } from "node:zlib";
+
+const gzipAsync = promisify(gzip);
 
 const clientDir = path.dirname(fileURLToPath(import.meta.url));
 const repoDir = path.dirname(clientDir);
@@ -27,6 +31,12 @@ export const PYODIDE_FILES = [
   "python_stdlib.zip",
   "pyodide-lock.json",
 ];
+
+/**
+ * Runtime files also written gzip-compressed (`NAME.gz`), which the server sends to browsers that
+ * accept gzip: 13.5 MB becomes about 6.3 MB. python_stdlib.zip is already compressed.
+ */
+const GZIP_SUFFIXES = [".wasm", ".mjs", ".js", ".json"];
 
 /** @param {string[]} argv @returns {{out: string}} */
 function parseArgs(argv) {
@@ -79,13 +89,19 @@ async function main() {
 
   const pyOut = path.join(tmp, "pyodide");
   await mkdir(pyOut, { recursive: true });
-  /** @type {Record<string, {bytes: number, sha256: string}>} */
+  /** @type {Record<string, {bytes: number, sha256: string, gzip_bytes?: number}>} */
   const files = {};
   for (const name of PYODIDE_FILES) {
     const from = path.join(pyodideDir, name);
     if (!(await exists(from))) throw new Error(`pyodide ${pkg.version} has no ${name}`);
-    await cp(from, path.join(pyOut, name));
+    const to = path.join(pyOut, name);
+    await cp(from, to);
     files[name] = { bytes: (await stat(from)).size, sha256: await sha256(from) };
+    if (GZIP_SUFFIXES.includes(path.extname(name))) {
+      const packed = await gzipAsync(await readFile(from), { level: zlibConstants.Z_BEST_COMPRESSION });
+      await writeFile(`${to}.gz`, packed);
+      files[name].gzip_bytes = packed.length;
+    }
   }
 
   const manifest = {
@@ -98,9 +114,10 @@ async function main() {
   await rm(out, { recursive: true, force: true });
   await rename(tmp, out);
   const total = Object.values(files).reduce((n, f) => n + f.bytes, 0);
+  const sent = Object.values(files).reduce((n, f) => n + (f.gzip_bytes ?? f.bytes), 0);
   console.log(
     `client built into ${path.relative(process.cwd(), out) || out} ` +
-      `(pyodide ${pkg.version}, ${(total / 1e6).toFixed(1)} MB runtime)`,
+      `(pyodide ${pkg.version}, ${(total / 1e6).toFixed(1)} MB runtime, ${(sent / 1e6).toFixed(1)} MB gzipped)`,
   );
 }
 

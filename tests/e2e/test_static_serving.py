@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gzip
 import json
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
@@ -108,6 +109,33 @@ async def test_unchanged_files_revalidate_with_304(static_dir: Path):
     etag = first.headers["ETag"]
     again = await client.get("/static/pyodide/pyodide.asm.wasm", headers={"If-None-Match": etag})
     assert again.status_code == 304
+
+
+@pytest.mark.parametrize(
+    ("accept", "compressed"),
+    [("gzip, deflate, br", True), ("br;q=1.0, gzip;q=0.5", True), ("gzip;q=0", False), ("", False)],
+)
+@in_own_loop
+async def test_gzip_twins_go_to_browsers_that_accept_gzip(
+    static_dir: Path, accept: str, compressed: bool
+):
+    wasm = FILES["pyodide/pyodide.asm.wasm"] * 1000
+    (static_dir / "pyodide/pyodide.asm.wasm").write_bytes(wasm)
+    (static_dir / "pyodide/pyodide.asm.wasm.gz").write_bytes(gzip.compress(wasm))
+    client = app_for(static_dir, app_static_folder=False).test_client()
+    response = await client.get(
+        "/static/pyodide/pyodide.asm.wasm", headers={"Accept-Encoding": accept}
+    )
+    assert response.status_code == 200
+    assert response.mimetype == "application/wasm"
+    assert response.headers["Vary"] == "Accept-Encoding"
+    body = await response.get_data()
+    if compressed:
+        assert response.headers["Content-Encoding"] == "gzip"
+        assert gzip.decompress(body) == wasm
+    else:
+        assert "Content-Encoding" not in response.headers
+        assert body == wasm
 
 
 @pytest.mark.parametrize(

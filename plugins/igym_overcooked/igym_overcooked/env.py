@@ -390,9 +390,10 @@ class OvercookedEnv:
         """Settle movement conflicts exactly as cogrid's vectorised resolver does."""
         pos = self._pos
         n = self.n_agents
-        rank = [0] * n
-        for r, i in enumerate(prio):
-            rank[i] = r
+        # cogrid ranks agents by argsort(argsort(priority)), which for a permutation is the
+        # permutation itself: agent i's rank is priority[i] (0 resolves first). For two agents
+        # this is the same as "priority lists agents in order"; for three it is not.
+        rank = prio
         staying = [prop[i] == pos[i] for i in range(n)]
         blocked = [False] * n
         for i in range(n):

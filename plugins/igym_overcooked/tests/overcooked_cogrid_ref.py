@@ -17,7 +17,7 @@ def _names():
     return _NAMES
 
 
-def make_cogrid(layout: str, max_steps: int = 400):
+def make_cogrid(layout: str, max_steps: int = 400, n_agents: int = 2):
     """cogrid's env for ``layout``, reset once, with a step pipeline for ``max_steps``.
 
     The pipeline is cogrid's own ``build_step_fn`` with the env's scope, lookup tables and
@@ -29,7 +29,10 @@ def make_cogrid(layout: str, max_steps: int = 400):
     from cogrid.envs import registry
     from igym_overcooked.layouts import COGRID_NAMES
 
-    env = registry.make(COGRID_NAMES[layout])
+    if layout in COGRID_NAMES:
+        env = registry.make(COGRID_NAMES[layout])
+    else:
+        env = _custom_env(layout, n_agents)
     env.max_steps = max_steps
     env.reset(seed=0)
     env._step_fn = build_step_fn(
@@ -43,6 +46,25 @@ def make_cogrid(layout: str, max_steps: int = 400):
         agent_ids=env._agent_id_order,
     )
     return env
+
+
+def _custom_env(layout: str, n_agents: int):
+    """A cogrid Overcooked env on one of our own layouts (e.g. three_chefs), cogrid's rules."""
+    import copy
+
+    from cogrid.cogrid_env import CoGridEnv
+    from cogrid.core.grid import layouts
+    from cogrid.envs import cramped_room_config
+    from cogrid.envs.overcooked.agent import OvercookedAgent
+    from igym_overcooked.layouts import LAYOUTS
+
+    layout_id = f"igym_test_{layout}"
+    if layout_id not in layouts.LAYOUT_REGISTRY:
+        layouts.register_layout(layout_id, list(LAYOUTS[layout]))
+    config = copy.deepcopy(cramped_room_config)
+    config["grid"]["layout"] = layout_id
+    config["num_agents"] = n_agents
+    return CoGridEnv(config=config, agent_class=OvercookedAgent)
 
 
 def cogrid_reset(env, seed: int, positions=None, dirs=None, rng_key=None):

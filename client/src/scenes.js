@@ -9,14 +9,14 @@
  * @typedef {string | number | boolean | string[]} Answer
  * @typedef {{id: string, kind: "static"|"end", title: string, html: string, fields: Field[],
  *            continue_label: string, responses: Record<string, Answer>, completion_code: string | null,
- *            redirect_url: string | null}} Scene
+ *            redirect_url: string | null, redirect_delay_s?: number}} Scene
  * @typedef {{type: "scene", index: number, count: number, scene: Scene}} SceneMessage
  * @typedef {{setBusy: (busy: boolean) => void, sceneId: string}} SceneView
  * @typedef {{load: () => Record<string, Answer>, save: (answers: Record<string, Answer>) => void}} DraftStore
  * @typedef {{onContinue: (sceneId: string, responses: Record<string, Answer>) => void, drafts?: DraftStore}} Handlers
  */
 
-/** Seconds to show the end page before following redirect_url. */
+/** Seconds to show the end page before following redirect_url, unless the scene says. */
 export const REDIRECT_DELAY_S = 3;
 
 /**
@@ -60,7 +60,8 @@ function renderEnd(container, scene) {
     const url = scene.redirect_url;
     const note = el("p", { className: "redirect" });
     const link = el("a", { text: "continue now", attrs: { href: url } });
-    let left = REDIRECT_DELAY_S;
+    const delay = typeof scene.redirect_delay_s === "number" ? scene.redirect_delay_s : REDIRECT_DELAY_S;
+    let left = Math.ceil(delay);
     const text = document.createTextNode("");
     const update = () => {
       text.textContent = `You will be redirected in ${left} s — or `;
@@ -68,13 +69,11 @@ function renderEnd(container, scene) {
     update();
     note.append(text, link);
     container.append(note);
+    setTimeout(() => window.location.assign(url), delay * 1000);
     const timer = setInterval(() => {
       left -= 1;
       if (left > 0) update();
-      else {
-        clearInterval(timer);
-        window.location.assign(url);
-      }
+      else clearInterval(timer);
     }, 1000);
   }
 }

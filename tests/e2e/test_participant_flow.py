@@ -35,14 +35,14 @@ def wait_until_acked(page) -> None:
     page.wait_for_function("() => window.igym && window.igym.outbox.size === 0")
 
 
-def export_responses(server, tmp_path) -> list[dict]:
+def export_responses(server, tmp_path, experiment_file=EXPERIMENT) -> list[dict]:
     """The study's responses, through ``igym export`` (JSON Lines)."""
     out = tmp_path / "export"
     subprocess.run(
         [
             *igym_command(),
             "export",
-            str(EXPERIMENT),
+            str(experiment_file),
             "--data-dir",
             str(server.data_dir),
             "--out",
@@ -140,3 +140,51 @@ def test_a_server_crash_mid_flow_reconnects_and_loses_no_answer(igym_server, pag
         ("instructions", "comment", None),  # optional and left empty
         ("instructions", "games", "Daily"),
     ]
+
+
+def test_every_field_kind_is_rendered_checked_and_stored_and_the_end_page_redirects(
+    igym_server, page, tmp_path
+):
+    study = ROOT / "tests" / "e2e" / "all_fields_study.py"
+    server = igym_server(study)
+    # The redirect target is another site in real life; here a loopback URL answered by the test.
+    landed: list[str] = []
+    page.route(
+        "http://localhost:9/**",
+        lambda route: (landed.append(route.request.url), route.fulfill(body="bye")),
+    )
+    page.goto(server.url("/?subject_id=fields-1"))
+    scene(page, "questions")
+    assert page.locator("#scene .scene-html strong").inner_text() == "trusted"
+    button = continue_button(page)
+
+    page.fill('input[name="name"]', "Ada")
+    page.fill('input[name="age"]', "17")  # below min
+    page.check('input[name="colour"][value="green"]')
+    page.check('input[name="pets"][value="cat"]')
+    page.check('input[name="pets"][value="fish"]')
+    page.check('input[name="adult"]')
+    page.check('input[name="fun"][value="agree"]')
+    assert button.is_disabled(), "an age below the minimum must keep continue disabled"
+    page.fill('input[name="age"]', "36.5")
+    assert button.is_enabled()
+    page.uncheck('input[name="adult"]')
+    assert button.is_disabled(), "a required checkbox must be ticked"
+    page.check('input[name="adult"]')
+    button.click()
+
+    scene(page, "bye")
+    assert page.locator("#completion-code").inner_text() == "ALL-FIELDS-1"
+    page.wait_for_url("http://localhost:9/**")
+    assert landed == ["http://localhost:9/finished?study=all&participant_id=fields-1"]
+
+    rows = export_responses(server, tmp_path, study)
+    assert {r["field"]: r["value"] for r in rows} == {
+        "name": "Ada",
+        "story": None,
+        "age": 36.5,
+        "colour": "green",
+        "pets": ["cat", "fish"],
+        "adult": True,
+        "fun": "agree",
+    }

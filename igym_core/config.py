@@ -48,6 +48,17 @@ def identifier(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
         )
 
 
+_ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
+
+
+def env_name(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+    if not isinstance(value, str) or not _ENV_NAME.match(value):
+        raise ConfigError(
+            f"{_where(instance, attribute)} must name an environment (as `igym plugins` lists "
+            f"them, e.g. 'overcooked.cramped_room'), got {value!r}"
+        )
+
+
 def text(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
     if not isinstance(value, str):
         raise ConfigError(f"{_where(instance, attribute)} must be a string, got {value!r}")
@@ -319,7 +330,7 @@ class GameScene(Scene):
     """
 
     kind: ClassVar[str] = "game"
-    env: str = attrs.field(default="", validator=identifier)
+    env: str = attrs.field(default="", validator=env_name)
     seats: dict[str, Seat] = attrs.field(factory=dict, converter=_seats)
     env_kwargs: dict[str, Any] = attrs.field(factory=dict, converter=dict)
     episodes: int = attrs.field(default=1, validator=_int_in(1, 1000))

@@ -188,3 +188,24 @@ def test_every_field_kind_is_rendered_checked_and_stored_and_the_end_page_redire
         "adult": True,
         "fun": "agree",
     }
+
+
+def test_a_second_tab_takes_over_and_the_first_says_so(igym_server, context, page):
+    server = igym_server(EXPERIMENT)
+    page.goto(server.url("/?subject_id=two-tabs"))
+    scene(page, "consent")
+
+    second = context.new_page()
+    second.goto(server.url("/?subject_id=two-tabs"))
+    scene(second, "consent")
+    assert second.evaluate("() => window.igym.welcome.resumed") is True
+
+    page.wait_for_function("() => document.body.dataset.connection === 'stopped'")
+    banner = page.locator("#connection-status")
+    assert banner.is_visible()
+    assert "another tab" in banner.inner_text()
+
+    # The tab that took over carries on.
+    second.check('input[name="consent"]')
+    continue_button(second).click()
+    scene(second, "instructions")

@@ -189,3 +189,38 @@ async def test_game_messages_outside_the_game_scene_are_refused(game_app):
         assert reply["code"] == "invalid_episode"
         reply = await request(page, {"type": "frames", "episode": 0, "records": [record(0)]})
         assert reply["code"] == "invalid_episode" and "never started" in reply["message"]
+
+
+async def test_overcooked_scene_serves_its_atlas(tmp_path, plugins):
+    from igym_core.experiment import load_experiment
+    from tests.conftest import ROOT
+
+    app = create_app(
+        load_experiment(ROOT / "examples/overcooked_human_ai.py"),
+        Settings(data_dir=tmp_path),
+        plugins=plugins,
+    )
+    client = app.test_client()
+    async with client.websocket("/ws") as ws:
+        page = Page(ws)
+        await page.hello(subject_id="oc")
+        await page.submit({"consent": True})
+        await page.submit({})
+        scene = page.scene["scene"]
+    assert scene["env"]["factory"] == "igym_overcooked:make"
+    assert scene["env"]["kwargs"] == {"layout": "cramped_room", "max_steps": 450}
+    assert set(scene["env"]["policies"]) == {"scripted"}
+    assert scene["env"]["assets"], "the Overcooked plugin ships a sprite atlas"
+    for name, url in scene["env"]["assets"].items():
+        response = await client.get(url)
+        assert response.status_code == 200, url
+        if name.endswith(".png"):
+            assert response.headers["Content-Type"] == "image/png"
+            assert (await response.get_data()).startswith(b"\x89PNG")
+    assert (await client.get("/assets/overcooked.cramped_room/nope.png")).status_code == 404
+    bundle = await client.get(scene["env"]["packages_url"])
+    import io
+    import zipfile
+
+    names = zipfile.ZipFile(io.BytesIO(await bundle.get_data())).namelist()
+    assert "igym_overcooked/env.py" in names and "igym_core/runtime/play.py" in names

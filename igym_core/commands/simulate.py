@@ -25,6 +25,7 @@ from typing import Any
 from igym_core.commands import CommandError
 from igym_core.commands.check_env import EnvTarget, resolve_env
 from igym_core.runtime.host import SeatPlan
+from igym_core.runtime.record import validation_export
 from igym_core.runtime.simmatch import (
     MatchResult,
     NetworkRanges,
@@ -151,33 +152,41 @@ def play_batch(
 ) -> list[MatchResult]:
     """Play the matches ``seeds`` (one match per seed) in this process; results keep no logs."""
     env = resolve_env(env_name)
+    seats, _ = _plan(env, peers, options["frames"])
+    return [play_one(env, seats, peers, seed, options, keep_logs=False) for seed in seeds]
+
+
+def play_one(
+    env: EnvTarget,
+    seats: SeatPlan,
+    peers: int,
+    seed: int,
+    options: dict[str, Any],
+    keep_logs: bool,
+) -> MatchResult:
+    """Play the match of ``seed`` (its conditions are drawn from the seed)."""
     frames = options["frames"]
-    seats, _ = _plan(env, peers, frames)
     ranges: NetworkRanges = options["ranges"]
-    out = []
-    for seed in seeds:
-        setup = random_setup(
-            seed,
-            peers,
-            ranges,
-            max_frames=frames,
-            frame_ms=1000.0 / options["fps"],
-            scripted_available=env.scripted is not None,
-            max_prediction=options["max_prediction"],
-            hash_interval=options["hash_interval"],
-            action_count=env.action_count,
-            default_action=env.default_action,
-        )
-        result = run_match(
-            setup,
-            lambda game_seed: env.make_game(game_seed, max_steps=frames),
-            seats,
-            ai_policy=env.scripted,
-            scripted_policy=env.scripted,
-            keep_logs=False,
-        )
-        out.append(result)
-    return out
+    setup = random_setup(
+        seed,
+        peers,
+        ranges,
+        max_frames=frames,
+        frame_ms=1000.0 / options["fps"],
+        scripted_available=env.scripted is not None,
+        max_prediction=options["max_prediction"],
+        hash_interval=options["hash_interval"],
+        action_count=env.action_count,
+        default_action=env.default_action,
+    )
+    return run_match(
+        setup,
+        lambda game_seed: env.make_game(game_seed, max_steps=frames),
+        seats,
+        ai_policy=env.scripted,
+        scripted_policy=env.scripted,
+        keep_logs=keep_logs,
+    )
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -224,6 +233,11 @@ def handle(args: argparse.Namespace) -> int:
         seeds_failed = ", ".join(str(r.setup.seed) for r in failed[:20])
         print(f"parity lost in {len(failed)} match(es); seeds: {seeds_failed}", file=sys.stderr)
     if args.report is not None:
+        validation = None
+        if failed:  # replay the first failing match with its logs for the validation export
+            seats, _ = _plan(env, args.peers, args.frames)
+            again = play_one(env, seats, args.peers, failed[0].setup.seed, options, True)
+            validation = {"seed": failed[0].setup.seed, **validation_export(again.logs)}
         args.report.write_text(
             json.dumps(
                 {
@@ -240,6 +254,7 @@ def handle(args: argparse.Namespace) -> int:
                         }
                         for r in failed
                     ],
+                    "validation": validation,
                 },
                 indent=2,
             )

@@ -77,6 +77,8 @@ def test_lost_parity_exits_1_and_is_reported(
     doc = json.loads(report.read_text())
     assert len(doc["failed"]) == 2
     assert doc["failed"][0]["first_difference"] is not None
+    assert doc["validation"]["identical"] is False
+    assert set(doc["validation"]["peers"]) == {"0", "1"}
 
 
 @pytest.mark.parametrize(

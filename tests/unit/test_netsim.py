@@ -109,3 +109,17 @@ def test_bad_conditions_and_time_travel_are_refused() -> None:
         net.advance_to(4)
     with pytest.raises(ValueError):
         net.endpoint(0).send(0, b"self")
+
+
+def test_buffer_transport_moves_packets_per_tick_and_bounds_floods() -> None:
+    from igym_core.runtime.transport import BufferTransport
+
+    t = BufferTransport(max_incoming=3)
+    assert t.deliver([(1, b"a"), (2, bytearray(b"b"))]) == 0
+    assert t.deliver([(1, b"c"), (1, b"d"), (1, b"e")]) == 2
+    assert t.receive() == [(1, b"a"), (2, b"b"), (1, b"c")]
+    assert t.receive() == []
+    t.send(1, b"x")
+    t.send(2, b"y")
+    assert t.take_outgoing() == [(1, b"x"), (2, b"y")]
+    assert t.take_outgoing() == []

@@ -243,7 +243,13 @@ def handle(args: argparse.Namespace) -> int:
                 {
                     "env": env.name,
                     "peers": args.peers,
-                    "summary": dict(totals),
+                    "summary": {
+                        **totals,
+                        "rollback_depths": {
+                            str(k): v for k, v in totals["rollback_depths"].items()
+                        },
+                        "matches_per_minute": round(per_minute, 1),
+                    },
                     "failed": [
                         {
                             **r.setup.describe(),

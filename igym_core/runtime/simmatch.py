@@ -16,7 +16,7 @@ seed; everything is deterministic given the seed.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -138,6 +138,7 @@ class MatchResult:
     malformed_packets: int
     wait_recommendations: int
     virtual_ms: float
+    rollback_depths: dict[int, int] = field(default_factory=dict)
     logs: dict[int, CanonicalLog] = field(repr=False, default_factory=dict)
     telemetry: dict[int, dict[str, Any]] = field(repr=False, default_factory=dict)
 
@@ -318,6 +319,7 @@ def run_match(
         malformed_packets=sum(s.malformed_packets for s in stats),
         wait_recommendations=sum(s.wait_recommendations for s in stats),
         virtual_ms=network.now,
+        rollback_depths=_merge_depths(s.rollback_depths for s in stats),
         logs=logs if keep_logs else {},
         telemetry={p: h.telemetry() for p, h in enumerate(hosts)} if keep_logs else {},
     )
@@ -413,9 +415,19 @@ def random_setup(
     return MatchSetup(**fields)
 
 
+def _merge_depths(histograms: Iterable[Mapping[int, int]]) -> dict[int, int]:
+    out: dict[int, int] = {}
+    for histogram in histograms:
+        for depth, count in histogram.items():
+            out[depth] = out.get(depth, 0) + count
+    return dict(sorted(out.items()))
+
+
 def summarize(results: list[MatchResult]) -> Mapping[str, Any]:
-    """Totals over many matches (for the ``igym simulate`` summary line)."""
+    """Totals over many matches (for the ``igym simulate`` summary line); ``rollback_depths``
+    maps a rollback depth (frames replayed) to how many rollbacks had it."""
     return {
+        "rollback_depths": _merge_depths(r.rollback_depths for r in results),
         "matches": len(results),
         "parity": sum(r.parity for r in results),
         "identical": sum(r.identical for r in results),

@@ -105,6 +105,10 @@ class LocalPlay:
 
     def tick(self, action: int | None, focused: bool = True) -> dict[str, Any]:
         """Step one frame with the human's ``action`` (``None``: the default action)."""
+        record = self._step(action, focused)
+        return {"record": record, "render": self.render(), "hud": self.hud(), "done": self.done}
+
+    def _step(self, action: int | None, focused: bool) -> dict[str, Any]:
         game = self.game
         if game is None or self.done:
             raise PlayError("the episode is over; call start() for the next one")
@@ -132,7 +136,20 @@ class LocalPlay:
             "focused": bool(focused),
             "infos": flatten_infos(outcome.infos),
         }
-        return {"record": record, "render": self.render(), "hud": self.hud(), "done": self.done}
+        return record
+
+    def advance(self, inputs: Sequence[Sequence[Any]]) -> dict[str, Any]:
+        """Step once per ``(action, focused)`` pair, stopping early when the episode ends.
+
+        One call per worker tick, even when the tick catches up on several frames: returns every
+        frame record, and the render and HUD of the last state only (what gets drawn).
+        """
+        records = []
+        for action, focused in inputs:
+            if self.done:
+                break
+            records.append(self._step(action, focused))
+        return {"records": records, "render": self.render(), "hud": self.hud(), "done": self.done}
 
     def render(self) -> list[Any]:
         assert self.game is not None

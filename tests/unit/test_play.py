@@ -134,3 +134,18 @@ def test_flatten_infos():
         "n": None,
     }
     assert flatten_infos(None) == {}
+
+
+def test_advance_batches_ticks_and_stops_at_the_end():
+    scene = cooking_scene(max_steps=10)
+    one_by_one = LocalPlay(scene)
+    one_by_one.start(0, seed=5)
+    expected = [one_by_one.tick(a, focused=a != 2)["record"] for a in [3, 2, 6, 4] * 2 + [1, 1]]
+    batched = LocalPlay(scene)
+    batched.start(0, seed=5)
+    first = batched.advance([[3, True]])
+    assert first["records"] == expected[:1] and not first["done"]
+    rest = batched.advance([[a, a != 2] for a in [2, 6, 4, 3, 2, 6, 4, 1, 1, 5, 5]])
+    assert rest["records"] == expected[1:] and rest["done"]
+    assert rest["render"] == one_by_one.render() and rest["hud"]["frame"] == 10
+    assert batched.advance([[0, True]])["records"] == []

@@ -26,6 +26,7 @@ from igym_core.runtime.netsim import LinkConditions, SimNetwork
 from igym_core.runtime.record import CanonicalLog, first_difference
 from igym_core.runtime.rollback import (
     DesyncDetected,
+    NetworkInterrupted,
     RollbackSession,
     SessionConfig,
     WaitRecommendation,
@@ -137,6 +138,7 @@ class MatchResult:
     hash_checks: int
     malformed_packets: int
     wait_recommendations: int
+    interruptions: int
     virtual_ms: float
     rollback_depths: dict[int, int] = field(default_factory=dict)
     logs: dict[int, CanonicalLog] = field(repr=False, default_factory=dict)
@@ -244,6 +246,7 @@ def run_match(
     next_tick = [peer.start_ms for peer in setup.peers]
     waited = [0] * n  # frames each peer gave up following wait recommendations
     desync_events = 0
+    interruptions = 0
     deadline = setup.peers and (
         max(p.start_ms for p in setup.peers)
         + setup.max_frames * setup.frame_ms * setup.timeout_factor
@@ -284,6 +287,8 @@ def run_match(
                 waited[p] += event.frames
             elif isinstance(event, DesyncDetected):
                 desync_events += 1
+            elif isinstance(event, NetworkInterrupted):
+                interruptions += 1
         if all(h.finished for h in hosts):
             break
 
@@ -318,6 +323,7 @@ def run_match(
         hash_checks=hash_checks,
         malformed_packets=sum(s.malformed_packets for s in stats),
         wait_recommendations=sum(s.wait_recommendations for s in stats),
+        interruptions=interruptions,
         virtual_ms=network.now,
         rollback_depths=_merge_depths(s.rollback_depths for s in stats),
         logs=logs if keep_logs else {},

@@ -187,3 +187,28 @@ def test_the_simulator_catches_hidden_state_under_rollback() -> None:
     assert result.rollbacks > 0
     assert not result.parity
     assert result.desyncs > 0
+
+
+def test_an_outage_interrupts_both_peers_and_play_recovers() -> None:
+    make_game, _ = overcooked("cramped_room")
+    link = LinkConditions(latency_ms=40, outages=((5000.0, 7000.0),))
+    setup = MatchSetup(peers=(PeerSetup(), PeerSetup()), links=((0, 1, link), (1, 0, link)), seed=3)
+    result = run_match(setup, make_game, SeatPlan.one_seat_each(2))
+    assert_parity(result)
+    assert result.interruptions == 2
+    assert result.stalls > 0  # nobody ran more than max_prediction frames blind
+
+
+def test_a_peer_whose_clock_runs_fast_is_told_to_wait() -> None:
+    make_game, _ = overcooked("cramped_room")
+    link = LinkConditions(latency_ms=30)
+    setup = MatchSetup(
+        peers=(PeerSetup(clock_rate=1.04), PeerSetup(clock_rate=0.96)),
+        links=((0, 1, link), (1, 0, link)),
+        seed=4,
+    )
+    result = run_match(setup, make_game, SeatPlan.one_seat_each(2))
+    assert_parity(result)
+    assert result.wait_recommendations > 0
+    assert result.telemetry[0]["session"]["wait_recommendations"] > 0
+    assert result.telemetry[1]["session"]["wait_recommendations"] == 0

@@ -212,3 +212,26 @@ def test_a_peer_whose_clock_runs_fast_is_told_to_wait() -> None:
     assert result.wait_recommendations > 0
     assert result.telemetry[0]["session"]["wait_recommendations"] > 0
     assert result.telemetry[1]["session"]["wait_recommendations"] == 0
+
+
+def test_four_peers_and_a_peer_with_two_seats() -> None:
+    lossy = LinkConditions(latency_ms=70, jitter_ms=20, loss=0.1, reorder=0.05)
+    four = MatchSetup(
+        peers=tuple(PeerSetup(input_delay=1) for _ in range(4)),
+        links=tuple((a, b, lossy) for a in range(4) for b in range(4) if a != b),
+        seed=8,
+    )
+    result = run_match(
+        four, lambda s: toygame.make(4, seed=s, max_steps=FRAMES), SeatPlan.one_seat_each(4)
+    )
+    assert_parity(result)
+    two_seats = MatchSetup(
+        peers=(PeerSetup(input_delay=1), PeerSetup(input_delay=2)),
+        links=((0, 1, lossy), (1, 0, lossy)),
+        seed=9,
+    )
+    result = run_match(
+        two_seats, lambda s: toygame.make(3, seed=s, max_steps=FRAMES), SeatPlan((0, 1, 0))
+    )
+    assert_parity(result)
+    assert result.rollbacks > 0

@@ -343,6 +343,23 @@ class GameScene(Scene):
     title: str = attrs.field(default="", validator=text)
     instructions: str = attrs.field(default="", validator=text)
     seed: int = attrs.field(default=0, validator=_int_in(0, 2**31 - 1))
+    # -- multiplayer (more than one human seat) --
+    matchmaker: str = attrs.field(default="fifo", validator=identifier)
+    matchmaker_options: dict[str, Any] = attrs.field(factory=dict, converter=dict)
+    max_p2p_rtt_ms: float | None = attrs.field(default=None)
+    waiting_timeout_s: float = attrs.field(default=300.0)
+    waiting_timeout_message: str = attrs.field(
+        default="Sorry, no partner could be found in time. Thank you for waiting.",
+        validator=text,
+    )
+    waiting_timeout_redirect: str | None = attrs.field(default=None, validator=optional_text)
+    show_waiting_count: bool = True
+    input_delay: int = attrs.field(default=2, validator=_int_in(0, 30))
+    max_prediction: int = attrs.field(default=8, validator=_int_in(1, 120))
+    hash_interval: int = attrs.field(default=30, validator=_int_in(1, 10_000))
+    partner_left_message: str = attrs.field(
+        default="Your partner left the game. Your data is saved; you can go on.", validator=text
+    )
 
     @seats.validator
     def _check_seats(self, attribute: attrs.Attribute, value: dict[str, Any]) -> None:
@@ -354,11 +371,20 @@ class GameScene(Scene):
                 raise ConfigError(
                     f"{_where(self, attribute)}[{agent!r}] must be a Seat, got {seat!r}"
                 )
-        if len(humans) != 1:
-            raise ConfigError(
-                f"{_where(self, attribute)} must have exactly one human seat in a single-player "
-                f"game scene, got {len(humans)}"
-            )
+        if not humans:
+            raise ConfigError(f"{_where(self, attribute)} must have at least one human seat")
+
+    @max_p2p_rtt_ms.validator
+    def _rtt(self, attribute: attrs.Attribute, value: Any) -> None:
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int | float) or value <= 0
+        ):
+            raise ConfigError(f"{_where(self, attribute)} must be a positive number of ms or None")
+
+    @waiting_timeout_s.validator
+    def _timeout(self, attribute: attrs.Attribute, value: Any) -> None:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 1 <= value <= 86400:
+            raise ConfigError(f"{_where(self, attribute)} must be 1..86400 seconds, got {value!r}")
 
     @input_mode.validator
     def _mode(self, attribute: attrs.Attribute, value: Any) -> None:
@@ -366,8 +392,18 @@ class GameScene(Scene):
             raise ConfigError(f"{_where(self, attribute)} must be 'held' or 'press', got {value!r}")
 
     @property
+    def human_agents(self) -> tuple[str, ...]:
+        return tuple(a for a, s in self.seats.items() if s.kind == "human")
+
+    @property
     def human_agent(self) -> str:
-        return next(a for a, s in self.seats.items() if s.kind == "human")
+        """The human seat of a single-player scene."""
+        return self.human_agents[0]
+
+    @property
+    def multiplayer(self) -> bool:
+        """Several human seats: participants are matched and play peer to peer."""
+        return len(self.human_agents) > 1
 
     def episode_seed(self, participant_id: str, episode: int) -> int:
         """The seed of one episode: fixed by the scene's seed, the participant and the episode."""

@@ -72,6 +72,11 @@ def check_plugins(experiment: Experiment, plugins: PluginManager) -> None:
                     f"{where}.seats[{agent!r}]: {scene.env!r} offers no policy {seat.policy!r} "
                     f"(offers: {', '.join(sorted(policies)) or 'none'})"
                 )
+        if scene.multiplayer and scene.matchmaker not in plugins.matchmakers:
+            known = ", ".join(sorted(plugins.matchmakers)) or "none installed"
+            raise ConfigError(
+                f"{where}.matchmaker: no plugin provides {scene.matchmaker!r} (known: {known})"
+            )
         if scene.default_action is not None and scene.default_action not in spec.action_labels:
             raise ConfigError(
                 f"{where}.default_action {scene.default_action!r} is not an action of "

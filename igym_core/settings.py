@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,36 @@ class Settings:
     static_dir: Path | None = attrs.field(default=None, converter=attrs.converters.optional(Path))
     max_message_bytes: int = attrs.field(default=64 * 1024, validator=_positive)
     max_bad_messages_logged: int = attrs.field(default=1000, validator=_positive)
+    ice_servers: tuple[dict[str, Any], ...] = attrs.field(
+        factory=lambda: ice_servers_from_env(os.environ), converter=tuple
+    )
+    disconnect_grace_s: float = attrs.field(default=20.0, validator=_positive)
 
     def store_path(self, experiment_id: str) -> Path:
         return self.data_dir / f"{experiment_id}.sqlite3"
+
+    def assignment_log(self, experiment_id: str) -> Path:
+        return self.data_dir / f"{experiment_id}.assignments.jsonl"
+
+
+def ice_servers_from_env(env: Mapping[str, str]) -> list[dict[str, Any]]:
+    """ICE servers for WebRTC, from the environment (none by default).
+
+    ``IGYM_STUN_URLS`` and ``IGYM_TURN_URLS`` are comma-separated URLs; the TURN credentials
+    come from ``IGYM_TURN_USERNAME`` and ``IGYM_TURN_CREDENTIAL`` so they never sit in an
+    experiment file.
+    """
+    servers: list[dict[str, Any]] = []
+    stun = [u.strip() for u in env.get("IGYM_STUN_URLS", "").split(",") if u.strip()]
+    if stun:
+        servers.append({"urls": stun})
+    turn = [u.strip() for u in env.get("IGYM_TURN_URLS", "").split(",") if u.strip()]
+    if turn:
+        username = env.get("IGYM_TURN_USERNAME")
+        credential = env.get("IGYM_TURN_CREDENTIAL")
+        if not username or not credential:
+            raise ValueError(
+                "IGYM_TURN_URLS is set, so IGYM_TURN_USERNAME and IGYM_TURN_CREDENTIAL must be too"
+            )
+        servers.append({"urls": turn, "username": username, "credential": credential})
+    return servers

@@ -122,13 +122,19 @@ class EnvironmentSpec:
 
 @attrs.frozen
 class WaitingParticipant:
-    """What a matchmaker knows about one participant in a waiting room."""
+    """What a matchmaker knows about one participant in a waiting room.
+
+    ``p2p_rtt_ms`` holds the RTTs measured by P2P checks with other participants (by their id);
+    ``avoid`` names participants whose P2P check with this one failed or was too slow: the
+    lobby never groups them, so a matchmaker should not propose it.
+    """
 
     participant_id: str
     waiting_since: float
     attributes: Mapping[str, Any] = attrs.field(factory=dict)
     server_rtt_ms: float | None = None
     p2p_rtt_ms: Mapping[str, float] = attrs.field(factory=dict)
+    avoid: frozenset[str] = attrs.field(factory=frozenset, converter=frozenset)
 
 
 class Matchmaker:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Callable
+
 from quart import Quart, Response
 from quart_schema import QuartSchema
 
@@ -9,12 +13,15 @@ from igym_core.config import Experiment
 from igym_core.experiment import check_plugins
 from igym_core.plugins import PluginManager
 from igym_core.server.games import GameService
+from igym_core.server.lobby.lobby import Lobby
 from igym_core.server.packages import Bundles
 from igym_core.server.participants import ParticipantService
 from igym_core.server.routes import participant_blueprint
 from igym_core.server.state import ServerState
 from igym_core.settings import Settings
 from igym_core.storage.store import Store
+
+log = logging.getLogger("igym.server")
 
 # Pyodide needs cross-origin isolation for precise timers and SharedArrayBuffer.
 ISOLATION_HEADERS = {
@@ -46,6 +53,19 @@ def create_app(
     store = Store(settings.store_path(experiment.id), experiment.id)
     bundles = Bundles()
     games = GameService(store, plugins, bundles, experiment.id)
+    participants = ParticipantService(experiment, store, plugins, settings, games)
+    lobby = Lobby(
+        experiment,
+        plugins,
+        store,
+        participants.send_to,
+        settings.assignment_log(experiment.id),
+        settings.ice_servers,
+        disconnect_grace_s=settings.disconnect_grace_s,
+    )
+    participants.lobby = lobby
+    games.match_of = lobby.match_of
+    games.on_episode_closed = lobby.episode_closed
     app.extensions["igym"] = ServerState(
         experiment=experiment,
         settings=settings,
@@ -53,7 +73,8 @@ def create_app(
         store=store,
         bundles=bundles,
         games=games,
-        participants=ParticipantService(experiment, store, plugins, settings, games),
+        participants=participants,
+        lobby=lobby,
     )
     app.register_blueprint(participant_blueprint)
     _register_assets(app)
@@ -64,11 +85,28 @@ def create_app(
             response.headers.setdefault(name, value)
         return response
 
+    timers: list[asyncio.Task] = []
+
+    @app.before_serving
+    async def start_timers() -> None:
+        timers.append(asyncio.ensure_future(_every(1.0, lobby.expire)))
+
     @app.after_serving
     async def close_store() -> None:
+        for task in timers:
+            task.cancel()
         store.close()
 
     return app
+
+
+async def _every(seconds: float, function: Callable[[], None]) -> None:
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            function()
+        except Exception:
+            log.exception("periodic %s failed", getattr(function, "__name__", function))
 
 
 def _register_assets(app: Quart) -> None:

@@ -49,6 +49,19 @@ class GameService:
         self.bundles = bundles
         self.experiment_id = experiment_id
         self.clock = clock
+        #: set by the lobby: the match a participant plays a multiplayer scene in
+        self.match_of: Callable[[str, str], str | None] = lambda participant_id, scene_id: None
+        #: set by the lobby: called after a multiplayer episode was closed
+        self.on_episode_closed: Callable[[str, GameScene, int], None] = lambda *args: None
+
+    def seed(self, scene: GameScene, participant_id: str, episode: int) -> int:
+        """Episode seeds: per participant alone, per match when several play together."""
+        if scene.multiplayer:
+            match_id = self.match_of(participant_id, scene.id)
+            if match_id is None:
+                raise ProtocolError("not_matched", f"you are not playing {scene.id!r} in a match")
+            return scene.episode_seed(match_id, episode)
+        return scene.episode_seed(participant_id, episode)
 
     def describe(self, scene: GameScene, participant_id: str) -> dict[str, Any]:
         """Everything the page and its worker need to play ``scene`` (no secrets in it)."""
@@ -92,7 +105,23 @@ class GameService:
             "fps": scene.fps,
             "countdown_s": scene.countdown_s,
             "input_mode": scene.input_mode,
-            "seeds": [scene.episode_seed(participant_id, e) for e in range(scene.episodes)],
+            "seeds": (
+                None
+                if scene.multiplayer
+                else [scene.episode_seed(participant_id, e) for e in range(scene.episodes)]
+            ),
+            "multiplayer": (
+                {
+                    "human_agents": list(scene.human_agents),
+                    "input_delay": scene.input_delay,
+                    "max_prediction": scene.max_prediction,
+                    "hash_interval": scene.hash_interval,
+                    "show_waiting_count": scene.show_waiting_count,
+                    "max_p2p_rtt_ms": scene.max_p2p_rtt_ms,
+                }
+                if scene.multiplayer
+                else None
+            ),
         }
 
     def _kwargs(self, spec: EnvironmentSpec, scene: GameScene) -> dict[str, Any]:
@@ -112,7 +141,7 @@ class GameService:
         self, scene: GameScene, participant_id: str, message: EpisodeStart
     ) -> list[Ack]:
         self._check_episode(scene, message.episode, message.seq)
-        seed = scene.episode_seed(participant_id, message.episode)
+        seed = self.seed(scene, participant_id, message.episode)
         await asyncio.to_thread(
             self.store.start_episode, participant_id, scene.id, message.episode, seed, self.clock()
         )
@@ -151,6 +180,7 @@ class GameService:
                         "focused": record.focused,
                         "infos": record.infos,
                         "t": record.t,
+                        **({} if record.state_hash is None else {"state_hash": record.state_hash}),
                     },
                 )
             )
@@ -186,6 +216,8 @@ class GameService:
             )
         except StoreError as exc:
             raise ProtocolError("invalid_episode", str(exc), message.seq) from None
+        if scene.multiplayer:
+            self.on_episode_closed(participant_id, scene, message.episode)
         self.plugins.notify(
             "igym_on_episode_end",
             experiment_id=self.experiment_id,

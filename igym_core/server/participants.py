@@ -22,6 +22,8 @@ from igym_core.config import EndScene, Experiment, GameScene, StaticScene
 from igym_core.experiment import scene_for_client
 from igym_core.plugins import PluginManager
 from igym_core.server.games import GameService
+from igym_core.server.lobby.lobby import Lobby
+from igym_core.server.lobby.sessions import Phase
 from igym_core.server.protocol import (
     Ack,
     EpisodeEnd,
@@ -31,11 +33,15 @@ from igym_core.server.protocol import (
     Frames,
     Hello,
     Incoming,
+    LobbyJoin,
+    LobbyLeave,
     Outgoing,
     Ping,
     Pong,
+    Probe,
     ProtocolError,
     SceneMessage,
+    Signal,
     Submit,
     Welcome,
 )
@@ -80,6 +86,7 @@ class ParticipantService:
         self.games = games
         self.clock = clock
         self.live: dict[str, Connection] = {}
+        self.lobby: Lobby | None = None
 
     # -- entry point ----------------------------------------------------------------------------
 
@@ -99,6 +106,8 @@ class ParticipantService:
             return await self._submit(conn, message)
         if isinstance(message, Event):
             return await self._event(conn, message)
+        if isinstance(message, LobbyJoin | LobbyLeave | Signal | Probe):
+            return await self._lobby_message(conn, message)
         return await self._game_message(conn, message)
 
     async def record_bad_message(self, conn: Connection, error: ProtocolError) -> None:
@@ -118,6 +127,14 @@ class ParticipantService:
         if conn.participant_id and self.live.get(conn.participant_id) is conn:
             del self.live[conn.participant_id]
             await self.games.interrupted(conn.participant_id)
+            if self.lobby is not None:
+                self.lobby.disconnected(conn.participant_id)
+
+    def send_to(self, participant_id: str, message: Outgoing) -> None:
+        """Queue a message for a participant's open page (dropped when it is not open)."""
+        conn = self.live.get(participant_id)
+        if conn is not None:
+            conn.send(message)
 
     # -- hello ----------------------------------------------------------------------------------
 
@@ -157,6 +174,8 @@ class ParticipantService:
             previous.replaced = True
             previous.send(Error("session_taken", "this study was opened in another tab or window"))
         self.live[participant_id] = conn
+        if self.lobby is not None:
+            self.lobby.reconnected(participant_id)
         await asyncio.to_thread(
             self.store.add_event, participant_id, "resumed" if resumed else "joined", {}, now
         )
@@ -241,7 +260,26 @@ class ParticipantService:
             raise ProtocolError("wrong_scene", "the end scene has nothing to submit", submit.seq)
         answers = self._clean(scene, submit)
         if isinstance(scene, GameScene):
-            await self.games.finish_scene(scene, participant_id, submit.seq)
+            session = (
+                self.lobby.tracker.session(participant_id, scene.id)
+                if self.lobby is not None and scene.multiplayer
+                else None
+            )
+            if session is not None and session.phase is Phase.ENDED:
+                # the game ended early (partner left, waiting timed out): nothing more to play
+                await asyncio.to_thread(
+                    self.store.close_interrupted, participant_id, scene.id, self.clock()
+                )
+            elif scene.multiplayer and session is None:
+                raise ProtocolError(
+                    "episodes_incomplete",
+                    f"join the waiting room of {scene.id!r} first",
+                    submit.seq,
+                )
+            else:
+                await self.games.finish_scene(scene, participant_id, submit.seq)
+            if self.lobby is not None and scene.multiplayer:
+                self.lobby.finish(participant_id, scene.id)
         next_index = index + 1
         done = isinstance(self.experiment.scenes[next_index], EndScene)
         stored = await asyncio.to_thread(
@@ -290,6 +328,36 @@ class ParticipantService:
                 raise ProtocolError("invalid_response", problem, submit.seq)
             answers[name] = value
         return answers
+
+    # -- multiplayer ----------------------------------------------------------------------------
+
+    async def _lobby_message(
+        self, conn: Connection, message: LobbyJoin | LobbyLeave | Signal | Probe
+    ) -> list[Outgoing]:
+        participant_id = conn.participant_id
+        assert participant_id is not None
+        if self.lobby is None:
+            raise ProtocolError("invalid", "this experiment has no multiplayer scenes", message.seq)
+        if isinstance(message, Signal):
+            self.lobby.signal(participant_id, message.match_id, message.to, message.data)
+            return []
+        if isinstance(message, Probe):
+            self.lobby.probe(participant_id, message.match_id, message.ok, message.rtt_ms)
+            return [Ack(message.seq)]
+        participant = await asyncio.to_thread(self.store.participant, participant_id)
+        assert participant is not None
+        scene = self.experiment.scenes[participant.scene_index]
+        if scene.id != message.scene_id or not (isinstance(scene, GameScene) and scene.multiplayer):
+            raise ProtocolError(
+                "wrong_scene",
+                f"{message.type} for {message.scene_id!r}, but the current scene is {scene.id!r}",
+                message.seq,
+            )
+        if isinstance(message, LobbyJoin):
+            self.lobby.join(participant_id, scene, message.attributes, message.server_rtt_ms)
+        else:
+            self.lobby.leave(participant_id, scene.id, message.reason)
+        return [Ack(message.seq)]
 
     # -- game recording -------------------------------------------------------------------------
 

@@ -13,6 +13,22 @@ from typing import Any, Literal
 import attrs
 from quart_schema.conversion import model_dump, model_load
 
+from igym_core.server.protocol_lobby import (
+    LOBBY_INCOMING,
+    LobbyJoin,
+    LobbyLeave,
+    LobbyStatus,
+    LobbyTimeout,
+    MatchEnded,
+    MatchFound,
+    MatchStart,
+    Parity,
+    Probe,
+    Requeued,
+    Signal,
+    SignalRelay,
+)
+
 Answer = str | int | float | bool | list[str] | None
 
 
@@ -84,7 +100,9 @@ class EpisodeStart:
 
 @attrs.define
 class FrameRecord:
-    """One stepped frame. ``t`` holds the latency timestamps in ms of the page's clock:
+    """One stepped frame. ``focused`` is the participant's focus (single player) or every
+    human agent's (multiplayer: agent id → bool, None for AI seats); ``state_hash`` is the
+    canonical hash of the state after the frame when the page took one. ``t`` holds the latency timestamps in ms of the page's clock:
     ``key`` (the input's key event, when there was one), ``tick``, ``step`` and ``drawn``."""
 
     frame: int
@@ -92,9 +110,10 @@ class FrameRecord:
     rewards: dict[str, float]
     terminated: bool
     truncated: bool
-    focused: bool
+    focused: bool | dict[str, bool | None]
     infos: dict[str, str | int | float | bool | None] = attrs.field(factory=dict)
     t: dict[str, float | None] = attrs.field(factory=dict)
+    state_hash: str | None = None
 
 
 @attrs.define
@@ -132,7 +151,20 @@ INCOMING: dict[str, type] = {
     "frames": Frames,
     "episode_end": EpisodeEnd,
 }
-Incoming = Hello | Submit | Event | Ping | EpisodeStart | Frames | EpisodeEnd
+INCOMING.update(LOBBY_INCOMING)
+Incoming = (
+    Hello
+    | Submit
+    | Event
+    | Ping
+    | EpisodeStart
+    | Frames
+    | EpisodeEnd
+    | LobbyJoin
+    | LobbyLeave
+    | Signal
+    | Probe
+)
 
 
 # -- server → client ----------------------------------------------------------------------------
@@ -175,7 +207,21 @@ class Pong:
     type: Literal["pong"] = "pong"
 
 
-Outgoing = Welcome | SceneMessage | Ack | Error | Pong
+Outgoing = (
+    Welcome
+    | SceneMessage
+    | Ack
+    | Error
+    | Pong
+    | LobbyStatus
+    | MatchFound
+    | SignalRelay
+    | MatchStart
+    | Requeued
+    | MatchEnded
+    | LobbyTimeout
+    | Parity
+)
 
 
 def decode(raw: str | bytes, max_bytes: int) -> Incoming:

@@ -12,6 +12,7 @@ from quart import current_app
 from igym_core.config import Experiment
 from igym_core.plugins import PluginManager
 from igym_core.server.games import GameService
+from igym_core.server.lobby.lobby import Lobby
 from igym_core.server.packages import Bundles
 from igym_core.server.participants import ParticipantService
 from igym_core.settings import Settings
@@ -29,6 +30,7 @@ class ServerState:
     bundles: Bundles
     games: GameService
     participants: ParticipantService
+    lobby: Lobby
     _assets: dict[str, dict[str, tuple[bytes, str]]] = attrs.field(factory=dict)
 
     @property

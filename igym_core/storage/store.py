@@ -77,6 +77,26 @@ CREATE TABLE IF NOT EXISTS frames (
     FOREIGN KEY (participant_id, scene_id, episode)
         REFERENCES episodes(participant_id, scene_id, episode)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS matches (
+    match_id TEXT PRIMARY KEY,
+    scene_id TEXT NOT NULL,
+    members TEXT NOT NULL,
+    matchmaker TEXT NOT NULL,
+    status TEXT NOT NULL,
+    end_reason TEXT,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS parity (
+    match_id TEXT NOT NULL,
+    scene_id TEXT NOT NULL,
+    episode INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    hashes TEXT NOT NULL,
+    first_difference TEXT,
+    checked_at REAL NOT NULL,
+    PRIMARY KEY (match_id, episode)
+);
 CREATE INDEX IF NOT EXISTS events_by_participant ON events (participant_id, event_id);
 """
 
@@ -370,6 +390,69 @@ class Store:
             ).fetchone()
         return row[0]
 
+    # -- matches ---------------------------------------------------------------------------------
+
+    def save_match(
+        self,
+        match_id: str,
+        scene_id: str,
+        members: list[str],
+        matchmaker: str,
+        status: str,
+        end_reason: str | None,
+        created_at: float,
+        now: float,
+    ) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO matches VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(match_id) DO UPDATE "
+                "SET status = excluded.status, end_reason = excluded.end_reason, "
+                "updated_at = excluded.updated_at",
+                (
+                    match_id,
+                    scene_id,
+                    _dumps(members),
+                    matchmaker,
+                    status,
+                    end_reason,
+                    created_at,
+                    now,
+                ),
+            )
+
+    def save_parity(
+        self,
+        match_id: str,
+        scene_id: str,
+        episode: int,
+        status: str,
+        hashes: Mapping[str, Any],
+        first_difference: Mapping[str, Any] | None,
+        now: float,
+    ) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO parity VALUES (?,?,?,?,?,?,?)",
+                (
+                    match_id,
+                    scene_id,
+                    episode,
+                    status,
+                    _dumps(dict(hashes)),
+                    None if first_difference is None else _dumps(dict(first_difference)),
+                    now,
+                ),
+            )
+
+    def frame_rows(self, participant_id: str, scene_id: str, episode: int) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT frame, data FROM frames WHERE participant_id = ? AND scene_id = ? "
+                "AND episode = ? ORDER BY frame",
+                (participant_id, scene_id, episode),
+            ).fetchall()
+        return [{"frame": r["frame"], **json.loads(r["data"])} for r in rows]
+
     def integrity_ok(self) -> bool:
         with self._lock:
             return self._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -443,6 +526,25 @@ class StoreReader:
             data = json.loads(row.pop("data"))
             yield {**row, **data}
 
+    def matches(self) -> Iterator[dict[str, Any]]:
+        for row in self._rows(
+            "SELECT match_id, scene_id, members, matchmaker, status, end_reason, created_at, "
+            "updated_at FROM matches ORDER BY created_at, match_id"
+        ):
+            row["members"] = json.loads(row["members"])
+            yield row
+
+    def parity(self) -> Iterator[dict[str, Any]]:
+        for row in self._rows(
+            "SELECT match_id, scene_id, episode, status, hashes, first_difference, checked_at "
+            "FROM parity ORDER BY match_id, episode"
+        ):
+            row["hashes"] = json.loads(row["hashes"])
+            row["first_difference"] = (
+                json.loads(row["first_difference"]) if row["first_difference"] else None
+            )
+            yield row
+
     def tables(self) -> dict[str, Iterator[dict[str, Any]]]:
         """Every table an exporter writes, by file stem, in a fixed order."""
         return {
@@ -452,4 +554,6 @@ class StoreReader:
             "events": self.events(),
             "episodes": self.episodes(),
             "frames": self.frames(),
+            "matches": self.matches(),
+            "parity": self.parity(),
         }

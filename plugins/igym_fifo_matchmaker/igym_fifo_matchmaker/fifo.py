@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from igym_core import Matchmaker, WaitingParticipant
 
@@ -12,14 +12,46 @@ class FifoMatchmaker(Matchmaker):
 
     name = "fifo"
 
+    def __init__(self, **options: object) -> None:
+        # scene options such as max_p2p_rtt_ms are accepted and left to the lobby, which never
+        # groups a pair whose P2P check failed
+        super().__init__(**options)
+
     def match(
         self, waiting: Sequence[WaitingParticipant], group_size: int
     ) -> list[tuple[str, ...]]:
         if group_size < 1:
             raise ValueError(f"group_size must be at least 1, got {group_size}")
         queue = sorted(waiting, key=lambda p: (p.waiting_since, p.participant_id))
-        full = len(queue) - len(queue) % group_size
-        return [
-            tuple(p.participant_id for p in queue[i : i + group_size])
-            for i in range(0, full, group_size)
-        ]
+        return greedy_groups(queue, group_size, lambda a, b: True)
+
+
+def greedy_groups(
+    queue: Sequence[WaitingParticipant],
+    group_size: int,
+    compatible: Callable[[WaitingParticipant, WaitingParticipant], bool],
+) -> list[tuple[str, ...]]:
+    """Walk the queue in order; each participant still free heads a group filled with the
+    earliest free participants compatible with every member (never one it must avoid)."""
+    groups: list[tuple[str, ...]] = []
+    taken: set[str] = set()
+    for head in queue:
+        if head.participant_id in taken:
+            continue
+        group = [head]
+        for other in queue:
+            if len(group) == group_size:
+                break
+            if other.participant_id in taken or any(other is m for m in group):
+                continue
+            if all(
+                other.participant_id not in m.avoid
+                and m.participant_id not in other.avoid
+                and compatible(m, other)
+                for m in group
+            ):
+                group.append(other)
+        if len(group) == group_size:
+            groups.append(tuple(p.participant_id for p in group))
+            taken.update(p.participant_id for p in group)
+    return groups

@@ -1,0 +1,1 @@
+"""Multiplayer game scenes on the server: waiting room, matchmaking, P2P validation, parity."""

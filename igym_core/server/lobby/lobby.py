@@ -1,0 +1,474 @@
+"""The waiting room of every multiplayer game scene, and the one code path that creates games.
+
+The lobby asks the scene's matchmaker (a plugin) for groups, checks its answer, creates matches,
+relays WebRTC signaling between the members, collects their P2P probe results and either starts
+the game or re-queues everyone. Every assignment is appended to a JSON Lines log.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from igym_core.config import Experiment, GameScene
+from igym_core.plugins import PluginManager
+from igym_core.server.lobby.parity import canonical_digest, first_difference
+from igym_core.server.lobby.sessions import GameSession, Match, Phase, Tracker, TransitionError
+from igym_core.server.protocol import Outgoing, ProtocolError
+from igym_core.server.protocol_lobby import (
+    LobbyStatus,
+    LobbyTimeout,
+    MatchEnded,
+    MatchFound,
+    MatchStart,
+    Parity,
+    Requeued,
+    SignalRelay,
+)
+from igym_core.specs import Matchmaker, WaitingParticipant
+from igym_core.storage.store import Store
+
+log = logging.getLogger("igym.lobby")
+
+Send = Callable[[str, Outgoing], None]
+
+
+class Lobby:
+    def __init__(
+        self,
+        experiment: Experiment,
+        plugins: PluginManager,
+        store: Store,
+        send: Send,
+        assignment_log: Path,
+        ice_servers: Sequence[Mapping[str, Any]],
+        disconnect_grace_s: float = 20.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.disconnect_grace_s = disconnect_grace_s
+        self.experiment = experiment
+        self.plugins = plugins
+        self.store = store
+        self.send = send
+        self.assignment_log = assignment_log
+        self.ice_servers = [dict(s) for s in ice_servers]
+        self.clock = clock
+        self.tracker = Tracker()
+        self._matchmakers: dict[str, Matchmaker] = {}
+
+    # -- entering and leaving -------------------------------------------------------------------
+
+    def join(
+        self,
+        participant_id: str,
+        scene: GameScene,
+        attributes: Mapping[str, Any],
+        server_rtt_ms: float | None,
+    ) -> None:
+        """Put a participant in the scene's waiting room (again, after a reload: idempotent)."""
+        now = self.clock()
+        session = self.tracker.session(participant_id, scene.id)
+        if session is not None and session.phase is not Phase.ENDED:
+            session.attributes = dict(attributes) or session.attributes
+            session.server_rtt_ms = server_rtt_ms or session.server_rtt_ms
+            self._resend(session, scene)
+            return
+        if session is not None:
+            raise ProtocolError(
+                "session_ended", f"your session in {scene.id!r} ended ({session.end_reason})"
+            )
+        session = GameSession(participant_id, scene.id, now, dict(attributes), server_rtt_ms)
+        session.history.append((Phase.WAITING.value, now, "joined"))
+        self.tracker.add(session)
+        self._event(participant_id, scene.id, "waiting", "joined")
+        self.match(scene)
+        self._broadcast_waiting(scene)
+
+    def leave(self, participant_id: str, scene_id: str | None, reason: str) -> None:
+        """A participant left (closed the tab, navigated away, was excluded). Idempotent."""
+        sessions = (
+            [s for s in [self.tracker.session(participant_id, scene_id)] if s]
+            if scene_id
+            else list(self.tracker.active_of(participant_id))
+        )
+        for session in sessions:
+            if session.phase is Phase.ENDED:
+                continue
+            scene = self._scene(session.scene_id)
+            match = self.tracker.matches.get(session.match_id or "")
+            self._move(session, Phase.ENDED, reason)
+            if match is None:
+                self._broadcast_waiting(scene)
+                continue
+            if session.phase is Phase.ENDED and match.ended is None:
+                self._partner_left(match, scene, participant_id, reason)
+
+    def _partner_left(self, match: Match, scene: GameScene, who: str, reason: str) -> None:
+        playing = any(s.phase is Phase.PLAYING for s in self.tracker.members(match))
+        if playing:
+            self._end_match(match, scene, f"partner_left:{who}", scene.partner_left_message, who)
+        else:  # not playing yet: the others go back to the waiting room
+            match.ended = f"partner_left:{who}"
+            self._store_match(match, "requeued")
+            for other in self.tracker.members(match):
+                if other.phase is not Phase.ENDED:
+                    self._move(other, Phase.WAITING, f"partner {who} left ({reason})")
+                    self.send(other.participant_id, Requeued(match.match_id, "partner_left"))
+            self.match(scene)
+            self._broadcast_waiting(scene)
+
+    # -- matchmaking ----------------------------------------------------------------------------
+
+    def matchmaker(self, scene: GameScene) -> Matchmaker:
+        if scene.id not in self._matchmakers:
+            cls = self.plugins.matchmakers[scene.matchmaker]
+            options = dict(scene.matchmaker_options)
+            if scene.max_p2p_rtt_ms is not None:
+                options.setdefault("max_p2p_rtt_ms", scene.max_p2p_rtt_ms)
+            self._matchmakers[scene.id] = cls(**options)
+        return self._matchmakers[scene.id]
+
+    def match(self, scene: GameScene) -> list[Match]:
+        """Ask the matchmaker for groups among the waiting; create a match for each valid one."""
+        waiting = [s for s in self.tracker.waiting(scene.id) if s.offline_since is None]
+        size = len(scene.human_agents)
+        if len(waiting) < size:
+            return []
+        view = [
+            WaitingParticipant(
+                s.participant_id,
+                s.waiting_since,
+                dict(s.attributes),
+                s.server_rtt_ms,
+                self.tracker.pair_rtts(s.participant_id),
+                self.tracker.avoided_by(s.participant_id),
+            )
+            for s in waiting
+        ]
+        matchmaker = self.matchmaker(scene)
+        try:
+            groups = matchmaker.match(view, size)
+        except Exception as exc:
+            log.error("matchmaker %r raised %s: %s", matchmaker.name, type(exc).__name__, exc)
+            return []
+        made = []
+        free = {s.participant_id for s in waiting}
+        for group in groups if isinstance(groups, list | tuple) else []:
+            problem = self._check_group(group, size, free)
+            if problem:
+                log.error("matchmaker %r proposed %r: %s", matchmaker.name, group, problem)
+                continue
+            free -= set(group)
+            made.append(self.create_match(scene, tuple(group), matchmaker.name))
+        return made
+
+    def _check_group(self, group: Any, size: int, free: set[str]) -> str | None:
+        if not isinstance(group, list | tuple) or len(group) != size:
+            return f"a group must be {size} participant ids"
+        if len(set(group)) != size or not set(group) <= free:
+            return "names a participant twice or one who is not waiting"
+        for i, a in enumerate(group):
+            for b in group[i + 1 :]:
+                if frozenset((a, b)) in self.tracker.failed_pairs:
+                    return f"{a} and {b} failed a P2P check before"
+        return None
+
+    def create_match(self, scene: GameScene, group: tuple[str, ...], matchmaker: str) -> Match:
+        """The one place a game is created."""
+        now = self.clock()
+        match = Match(
+            match_id=uuid.uuid4().hex[:16],
+            scene_id=scene.id,
+            members=group,
+            agents={pid: (agent,) for pid, agent in zip(group, scene.human_agents, strict=True)},
+            matchmaker=matchmaker,
+            created_at=now,
+        )
+        self.tracker.matches[match.match_id] = match
+        sessions = [self.tracker.session(pid, scene.id) for pid in group]
+        for session in sessions:
+            assert session is not None
+            session.match_id = match.match_id
+            self._move(session, Phase.MATCHED, f"match {match.match_id}")
+        self._append_assignment(match, sessions)
+        self._store_match(match, "matched")
+        self.plugins.notify(
+            "igym_on_match",
+            experiment_id=self.experiment.id,
+            scene_id=scene.id,
+            match_id=match.match_id,
+            participant_ids=list(group),
+            matchmaker=matchmaker,
+        )
+        for session in sessions:
+            assert session is not None
+            self._move(session, Phase.VALIDATING, "peers connecting")
+            self.send(session.participant_id, self._found(match, scene, session.participant_id))
+        return match
+
+    def _found(self, match: Match, scene: GameScene, participant_id: str) -> MatchFound:
+        return MatchFound(
+            match_id=match.match_id,
+            scene_id=scene.id,
+            members=[{"participant_id": p, "agents": list(match.agents[p])} for p in match.members],
+            you=match.members.index(participant_id),
+            ice_servers=self.ice_servers,
+            max_p2p_rtt_ms=scene.max_p2p_rtt_ms,
+            seeds=[scene.episode_seed(match.match_id, e) for e in range(scene.episodes)],
+        )
+
+    # -- signaling and validation ---------------------------------------------------------------
+
+    def signal(self, participant_id: str, match_id: str, to: str, data: Mapping[str, Any]) -> None:
+        match = self._member_match(participant_id, match_id)
+        if to not in match.members or to == participant_id:
+            raise ProtocolError("invalid", f"{to!r} is not another member of match {match_id!r}")
+        self.send(to, SignalRelay(match_id, participant_id, dict(data)))
+
+    def probe(self, participant_id: str, match_id: str, ok: bool, rtt_ms: float | None) -> None:
+        """A member's P2P check: ``ok`` with the median RTT to the others, or a failure."""
+        match = self._member_match(participant_id, match_id)
+        scene = self._scene(match.scene_id)
+        match.probes[participant_id] = (ok, rtt_ms)
+        if len(match.probes) < len(match.members):
+            return
+        too_slow = scene.max_p2p_rtt_ms is not None and any(
+            rtt is None or rtt > scene.max_p2p_rtt_ms for _, rtt in match.probes.values()
+        )
+        failed = not all(ok for ok, _ in match.probes.values())
+        worst = max((rtt for _, rtt in match.probes.values() if rtt is not None), default=None)
+        members = match.members
+        for i, a in enumerate(members):
+            for b in members[i + 1 :]:
+                if worst is not None:
+                    self.tracker.pair_rtt[frozenset((a, b))] = worst
+                if failed or too_slow:
+                    self.tracker.failed_pairs.add(frozenset((a, b)))
+        self._append_probe(match, failed, too_slow)
+        if failed or too_slow:
+            reason = "p2p_failed" if failed else "p2p_rtt_too_high"
+            match.ended = reason
+            self._store_match(match, "requeued")
+            for session in self.tracker.members(match):
+                if session.phase is Phase.VALIDATING:
+                    self._move(session, Phase.WAITING, reason)
+                    self.send(session.participant_id, Requeued(match.match_id, reason))
+            self.match(scene)
+            self._broadcast_waiting(scene)
+            return
+        for session in self.tracker.members(match):
+            self._move(session, Phase.PLAYING, "validated")
+        self._store_match(match, "playing")
+        for pid in match.members:
+            self.send(pid, MatchStart(match.match_id))
+
+    def finish(self, participant_id: str, scene_id: str, reason: str = "completed") -> None:
+        """The participant's game in ``scene_id`` is over (they move to the next scene)."""
+        session = self.tracker.session(participant_id, scene_id)
+        if session is None or session.phase is Phase.ENDED:
+            return
+        match = self.tracker.matches.get(session.match_id or "")
+        self._move(session, Phase.ENDED, reason)
+        if match is not None and all(s.phase is Phase.ENDED for s in self.tracker.members(match)):
+            match.ended = match.ended or reason
+            self._store_match(match, "ended")
+
+    def disconnected(self, participant_id: str) -> None:
+        """The participant's websocket closed: they leave if not back within the grace time."""
+        now = self.clock()
+        for session in self.tracker.active_of(participant_id):
+            session.offline_since = now
+
+    def reconnected(self, participant_id: str) -> None:
+        for session in self.tracker.active_of(participant_id):
+            session.offline_since = None
+
+    def expire(self) -> None:
+        """End what timed out: waiting too long, or offline longer than the grace time."""
+        now = self.clock()
+        for session in list(self.tracker.sessions.values()):
+            if session.phase is Phase.ENDED:
+                continue
+            if (
+                session.offline_since is not None
+                and now - session.offline_since >= self.disconnect_grace_s
+            ):
+                self.leave(session.participant_id, session.scene_id, "disconnected")
+                continue
+            if session.phase is not Phase.WAITING:
+                continue
+            scene = self._scene(session.scene_id)
+            if now - session.waiting_since >= scene.waiting_timeout_s:
+                self._move(session, Phase.ENDED, "waiting_timeout")
+                self.send(
+                    session.participant_id,
+                    LobbyTimeout(
+                        scene.id, scene.waiting_timeout_message, scene.waiting_timeout_redirect
+                    ),
+                )
+                self._broadcast_waiting(scene)
+
+    # -- parity ---------------------------------------------------------------------------------
+
+    def match_of(self, participant_id: str, scene_id: str) -> str | None:
+        session = self.tracker.session(participant_id, scene_id)
+        return None if session is None else session.match_id
+
+    def episode_closed(self, participant_id: str, scene: GameScene, episode: int) -> None:
+        """Once every member closed ``episode``, compare their canonical logs and store it."""
+        match = self.tracker.matches.get(self.match_of(participant_id, scene.id) or "")
+        if match is None:
+            return
+        statuses = {}
+        for member in match.members:
+            found = [
+                e for e in self.store.episodes_for(member, scene.id) if e["episode"] == episode
+            ]
+            if not found or found[0]["status"] not in ("complete", "partial"):
+                return
+            statuses[member] = found[0]["status"]
+        logs = {m: self.store.frame_rows(m, scene.id, episode) for m in match.members}
+        hashes = {m: canonical_digest(rows) for m, rows in logs.items()}
+        difference = first_difference(logs)
+        if difference is not None:
+            status = "mismatch"
+        elif all(s == "complete" for s in statuses.values()):
+            status = "identical"
+        else:
+            status = "identical_partial"
+        self.store.save_parity(
+            match.match_id,
+            scene.id,
+            episode,
+            status,
+            {
+                m: {"sha256": h, "status": statuses[m], "frames": len(logs[m])}
+                for m, h in hashes.items()
+            },
+            difference,
+            self.clock(),
+        )
+        if status == "mismatch":
+            log.error(
+                "match %s episode %d: canonical logs differ: %s",
+                match.match_id,
+                episode,
+                difference,
+            )
+        for member in match.members:
+            self.send(member, Parity(match.match_id, episode, status))
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    def _end_match(
+        self, match: Match, scene: GameScene, reason: str, message: str, who: str | None
+    ) -> None:
+        match.ended = reason
+        self._store_match(match, "ended")
+        for session in self.tracker.members(match):
+            if session.phase is not Phase.ENDED:
+                self._move(session, Phase.ENDED, reason)
+            if session.participant_id != who:
+                self.send(session.participant_id, MatchEnded(match.match_id, reason, message))
+
+    def _member_match(self, participant_id: str, match_id: str) -> Match:
+        match = self.tracker.matches.get(match_id)
+        if match is None or participant_id not in match.members:
+            raise ProtocolError("invalid", f"you are not in match {match_id!r}")
+        if match.ended is not None:
+            raise ProtocolError("match_ended", f"match {match_id!r} has ended ({match.ended})")
+        return match
+
+    def _scene(self, scene_id: str) -> GameScene:
+        scene = self.experiment.scene(scene_id)
+        assert isinstance(scene, GameScene)
+        return scene
+
+    def _move(self, session: GameSession, to: Phase, reason: str) -> None:
+        try:
+            session.move(to, self.clock(), reason)
+        except TransitionError as exc:
+            self.store.add_event(
+                session.participant_id, "invalid_transition", {"error": str(exc)}, self.clock()
+            )
+            raise
+        self._event(session.participant_id, session.scene_id, to.value, reason)
+
+    def _event(self, participant_id: str, scene_id: str, phase: str, reason: str) -> None:
+        self.store.add_event(
+            participant_id,
+            "session_phase",
+            {"scene_id": scene_id, "phase": phase, "reason": reason},
+            self.clock(),
+        )
+
+    def _broadcast_waiting(self, scene: GameScene) -> None:
+        waiting = self.tracker.waiting(scene.id)
+        count = len(waiting) if scene.show_waiting_count else None
+        for session in waiting:
+            self.send(session.participant_id, LobbyStatus(scene.id, "waiting", count))
+
+    def _resend(self, session: GameSession, scene: GameScene) -> None:
+        if session.phase is Phase.WAITING:
+            count = len(self.tracker.waiting(scene.id)) if scene.show_waiting_count else None
+            self.send(session.participant_id, LobbyStatus(scene.id, "waiting", count))
+            return
+        match = self.tracker.matches.get(session.match_id or "")
+        if match is not None:
+            self.send(session.participant_id, self._found(match, scene, session.participant_id))
+            if session.phase is Phase.PLAYING:
+                self.send(session.participant_id, MatchStart(match.match_id))
+
+    def _append_assignment(self, match: Match, sessions: Sequence[GameSession | None]) -> None:
+        record = {
+            "at": match.created_at,
+            "match_id": match.match_id,
+            "scene_id": match.scene_id,
+            "matchmaker": match.matchmaker,
+            "participants": [
+                {
+                    "participant_id": s.participant_id,
+                    "agents": list(match.agents[s.participant_id]),
+                    "waited_s": round(match.created_at - s.waiting_since, 3),
+                    "server_rtt_ms": s.server_rtt_ms,
+                    "p2p_rtt_ms": self.tracker.pair_rtts(s.participant_id),
+                    "attributes": dict(s.attributes),
+                }
+                for s in sessions
+                if s is not None
+            ],
+        }
+        self._write_log(record)
+
+    def _append_probe(self, match: Match, failed: bool, too_slow: bool) -> None:
+        self._write_log(
+            {
+                "at": self.clock(),
+                "match_id": match.match_id,
+                "scene_id": match.scene_id,
+                "probe": {p: {"ok": ok, "rtt_ms": rtt} for p, (ok, rtt) in match.probes.items()},
+                "accepted": not (failed or too_slow),
+            }
+        )
+
+    def _write_log(self, record: Mapping[str, Any]) -> None:
+        self.assignment_log.parent.mkdir(parents=True, exist_ok=True)
+        with self.assignment_log.open("a", encoding="utf-8") as f:
+            f.write(json.dumps(record, sort_keys=True) + "\n")
+
+    def _store_match(self, match: Match, status: str) -> None:
+        self.store.save_match(
+            match.match_id,
+            match.scene_id,
+            list(match.members),
+            match.matchmaker,
+            status,
+            match.ended,
+            match.created_at,
+            self.clock(),
+        )

@@ -1,0 +1,151 @@
+"""Websocket messages of multiplayer scenes: waiting room, signaling, P2P validation.
+
+Same rules as :mod:`igym_core.server.protocol`: attrs classes validated with quart-schema.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import attrs
+
+Scalar = str | int | float | bool | None
+
+# -- client → server ----------------------------------------------------------------------------
+
+
+@attrs.define
+class LobbyJoin:
+    """The page reached a multiplayer game scene and waits for partners."""
+
+    type: Literal["lobby_join"]
+    token: str
+    seq: int
+    scene_id: str
+    attributes: dict[str, Scalar] = attrs.field(factory=dict)
+    server_rtt_ms: float | None = None
+
+
+@attrs.define
+class LobbyLeave:
+    type: Literal["lobby_leave"]
+    token: str
+    seq: int
+    scene_id: str
+    reason: str = "left"
+
+
+@attrs.define
+class Signal:
+    """WebRTC signaling (offer, answer, ICE candidate...) for another member of a match."""
+
+    type: Literal["signal"]
+    token: str
+    seq: int
+    match_id: str
+    to: str
+    data: dict[str, Any]
+
+
+@attrs.define
+class Probe:
+    """The result of the P2P check: data channel open (``ok``) and the median RTT of 5 pings."""
+
+    type: Literal["probe"]
+    token: str
+    seq: int
+    match_id: str
+    ok: bool
+    rtt_ms: float | None = None
+
+
+LOBBY_INCOMING: dict[str, type] = {
+    "lobby_join": LobbyJoin,
+    "lobby_leave": LobbyLeave,
+    "signal": Signal,
+    "probe": Probe,
+}
+
+# -- server → client ----------------------------------------------------------------------------
+
+
+@attrs.define
+class LobbyStatus:
+    scene_id: str
+    phase: str
+    waiting: int | None
+    type: Literal["lobby"] = "lobby"
+
+
+@attrs.define
+class MatchFound:
+    """You were matched: connect to the other members (``you`` is your index in ``members``;
+    the lower index makes the offer)."""
+
+    match_id: str
+    scene_id: str
+    members: list[dict[str, Any]]
+    you: int
+    ice_servers: list[dict[str, Any]]
+    max_p2p_rtt_ms: float | None
+    seeds: list[int]
+    type: Literal["match"] = "match"
+
+
+@attrs.define
+class SignalRelay:
+    match_id: str
+    sender: str
+    data: dict[str, Any]
+    type: Literal["signal"] = "signal"
+
+
+@attrs.define
+class MatchStart:
+    match_id: str
+    type: Literal["match_start"] = "match_start"
+
+
+@attrs.define
+class Requeued:
+    match_id: str
+    reason: str
+    type: Literal["requeued"] = "requeued"
+
+
+@attrs.define
+class MatchEnded:
+    match_id: str
+    reason: str
+    message: str
+    type: Literal["match_ended"] = "match_ended"
+
+
+@attrs.define
+class LobbyTimeout:
+    scene_id: str
+    message: str
+    redirect_url: str | None
+    type: Literal["lobby_timeout"] = "lobby_timeout"
+
+
+@attrs.define
+class Parity:
+    """The server compared the members' canonical logs of one episode."""
+
+    match_id: str
+    episode: int
+    status: str
+    type: Literal["parity"] = "parity"
+
+
+LOBBY_OUTGOING = (
+    LobbyStatus,
+    MatchFound,
+    SignalRelay,
+    MatchStart,
+    Requeued,
+    MatchEnded,
+    LobbyTimeout,
+    Parity,
+)

@@ -1,0 +1,246 @@
+"""The session state machine, the tracker and the lobby, driven directly with a fake clock."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import pytest
+
+from igym_core import EnvironmentSpec, hookimpl
+from igym_core.config import EndScene, Experiment, GameScene
+from igym_core.server.lobby.lobby import Lobby
+from igym_core.server.lobby.sessions import TRANSITIONS, GameSession, Phase, TransitionError
+from igym_core.storage.store import Store
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class DuoPlugin:
+    @hookimpl
+    def igym_environments(self):
+        return [
+            EnvironmentSpec(
+                name="duo",
+                factory="igym_core.runtime.toygame:make",
+                agent_ids=["a0", "a1"],
+                action_labels={0: "stay", 1: "go"},
+                default_action=0,
+            )
+        ]
+
+
+def scene(**options) -> GameScene:
+    return GameScene(id="play", env="duo", seats={"a0": "human", "a1": "human"}, **options)
+
+
+@pytest.fixture
+def make_lobby(tmp_path, plugins):
+    plugins.register(DuoPlugin(), name="duo")
+
+    def make(**options):
+        experiment = Experiment(id="mp", scenes=[scene(**options), EndScene(id="end")])
+        store = Store(tmp_path / "mp.sqlite3", "mp")
+        sent: list[tuple[str, object]] = []
+        clock = Clock()
+        lobby = Lobby(
+            experiment,
+            plugins,
+            store,
+            lambda pid, msg: sent.append((pid, msg)),
+            tmp_path / "assign.jsonl",
+            [{"urls": ["turn:example.org"], "username": "u", "credential": "c"}],
+            disconnect_grace_s=10,
+            clock=clock,
+        )
+        for pid in ("p1", "p2", "p3", "p4", "p5", "p6"):
+            store.create_participant(pid, "h", {}, 0)
+        return lobby, experiment.scenes[0], sent, clock
+
+    return make
+
+
+def of(sent, kind):
+    return [(pid, m) for pid, m in sent if m.type == kind]
+
+
+@pytest.mark.parametrize(
+    ("start", "to"),
+    [(a, b) for a, b in itertools.product(Phase, Phase) if b not in TRANSITIONS[a]],
+)
+def test_every_invalid_transition_is_refused(start, to):
+    session = GameSession("p", "s", 0.0)
+    session.phase = start
+    with pytest.raises(TransitionError, match=f"cannot go from {start.value} to {to.value}"):
+        session.move(to, 1.0, "test")
+    assert session.phase is start
+
+
+def test_the_happy_path_and_requeue_are_allowed():
+    session = GameSession("p", "s", 0.0)
+    for phase in (
+        Phase.MATCHED,
+        Phase.VALIDATING,
+        Phase.WAITING,
+        Phase.MATCHED,
+        Phase.VALIDATING,
+        Phase.PLAYING,
+        Phase.ENDED,
+    ):
+        session.move(phase, 1.0, "test")
+    assert [h[0] for h in session.history][-1] == "ended"
+
+
+def test_six_arrivals_make_three_matches_with_one_log_line_each(make_lobby, tmp_path):
+    lobby, sc, sent, clock = make_lobby()
+    for i, pid in enumerate(["p1", "p2", "p3", "p4", "p5", "p6"]):
+        clock.now += 0.1
+        lobby.join(pid, sc, {"group": "x" if i < 3 else "y"}, 20.0 + i)
+    found = of(sent, "match")
+    assert len(found) == 6
+    assert {m.match_id for _, m in found} == set(lobby.tracker.matches)
+    assert len(lobby.tracker.matches) == 3
+    first = next(m for _, m in found if _ == "p1")
+    assert [x["participant_id"] for x in first.members] == ["p1", "p2"] and first.you == 0
+    assert first.ice_servers[0]["username"] == "u"
+    assert len(first.seeds) == 1
+    lines = [json.loads(x) for x in (tmp_path / "assign.jsonl").read_text().splitlines()]
+    assert len(lines) == 3 and {x["matchmaker"] for x in lines} == {"fifo"}
+    assert lines[0]["participants"][1]["server_rtt_ms"] == 21.0
+    assert lines[0]["participants"][0]["attributes"] == {"group": "x"}
+    assert all(s.phase is Phase.VALIDATING for s in lobby.tracker.sessions.values())
+
+
+def test_signals_reach_only_the_partner_and_probes_start_the_game(make_lobby):
+    lobby, sc, sent, _clock = make_lobby()
+    lobby.join("p1", sc, {}, None)
+    lobby.join("p2", sc, {}, None)
+    lobby.join("p3", sc, {}, None)
+    match_id = lobby.match_of("p1", "play")
+    lobby.signal("p1", match_id, "p2", {"sdp": "offer"})
+    assert of(sent, "signal")[-1][0] == "p2" and of(sent, "signal")[-1][1].sender == "p1"
+    with pytest.raises(Exception, match="not another member"):
+        lobby.signal("p1", match_id, "p3", {})
+    with pytest.raises(Exception, match="not in match"):
+        lobby.signal("p3", match_id, "p1", {})
+    lobby.probe("p1", match_id, True, 3.0)
+    assert not of(sent, "match_start")
+    lobby.probe("p2", match_id, True, 4.0)
+    assert {pid for pid, _ in of(sent, "match_start")} == {"p1", "p2"}
+    assert lobby.tracker.session("p1", "play").phase is Phase.PLAYING
+    assert lobby.tracker.session("p3", "play").phase is Phase.WAITING
+
+
+def test_a_slow_pair_is_requeued_and_never_matched_again(make_lobby, tmp_path):
+    lobby, sc, sent, _clock = make_lobby(max_p2p_rtt_ms=100)
+    lobby.join("p1", sc, {}, None)
+    lobby.join("p2", sc, {}, None)
+    match_id = lobby.match_of("p1", "play")
+    lobby.probe("p1", match_id, True, 300.0)
+    lobby.probe("p2", match_id, True, 310.0)
+    assert {pid for pid, m in of(sent, "requeued")} == {"p1", "p2"}
+    assert lobby.tracker.session("p1", "play").phase is Phase.WAITING
+    assert lobby.match_of("p1", "play") is None  # not matched again with p2
+    lobby.join("p3", sc, {}, None)
+    assert lobby.match_of("p1", "play") == lobby.match_of("p3", "play") is not None
+    assert lobby.tracker.session("p2", "play").phase is Phase.WAITING
+    probe_line = [json.loads(x) for x in (tmp_path / "assign.jsonl").read_text().splitlines()][1]
+    assert probe_line["accepted"] is False and probe_line["probe"]["p1"]["rtt_ms"] == 300.0
+
+
+def test_rtt_aware_matchmaker_uses_the_measured_rtts(make_lobby):
+    lobby, sc, _sent, _clock = make_lobby(max_p2p_rtt_ms=100, matchmaker="rtt_fifo")
+    lobby.join("p1", sc, {}, 10.0)
+    lobby.join("p2", sc, {}, 150.0)
+    assert lobby.match_of("p1", "play") is None  # 10 + 150 > 100: not grouped
+    lobby.join("p3", sc, {}, 20.0)
+    assert lobby.match_of("p1", "play") == lobby.match_of("p3", "play") is not None
+    assert lobby.tracker.matches[lobby.match_of("p1", "play")].matchmaker == "rtt_fifo"
+
+
+def test_leaving_in_every_phase_cleans_up_idempotently(make_lobby):
+    lobby, sc, sent, clock = make_lobby()
+    lobby.join("p1", sc, {}, None)
+    lobby.leave("p1", "play", "left")
+    lobby.leave("p1", "play", "left")
+    assert lobby.tracker.session("p1", "play").end_reason == "left"
+    # during validation: the partner goes back to waiting and is matched with the next one
+    lobby.join("p2", sc, {}, None)
+    lobby.join("p3", sc, {}, None)
+    m23 = lobby.match_of("p2", "play")
+    lobby.leave("p3", "play", "closed")
+    assert lobby.tracker.session("p2", "play").phase is Phase.WAITING
+    with pytest.raises(Exception, match="has ended"):
+        lobby.probe("p2", m23, True, 1.0)
+    clock.now += 1
+    lobby.join("p4", sc, {}, None)
+    m24 = lobby.match_of("p2", "play")
+    lobby.probe("p2", m24, True, 1.0)
+    lobby.probe("p4", m24, True, 1.0)
+    # mid-game: the game ends for the partner, who is told why
+    lobby.leave("p4", "play", "closed")
+    lobby.leave("p4", "play", "closed")
+    ended = of(sent, "match_ended")
+    assert [(pid, m.reason) for pid, m in ended] == [("p2", "partner_left:p4")]
+    assert lobby.tracker.session("p2", "play").phase is Phase.ENDED
+    lobby.finish("p2", "play")  # after: nothing left to do
+    lobby.leave("p2", "play", "closed")
+    assert lobby.tracker.session("p2", "play").end_reason == "partner_left:p4"
+    rows = list(lobby.store.reader().matches())
+    assert [r["status"] for r in rows] == ["requeued", "ended"]
+
+
+def test_waiting_timeout_and_disconnect_grace(make_lobby):
+    lobby, sc, sent, clock = make_lobby(
+        waiting_timeout_s=60, waiting_timeout_redirect="https://x.org/back"
+    )
+    lobby.join("p1", sc, {}, None)
+    clock.now += 30
+    lobby.expire()
+    assert lobby.tracker.session("p1", "play").phase is Phase.WAITING
+    clock.now += 31
+    lobby.expire()
+    [(pid, timeout)] = of(sent, "lobby_timeout")
+    assert pid == "p1" and timeout.redirect_url == "https://x.org/back"
+    assert lobby.tracker.session("p1", "play").end_reason == "waiting_timeout"
+    # an offline participant is not matched, and leaves after the grace time
+    lobby.join("p2", sc, {}, None)
+    lobby.disconnected("p2")
+    lobby.join("p3", sc, {}, None)
+    assert lobby.match_of("p3", "play") is None
+    clock.now += 5
+    lobby.reconnected("p2")
+    lobby.join("p4", sc, {}, None)
+    assert lobby.match_of("p2", "play") is not None  # back in time: matched
+    lobby.disconnected("p3")
+    clock.now += 11
+    lobby.expire()
+    assert lobby.tracker.session("p3", "play").end_reason == "disconnected"
+
+
+def test_waiting_count_is_broadcast_unless_hidden(make_lobby):
+    lobby, sc, sent, _clock = make_lobby()
+    lobby.join("p1", sc, {}, None)
+    assert of(sent, "lobby")[-1][1].waiting == 1
+
+
+def test_a_broken_matchmaker_matches_nobody_and_is_logged(make_lobby, caplog):
+    lobby, sc, _sent, _clock = make_lobby()
+
+    class Bad:
+        name = "bad"
+
+        def match(self, waiting, size):
+            return [("p1", "p1"), ("ghost", "p2"), "nonsense"]
+
+    lobby._matchmakers["play"] = Bad()
+    lobby.join("p1", sc, {}, None)
+    lobby.join("p2", sc, {}, None)
+    assert not lobby.tracker.matches
+    assert "matchmaker 'bad' proposed" in caplog.text

@@ -3,6 +3,7 @@
 
 import { Connection, websocketURL } from "./connection.js";
 import { Drafts } from "./drafts.js";
+import { renderGame } from "./game/game-scene.js";
 import { Outbox } from "./outbox.js";
 import { renderScene } from "./scenes.js";
 import { credentialsFor, saveSession, subjectFrom, urlParams } from "./session.js";
@@ -23,7 +24,7 @@ function main() {
     /** @type {HTMLElement} */ (document.getElementById("notice")),
   );
   const sceneRoot = /** @type {HTMLElement} */ (document.getElementById("scene"));
-  /** @type {import("./scenes.js").SceneView | null} */
+  /** @type {(import("./scenes.js").SceneView & {destroy?: () => void}) | null} */
   let view = null;
   /** seq of the submit that is waiting for the next scene, if any */
   let pendingSubmit = /** @type {number | null} */ (null);
@@ -55,6 +56,21 @@ function main() {
       case "scene": {
         pendingSubmit = null;
         status.clearNotice();
+        if (view?.sceneId === message.scene.id && message.scene.kind === "game") {
+          break; // the game goes on (a reconnect re-sent its scene); its records are in the outbox
+        }
+        view?.destroy?.();
+        if (message.scene.kind === "game") {
+          view = renderGame(sceneRoot, message, {
+            enqueue: (m) => outbox.enqueue(m),
+            queued: () => outbox.state.pending.map((entry) => entry.message),
+            onContinue: (sceneId, responses) => {
+              pendingSubmit = outbox.enqueue({ type: "submit", scene_id: sceneId, responses });
+            },
+          });
+          window.scrollTo(0, 0);
+          break;
+        }
         const drafts = new Drafts(window.igym.welcome?.participant_id ?? "", message.scene.id);
         view = renderScene(sceneRoot, message, {
           drafts,

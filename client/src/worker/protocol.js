@@ -8,20 +8,36 @@
 //   {type: "result", id, value}                                   a command finished
 //   {type: "error", id, message}                                  a command failed
 //   {type: "stdout" | "stderr", text}                             Python printed something
+//   {type: "progress", stage, fraction}                           boot / game load progress (0..1)
+//   {type: "frame", episode, records, render, hud, done,          one per game tick (game-loop.js)
+//    telemetry: {step_ms, ticks, late_ms}}
+//   {type: "game_error", episode, message}                        the game loop stopped on an error
 // Main thread -> worker:
 //   {id, cmd: "run", code}      run Python code, reply with its last expression (converted to JS)
 //   {id, cmd: "echo", value}    reply with value without touching Python (measures the hop)
 //   {id, cmd: "ping"}           call into Python and back (measures a full round trip)
+//   {id, cmd: "game_load", scene, packages_url, time_origin}
+//                               unpack the env's packages zip, build LocalPlay(scene); reply with
+//                               load timings. time_origin: the main thread's performance.timeOrigin
+//   {id, cmd: "game_start", episode, seed}   reset; reply {render, hud} of the first state
+//   {id, cmd: "game_run"}       start the game clock (ticks at scene.fps until the episode is done)
+//   {id, cmd: "game_stop"}      stop the clock
+//   {type: "input", kind: "down" | "up" | "clear", action, t}   a key event (no reply, never queued
+//   {type: "focus", focused}                                     behind commands)
 
 /** @typedef {{type: "ready", python_version: string, pyodide_version: string, boot_ms: number, import_ms: number, load_ms: number}} ReadyMessage */
 /** @typedef {{type: "boot_error", message: string}} BootErrorMessage */
 /** @typedef {{type: "result", id: number, value: unknown}} ResultMessage */
 /** @typedef {{type: "error", id: number, message: string}} ErrorMessage */
 /** @typedef {{type: "stdout" | "stderr", text: string}} OutputMessage */
-/** @typedef {ReadyMessage | BootErrorMessage | ResultMessage | ErrorMessage | OutputMessage} WorkerMessage */
+/** @typedef {{type: "progress" | "frame" | "game_error", [key: string]: any}} EventMessage */
+/** @typedef {ReadyMessage | BootErrorMessage | ResultMessage | ErrorMessage | OutputMessage | EventMessage} WorkerMessage */
 /** @typedef {{id: number, cmd: "run", code: string} | {id: number, cmd: "echo", value: unknown} | {id: number, cmd: "ping"}} Command */
 
 export const READY = "ready";
 export const BOOT_ERROR = "boot_error";
 export const RESULT = "result";
 export const ERROR = "error";
+export const PROGRESS = "progress";
+export const FRAME = "frame";
+export const GAME_ERROR = "game_error";

@@ -1,12 +1,13 @@
 // Module Web Worker that boots Pyodide from the igym server and runs Python commands.
-// The seed of the game runtime: the game loop and its clock will run here, off the main thread.
+// Game scenes run here too (game-loop.js): the game loop and its clock, off the main thread.
 //
 // Started by PythonWorker (pyworker.js) as `new Worker(url, {type: "module"})`. The Pyodide
 // location comes from the `indexURL` query parameter of this script's URL; by default it is the
 // same-origin `../pyodide/` folder next to this file. It is always passed to loadPyodide, which
 // otherwise falls back to a CDN.
 
-import { BOOT_ERROR, ERROR, READY, RESULT } from "./protocol.js";
+import { GameLoop } from "./game-loop.js";
+import { BOOT_ERROR, ERROR, PROGRESS, READY, RESULT } from "./protocol.js";
 
 const startedAt = performance.now();
 const params = new URL(self.location.href).searchParams;
@@ -14,9 +15,16 @@ const indexURL = new URL(params.get("indexURL") ?? "../pyodide/", self.location.
 
 /** Commands that arrive before Python is ready wait here, in order. */
 let chain = boot();
+/** @type {GameLoop | null} the game scene's loop, once "game_load" made it */
+let game = null;
 
 self.addEventListener("message", (event) => {
   const command = event.data;
+  // Key and focus events go straight to the game's input state: they must not wait for a command.
+  if (command?.type === "input" || command?.type === "focus") {
+    game?.receive(command);
+    return;
+  }
   chain = chain.then((pyodide) => handle(pyodide, command).then(() => pyodide));
 });
 
@@ -26,8 +34,10 @@ self.addEventListener("message", (event) => {
  */
 async function boot() {
   try {
+    self.postMessage({ type: PROGRESS, stage: "downloading", fraction: 0.05 });
     const { loadPyodide } = await import(`${indexURL}pyodide.mjs`);
     const importedAt = performance.now();
+    self.postMessage({ type: PROGRESS, stage: "starting", fraction: 0.2 });
     const pyodide = await loadPyodide({
       indexURL,
       packageBaseUrl: indexURL,
@@ -65,6 +75,16 @@ async function handle(pyodide, command) {
       value = command.value;
     } else if (command.cmd === "ping") {
       value = pyodide.runPython("0");
+    } else if (command.cmd === "game_load") {
+      game?.stop();
+      game = new GameLoop(pyodide, (message) => self.postMessage(message));
+      value = await game.load(command);
+    } else if (command.cmd === "game_start") {
+      value = requireGame().start(command);
+    } else if (command.cmd === "game_run") {
+      value = requireGame().run();
+    } else if (command.cmd === "game_stop") {
+      value = requireGame().stop() ?? null;
     } else {
       throw new Error(`unknown command ${JSON.stringify(command.cmd)}`);
     }
@@ -72,6 +92,12 @@ async function handle(pyodide, command) {
   } catch (err) {
     self.postMessage({ type: ERROR, id: command.id, message: describe(err) });
   }
+}
+
+/** @returns {GameLoop} */
+function requireGame() {
+  if (!game) throw new Error("no game is loaded (send game_load first)");
+  return game;
 }
 
 /**

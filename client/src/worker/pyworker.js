@@ -7,9 +7,12 @@ import { BOOT_ERROR, ERROR, READY, RESULT } from "./protocol.js";
 
 export class PythonWorker {
   /**
-   * @param {{workerURL?: string | URL, indexURL?: string, onOutput?: (stream: string, text: string) => void}} [options]
+   * @param {{workerURL?: string | URL, indexURL?: string, onOutput?: (stream: string, text: string) => void,
+   *           onEvent?: (message: import("./protocol.js").EventMessage) => void}} [options]
    *   workerURL: the worker module (default: python-worker.js next to this file);
-   *   indexURL: where Pyodide lives (default: same-origin /static/pyodide/).
+   *   indexURL: where Pyodide lives (default: same-origin /static/pyodide/);
+   *   onEvent: messages the worker sends on its own (progress, game frames, game errors), and
+   *   {type: "crash", message} if the worker dies after READY.
    */
   constructor(options = {}) {
     const workerURL = new URL(options.workerURL ?? "./python-worker.js", import.meta.url);
@@ -21,6 +24,7 @@ export class PythonWorker {
     this.nextId = 1;
     this.isReady = false;
     this.onOutput = options.onOutput ?? ((stream, text) => console.log(`[python ${stream}]`, text));
+    this.onEvent = options.onEvent ?? (() => {});
     const startedAt = performance.now();
     /** @type {Promise<ReadyInfo>} resolves on READY, rejects if the worker cannot boot */
     this.ready = new Promise((resolve, reject) => {
@@ -31,7 +35,10 @@ export class PythonWorker {
     this.worker = new Worker(workerURL, { type: "module", name: "igym-python" });
     this.worker.addEventListener("message", (event) => this.receive(event.data));
     this.worker.addEventListener("error", (event) => {
-      this.fail(new Error(event.message || "the Python worker could not start (see the console)"));
+      const crashed = this.isReady;
+      const message = event.message || (crashed ? "the Python worker stopped" : "the Python worker could not start (see the console)");
+      this.fail(new Error(message));
+      if (crashed) this.onEvent({ type: "crash", message });
     });
   }
 
@@ -47,6 +54,15 @@ export class PythonWorker {
   /** Round trip main -> worker -> Python -> main. @returns {Promise<unknown>} */
   ping() {
     return this.call({ cmd: "ping" });
+  }
+
+  /**
+   * Send a message that gets no reply (key and focus events); held until READY like commands.
+   * @param {object} message
+   */
+  post(message) {
+    if (this.isReady) this.worker.postMessage(message);
+    else this.queue.push(message);
   }
 
   /** @param {object} command @returns {Promise<unknown>} */
@@ -82,6 +98,8 @@ export class PythonWorker {
       else waiter.reject(new Error(message.message));
     } else if (message.type === "stdout" || message.type === "stderr") {
       this.onOutput(message.type, message.text);
+    } else {
+      this.onEvent(/** @type {import("./protocol.js").EventMessage} */ (message));
     }
   }
 

@@ -1,0 +1,403 @@
+// A game scene on the participant page: boots the Python worker, plays the scene's episodes and
+// records them, then continues to the next scene. The game loop and its clock run in the worker;
+// this thread reads keys (keyboard.js), draws the frames the worker sends (renderer.js, on the
+// next animation frame), shows the HUD, countdowns and status (view.js), and passes frame records
+// to the outbox (recorder.js). Nothing heavy runs here.
+//
+// Resuming: episodes the server has already seen (scene.progress), or that this browser already
+// queued for it, are not played again; the scene resumes at the next one.
+//
+// For tests, `window.igym.game` is this scene's state and `document.body.dataset.game` its phase:
+// loading | countdown | playing | saving | error.
+
+import { PythonWorker } from "../worker/pyworker.js";
+import { FRAME, GAME_ERROR, PROGRESS } from "../worker/protocol.js";
+import { loadAtlases } from "./atlas.js";
+import { Keyboard } from "./keyboard.js";
+import { Recorder } from "./recorder.js";
+import { Renderer } from "./renderer.js";
+import { missingFeatures } from "./support.js";
+import { EpisodeTelemetry } from "./telemetry.js";
+import { GameView } from "./view.js";
+
+/** A frame not drawn within this long (no animation frame came) is recorded as not drawn. */
+const DRAW_TIMEOUT_MS = 1000;
+
+/**
+ * @typedef {{id: string, kind: "game", title: string, html: string, env: Record<string, any>,
+ *            seats: Record<string, {kind: string, policy: string | null}>, human_agent: string,
+ *            episodes: number, max_steps: number, fps: number, countdown_s: number,
+ *            input_mode: "held" | "press", seeds: number[],
+ *            progress: {episode: number, status: string, frames: number}[]}} GameSceneData
+ * @typedef {{type: "scene", index: number, count: number, scene: GameSceneData}} GameSceneMessage
+ * @typedef {{enqueue: (message: Record<string, unknown>) => number,
+ *            onContinue: (sceneId: string, responses: Record<string, never>) => void,
+ *            queued?: () => Record<string, unknown>[]}} GameHandlers
+ *   enqueue: the outbox; queued: messages the outbox still holds (for resuming)
+ */
+
+/**
+ * Show and run a game scene in the container.
+ * @param {HTMLElement} container
+ * @param {GameSceneMessage} message
+ * @param {GameHandlers} handlers
+ * @returns {{sceneId: string, setBusy: (busy: boolean) => void, destroy: () => void}}
+ */
+export function renderGame(container, message, handlers) {
+  const game = new GameScene(container, message, handlers);
+  window.igym = Object.assign(window.igym ?? {}, { game: game.state });
+  game.run();
+  return { sceneId: message.scene.id, setBusy: () => {}, destroy: () => game.destroy() };
+}
+
+class GameScene {
+  /**
+   * @param {HTMLElement} container
+   * @param {GameSceneMessage} message
+   * @param {GameHandlers} handlers
+   */
+  constructor(container, message, handlers) {
+    this.scene = message.scene;
+    this.handlers = handlers;
+    this.view = new GameView(container, message);
+    this.state = {
+      phase: "loading",
+      scene_id: this.scene.id,
+      episode: -1,
+      first_episode: 0,
+      /** READY info and load timings from the worker */
+      boot: /** @type {Record<string, number | string> | null} */ (null),
+      load: /** @type {Record<string, number> | null} */ (null),
+      /** episode_end summaries this page sent */
+      summaries: /** @type {Record<string, unknown>[]} */ ([]),
+      frames_received: 0,
+      error: /** @type {string | null} */ (null),
+    };
+    this.setPhase("loading");
+    /** @type {PythonWorker | null} */
+    this.py = null;
+    /** @type {Keyboard | null} */
+    this.keyboard = null;
+    this.recorder = new Recorder(this.scene.id, handlers.enqueue);
+    /** @type {Renderer | null} */
+    this.renderer = null;
+    this.destroyed = false;
+    /** @type {{records: any[], telemetry: any}[]} frames received, not drawn yet */
+    this.undrawn = [];
+    /** @type {any} the newest frame: what the next animation frame draws */
+    this.latest = null;
+    this.rafPending = false;
+    this.drawTimer = 0;
+    /** @type {EpisodeTelemetry} */
+    this.telemetry = new EpisodeTelemetry();
+    this.episodeFrames = 0;
+    this.score = 0;
+    /** whether episode_start was sent and episode_end not yet */
+    this.episodeOpen = false;
+    /** @type {((done: {partial: boolean}) => void) | null} */
+    this.finishEpisode = null;
+    this.onVisibility = () => this.visibilityChanged();
+    document.addEventListener("visibilitychange", this.onVisibility);
+  }
+
+  /** @param {string} phase */
+  setPhase(phase) {
+    this.state.phase = phase;
+    document.body.dataset.game = phase;
+  }
+
+  async run() {
+    try {
+      const missing = missingFeatures();
+      if (missing) {
+        this.fail(
+          "unsupported_browser",
+          `This browser cannot run the game (it lacks ${missing}). Please open the study link ` +
+            "in a recent version of Chrome, Edge, Firefox or Safari on a computer.",
+        );
+        return;
+      }
+      const atlases = loadAtlases(this.scene.env.assets ?? {});
+      await this.boot();
+      this.renderer = new Renderer(this.view.canvas, await atlases);
+      await this.play();
+    } catch (err) {
+      if (!this.destroyed && this.state.phase !== "error") {
+        this.fail("game_failed", `The game could not start: ${describe(err)}`);
+      }
+    }
+  }
+
+  async boot() {
+    this.view.showLoading("Downloading Python…", 0.02);
+    const py = new PythonWorker({ onEvent: (event) => this.workerEvent(event) });
+    this.py = py;
+    let ready;
+    try {
+      ready = await py.ready;
+    } catch (err) {
+      throw new Error(`Python did not start in this browser (${describe(err)})`);
+    }
+    this.state.boot = {
+      ready_ms: ready.ready_ms,
+      boot_ms: ready.boot_ms,
+      python_version: ready.python_version,
+      pyodide_version: ready.pyodide_version,
+    };
+    this.view.showLoading("Loading the game…", 0.8);
+    const load = /** @type {Record<string, number>} */ (
+      await py.call({
+        cmd: "game_load",
+        scene: this.scene,
+        packages_url: this.scene.env.packages_url,
+        time_origin: performance.timeOrigin,
+      })
+    );
+    this.state.load = load;
+    this.keyboard = new Keyboard(this.scene.env.key_bindings ?? {}, (m) => py.post(m));
+    py.post({ type: "focus", focused: document.visibilityState === "visible" });
+  }
+
+  /** The episodes not played yet, one after the other; then on to the next scene. */
+  async play() {
+    const first = this.firstEpisode();
+    this.state.first_episode = first;
+    for (let episode = first; episode < this.scene.episodes && !this.destroyed; episode += 1) {
+      const partial = await this.playEpisode(episode);
+      if (partial) return; // fail() said what happened
+    }
+    if (this.destroyed) return;
+    this.setPhase("saving");
+    this.view.showMessage("Saving…", "Well done! Your game is being saved.");
+    this.recorder.flush();
+    this.handlers.onContinue(this.scene.id, {});
+  }
+
+  /** @returns {number} the first episode this page has not played (or queued) yet */
+  firstEpisode() {
+    let next = (this.scene.progress ?? []).length;
+    for (const queued of this.handlers.queued?.() ?? []) {
+      if (queued.scene_id === this.scene.id && typeof queued.episode === "number") {
+        next = Math.max(next, queued.episode + 1);
+      }
+    }
+    return next;
+  }
+
+  /**
+   * @param {number} episode
+   * @returns {Promise<boolean>} whether it ended early (an error)
+   */
+  async playEpisode(episode) {
+    const py = /** @type {PythonWorker} */ (this.py);
+    this.state.episode = episode;
+    this.latest = null;
+    this.telemetry = new EpisodeTelemetry();
+    this.episodeFrames = 0;
+    this.score = 0;
+    const first = /** @type {{render: any[], hud: Record<string, number>}} */ (
+      await py.call({ cmd: "game_start", episode, seed: this.scene.seeds[episode] })
+    );
+    this.recorder.begin(episode);
+    this.episodeOpen = true;
+    /** @type {any} */ (this.renderer).draw(first.render);
+    this.view.updateHud(first.hud, this.scene);
+    await this.countdown(episode);
+    if (this.destroyed) return true;
+    const finished = new Promise((resolve) => {
+      this.finishEpisode = resolve;
+    });
+    this.setPhase("playing");
+    this.view.hideOverlay();
+    this.keyboard?.setEnabled(true);
+    await py.call({ cmd: "game_run" });
+    const { partial } = /** @type {{partial: boolean}} */ (await finished);
+    this.keyboard?.setEnabled(false);
+    if (partial || this.destroyed) return true; // endEarly() closed the episode
+    this.closeEpisode(false);
+    return false;
+  }
+
+  /**
+   * Send the rest of the episode's records and its episode_end with the summary (once).
+   * @param {boolean} partial
+   * @param {Record<string, string | number | boolean | null>} [extra] more summary fields
+   */
+  closeEpisode(partial, extra = {}) {
+    if (!this.episodeOpen) return;
+    this.episodeOpen = false;
+    const summary = {
+      score: this.score,
+      ...this.telemetry.summary(),
+      ready_ms: numberOrNull(this.state.boot?.ready_ms),
+      ...extra,
+    };
+    this.recorder.end({ frames: this.episodeFrames, partial, summary });
+    this.state.summaries.push({ episode: this.state.episode, frames: this.episodeFrames, partial, ...summary });
+  }
+
+  /** @param {number} episode */
+  async countdown(episode) {
+    const seconds = Math.max(0, Math.round(this.scene.countdown_s ?? 0));
+    if (seconds === 0) return;
+    this.setPhase("countdown");
+    const total = this.scene.episodes;
+    const previous = this.state.summaries.at(-1);
+    const heading =
+      previous && total > 1 ? `Round ${episode} done — score ${formatScore(previous.score)}` : "Get ready";
+    for (let left = seconds; left > 0 && !this.destroyed; left -= 1) {
+      this.view.showCountdown(heading, `Round ${episode + 1} of ${total} starts in`, left);
+      await sleep(1000);
+    }
+  }
+
+  /** @param {import("../worker/protocol.js").EventMessage} event */
+  workerEvent(event) {
+    if (this.destroyed) return;
+    if (event.type === FRAME) {
+      this.frameArrived(event);
+    } else if (event.type === PROGRESS) {
+      if (this.state.phase === "loading") this.view.showLoading(stageText(event.stage), event.fraction);
+    } else if (event.type === GAME_ERROR) {
+      this.endEarly("game_error", `The game stopped because of an error: ${event.message}`);
+    } else if (event.type === "crash") {
+      this.endEarly("worker_crashed", `The game stopped unexpectedly (${event.message}).`);
+    }
+  }
+
+  /** @param {any} frame a FRAME message */
+  frameArrived(frame) {
+    if (frame.episode !== this.state.episode) return;
+    this.state.frames_received += frame.records.length;
+    this.undrawn.push({ records: frame.records, telemetry: frame.telemetry });
+    this.latest = frame;
+    if (document.visibilityState === "hidden") {
+      this.commit(null); // no animation frames while hidden: recorded as not drawn
+    } else if (!this.rafPending) {
+      this.rafPending = true;
+      requestAnimationFrame(() => this.paint());
+      this.drawTimer = window.setTimeout(() => this.commit(null), DRAW_TIMEOUT_MS);
+    }
+  }
+
+  paint() {
+    this.rafPending = false;
+    clearTimeout(this.drawTimer);
+    if (this.destroyed || !this.latest) return;
+    if (this.undrawn.length === 0) return;
+    /** @type {Renderer} */ (this.renderer).draw(this.latest.render);
+    this.view.updateHud(this.latest.hud, this.scene);
+    this.commit(performance.now());
+  }
+
+  /**
+   * Frames received since the last draw are now on screen (drawn = that time), or will never be
+   * (null): stamp them and hand them to the recorder.
+   * @param {number | null} drawn
+   */
+  commit(drawn) {
+    clearTimeout(this.drawTimer);
+    const batch = this.undrawn;
+    this.undrawn = [];
+    let done = false;
+    for (const { records, telemetry } of batch) {
+      for (const record of records) {
+        record.t.drawn = drawn;
+        this.score += Number(record.rewards[this.scene.human_agent] ?? 0);
+        if (record.terminated || record.truncated) done = true;
+      }
+      this.episodeFrames += records.length;
+      this.telemetry.add(records, telemetry);
+      this.recorder.add(records);
+    }
+    if (this.latest?.done) done = true;
+    if (done && this.finishEpisode) {
+      const finish = this.finishEpisode;
+      this.finishEpisode = null;
+      finish({ partial: false });
+    }
+  }
+
+  visibilityChanged() {
+    const visible = document.visibilityState === "visible";
+    this.py?.post({ type: "focus", focused: visible });
+    if (!visible && this.undrawn.length) this.commit(null);
+  }
+
+  /**
+   * Something broke mid-scene: keep what was recorded, close the episode as partial, explain.
+   * @param {string} code
+   * @param {string} text
+   */
+  endEarly(code, text) {
+    if (this.state.phase === "error") return;
+    const finish = this.finishEpisode;
+    this.finishEpisode = null;
+    this.commit(null);
+    this.closeEpisode(true, { error: text.slice(0, 200) });
+    this.fail(code, text);
+    finish?.({ partial: true });
+  }
+
+  /**
+   * Show a failure and log it on the server.
+   * @param {string} code
+   * @param {string} text
+   */
+  fail(code, text) {
+    this.setPhase("error");
+    this.state.error = text;
+    this.keyboard?.setEnabled(false);
+    this.view.showError(text, "Reloading the page continues the study where you left it.");
+    this.handlers.enqueue({ type: "event", name: "game_error", data: { code, message: text.slice(0, 500), episode: this.state.episode } });
+    console.error(`igym game: ${text}`);
+  }
+
+  destroy() {
+    this.destroyed = true;
+    clearTimeout(this.drawTimer);
+    document.removeEventListener("visibilitychange", this.onVisibility);
+    this.keyboard?.destroy();
+    this.recorder.destroy();
+    this.py?.terminate();
+    const finish = this.finishEpisode;
+    this.finishEpisode = null;
+    finish?.({ partial: true });
+    delete document.body.dataset.game;
+  }
+}
+
+/** @param {string} stage @returns {string} */
+function stageText(stage) {
+  switch (stage) {
+    case "downloading":
+      return "Downloading Python…";
+    case "starting":
+      return "Starting Python…";
+    case "packages":
+      return "Downloading the game…";
+    default:
+      return "Preparing the game…";
+  }
+}
+
+/** @param {unknown} x */
+function numberOrNull(x) {
+  return typeof x === "number" ? Math.round(x) : null;
+}
+
+/** @param {unknown} score */
+function formatScore(score) {
+  const n = Number(score);
+  return Number.isInteger(n) ? String(n) : n.toFixed(1);
+}
+
+/** @param {number} ms */
+function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** @param {unknown} err */
+function describe(err) {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -46,8 +46,3 @@ def experiment() -> Experiment:
 def plugins() -> PluginManager:
     return PluginManager()
 
-
-def pytest_collection_modifyitems(config, items):
-    """Browser tests run last: Playwright's sync API keeps an event loop running in the main
-    thread while its browser is open, which the asyncio tests cannot share."""
-    items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)

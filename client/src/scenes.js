@@ -7,7 +7,7 @@
  *            required: boolean, choices: string[], min?: number | null, max?: number | null,
  *            max_length?: number | null}} Field
  * @typedef {string | number | boolean | string[]} Answer
- * @typedef {{id: string, kind: "static"|"end", title: string, html: string, fields: Field[],
+ * @typedef {{id: string, kind: string, title: string, html: string, fields: Field[],
  *            continue_label: string, responses: Record<string, Answer>, completion_code: string | null,
  *            redirect_url: string | null, redirect_delay_s?: number}} Scene
  * @typedef {{type: "scene", index: number, count: number, scene: Scene}} SceneMessage
@@ -15,6 +15,20 @@
  * @typedef {{load: () => Record<string, Answer>, save: (answers: Record<string, Answer>) => void}} DraftStore
  * @typedef {{onContinue: (sceneId: string, responses: Record<string, Answer>) => void, drafts?: DraftStore}} Handlers
  */
+
+/**
+ * Renderers for scene kinds other than "static" and "end" (e.g. a game scene module calls
+ * `registerSceneKind("game", render)`). A renderer draws into the container and returns a
+ * SceneView; it reports completion through handlers.onContinue like a static page does.
+ * @typedef {(container: HTMLElement, message: SceneMessage, handlers: Handlers) => SceneView} SceneRenderer
+ * @type {Map<string, SceneRenderer>}
+ */
+const renderers = new Map();
+
+/** @param {string} kind @param {SceneRenderer} render */
+export function registerSceneKind(kind, render) {
+  renderers.set(kind, render);
+}
 
 /** Seconds to show the end page before following redirect_url, unless the scene says. */
 export const REDIRECT_DELAY_S = 3;
@@ -45,7 +59,17 @@ export function renderScene(container, message, handlers) {
     renderEnd(container, scene);
     return { setBusy: () => {}, sceneId: scene.id };
   }
-  return renderForm(container, scene, handlers);
+  if (scene.kind === "static") return renderForm(container, scene, handlers);
+  const render = renderers.get(scene.kind);
+  if (render) return render(container, message, handlers);
+  // Never offer "continue" on something this page cannot run: that would skip it silently.
+  container.append(
+    el("p", {
+      className: "notice",
+      text: `This part of the study (${scene.kind}) cannot be shown by this page. Please contact the researcher.`,
+    }),
+  );
+  return { setBusy: () => {}, sceneId: scene.id };
 }
 
 /** @param {HTMLElement} container @param {Scene} scene */

@@ -11,21 +11,25 @@ from igym_core.config import ConfigError
 from igym_core.experiment import load_experiment
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-DEMO = "static_study.py"
+DEMOS = ("static_study.py",)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("demo", help="host the bundled demo experiment")
+    parser = sub.add_parser(
+        "demo", help="host the bundled demo experiments (one port each, from --port on)"
+    )
     add_server_options(parser)
     parser.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
-    path = EXAMPLES / DEMO
-    if not path.is_file():
-        raise CommandError(f"the demo needs a source checkout of igym ({path} is missing)")
-    try:
-        experiment = load_experiment(path)
-    except ConfigError as exc:
-        raise CommandError(str(exc)) from None
-    return host(experiment, args, also=[f"igym: demo experiment from {path}"])
+    experiments = []
+    for name in DEMOS:
+        path = EXAMPLES / name
+        if not path.is_file():
+            raise CommandError(f"the demo needs a source checkout of igym ({path} is missing)")
+        try:
+            experiments.append(load_experiment(path))
+        except ConfigError as exc:
+            raise CommandError(str(exc)) from None
+    return host(experiments, args)

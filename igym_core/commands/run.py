@@ -40,46 +40,44 @@ def handle(args: argparse.Namespace) -> int:
         experiment = load_experiment(args.file)
     except ConfigError as exc:
         raise CommandError(str(exc)) from None
-    return host(experiment, args)
+    return host([experiment], args)
 
 
-def host(experiment: Experiment, args: argparse.Namespace, also: list[str] | None = None) -> int:
+def host(experiments: list[Experiment], args: argparse.Namespace) -> int:
+    """Serve each experiment on its own port (``args.port``, the next one, ...) until stopped."""
     settings = Settings(data_dir=args.data_dir)
-    app = create_app(experiment, settings)
-    config = Config()
-    sock = socket.create_server((args.host, args.port), reuse_port=False)
-    sock.set_inheritable(True)
-    config.bind = [f"fd://{sock.fileno()}"]
-    bound = sock.getsockname()[:2]
-    config.accesslog = None
-    config.errorlog = logging.getLogger("hypercorn.error")
-    config.websocket_ping_interval = 20
+    servers = []
     try:
-        asyncio.run(_serve(app, config, bound, experiment, settings, also or []))
+        for offset, experiment in enumerate(experiments):
+            port = args.port + offset if args.port else 0
+            try:
+                sock = socket.create_server((args.host, port))
+            except OSError as exc:
+                raise CommandError(f"cannot listen on {args.host}:{port}: {exc.strerror}") from None
+            sock.set_inheritable(True)
+            servers.append((experiment, sock))
+        apps = [(create_app(e, settings), e, sock) for e, sock in servers]
+        asyncio.run(_serve(apps, settings))
     finally:
-        sock.close()
+        for _, sock in servers:
+            sock.close()
     return 0
 
 
-async def _serve(
-    app: Quart,
-    config: Config,
-    bound: tuple[str, int],
-    experiment: Experiment,
-    settings: Settings,
-    also: list[str],
-) -> None:
+async def _serve(apps: list[tuple[Quart, Experiment, socket.socket]], settings: Settings) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-
-    @app.before_serving
-    async def announce() -> None:
-        host, port = bound
+    tasks = []
+    for app, experiment, sock in apps:
+        config = Config()
+        config.bind = [f"fd://{sock.fileno()}"]
+        config.accesslog = None
+        config.errorlog = logging.getLogger("hypercorn.error")
+        config.websocket_ping_interval = 20
+        host, port = sock.getsockname()[:2]
         print(f"igym: hosting {experiment.id!r} at http://{host}:{port}/", flush=True)
-        for line in also:
-            print(line, flush=True)
         print(f"igym: data in {settings.store_path(experiment.id)}", flush=True)
-
-    await serve(app, config, shutdown_trigger=stop.wait)
+        tasks.append(serve(app, config, shutdown_trigger=stop.wait))
+    await asyncio.gather(*tasks)

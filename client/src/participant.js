@@ -54,6 +54,7 @@ function main() {
         window.igym.welcome = message;
         break;
       case "scene": {
+        window.igym.scene = message;
         pendingSubmit = null;
         status.clearNotice();
         if (view?.sceneId === message.scene.id && message.scene.kind === "game") {
@@ -114,7 +115,8 @@ function main() {
   });
 
   connection.start();
-  window.igym = { connection, outbox, welcome: null };
+  // For tests and debugging: the live objects and the last welcome / scene messages.
+  window.igym = { connection, outbox, welcome: null, scene: null };
 }
 
 main();

@@ -46,15 +46,17 @@ function watchLongTasks() {
 }
 
 /**
- * `?indexURL=/some/path/` boots Pyodide from another folder of this server (used to test the
- * failure path). Other origins are refused: this page must never run code from elsewhere.
+ * A same-origin URL from the query string. `?indexURL=/some/path/` boots Pyodide from another
+ * folder of this server (to test the failure path); `?packages=/packages/<digest>.zip` unpacks a
+ * package bundle after boot. Other origins are refused: this page never runs code from elsewhere.
+ * @param {string} name
  * @returns {string | undefined}
  */
-function requestedIndexURL() {
-  const value = new URLSearchParams(window.location.search).get("indexURL");
+function sameOriginParam(name) {
+  const value = new URLSearchParams(window.location.search).get(name);
   if (!value) return undefined;
   const url = new URL(value, window.location.href);
-  if (url.origin !== window.location.origin) throw new Error(`indexURL must be on this server: ${value}`);
+  if (url.origin !== window.location.origin) throw new Error(`${name} must be on this server: ${value}`);
   return url.href;
 }
 
@@ -69,7 +71,8 @@ async function main() {
   const heartbeat = new Heartbeat(500).start();
   const fine = new Heartbeat(50).start();
   try {
-    const py = new PythonWorker({ indexURL: requestedIndexURL() });
+    const py = new PythonWorker({ indexURL: sameOriginParam("indexURL") });
+    window.igymPython = py; // for tests: run Python in the booted worker
     // Queued before READY on purpose: the worker handle must hold it until Python is up.
     const early = py.run("1 + 1");
     early.catch(() => {}); // a failed boot is reported once, below
@@ -99,6 +102,11 @@ async function main() {
       `${hb.beats} beats, at most ${hb.max_late_ms} ms late (50 ms timer: ${fine.summary().max_late_ms} ms; ` +
         `longest main-thread task: ${result.longest_main_thread_task_ms ?? "n/a"} ms)`,
     );
+    const packages = sameOriginParam("packages");
+    if (packages) {
+      result.unpacked = await py.unpack(packages);
+      show("selftest-status", `Unpacked ${packages}`);
+    }
     const rt = await measureRoundTrips(py);
     result.round_trip = rt;
     show("round-trip", `median ${rt.median_us} µs, p95 ${rt.p95_us} µs over ${ROUND_TRIPS} calls`);

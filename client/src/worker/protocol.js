@@ -16,6 +16,7 @@
 //   {id, cmd: "run", code}      run Python code, reply with its last expression (converted to JS)
 //   {id, cmd: "echo", value}    reply with value without touching Python (measures the hop)
 //   {id, cmd: "ping"}           call into Python and back (measures a full round trip)
+//   {id, cmd: "unpack", url}    fetch a zip of Python packages and unpack it into site-packages
 //   {id, cmd: "game_load", scene, packages_url, time_origin}
 //                               unpack the env's packages zip, build LocalPlay(scene); reply with
 //                               load timings. time_origin: the main thread's performance.timeOrigin
@@ -32,7 +33,7 @@
 /** @typedef {{type: "stdout" | "stderr", text: string}} OutputMessage */
 /** @typedef {{type: "progress" | "frame" | "game_error", [key: string]: any}} EventMessage */
 /** @typedef {ReadyMessage | BootErrorMessage | ResultMessage | ErrorMessage | OutputMessage | EventMessage} WorkerMessage */
-/** @typedef {{id: number, cmd: "run", code: string} | {id: number, cmd: "echo", value: unknown} | {id: number, cmd: "ping"}} Command */
+/** @typedef {{id: number, cmd: "run", code: string} | {id: number, cmd: "echo", value: unknown} | {id: number, cmd: "ping"} | {id: number, cmd: "unpack", url: string}} Command */
 
 export const READY = "ready";
 export const BOOT_ERROR = "boot_error";

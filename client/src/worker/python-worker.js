@@ -75,6 +75,8 @@ async function handle(pyodide, command) {
       value = command.value;
     } else if (command.cmd === "ping") {
       value = pyodide.runPython("0");
+    } else if (command.cmd === "unpack") {
+      value = await unpack(pyodide, command.url);
     } else if (command.cmd === "game_load") {
       game?.stop();
       game = new GameLoop(pyodide, (message) => self.postMessage(message));
@@ -98,6 +100,24 @@ async function handle(pyodide, command) {
 function requireGame() {
   if (!game) throw new Error("no game is loaded (send game_load first)");
   return game;
+}
+
+/**
+ * Fetch a zip of Python packages (the server's content-hashed /packages/<digest>.zip) and unpack
+ * it into site-packages, so that its modules can be imported. No micropip, no package index.
+ * @param {any} pyodide
+ * @param {string} url
+ * @returns {Promise<{url: string, bytes: number, site_packages: string, ms: number}>}
+ */
+async function unpack(pyodide, url) {
+  const startedAt = performance.now();
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`could not fetch ${url}: HTTP ${response.status}`);
+  const buffer = await response.arrayBuffer();
+  const sitePackages = pyodide.runPython("import site; site.getsitepackages()[0]");
+  pyodide.unpackArchive(buffer, "zip", { extractDir: sitePackages });
+  pyodide.runPython("import importlib; importlib.invalidate_caches()");
+  return { url, bytes: buffer.byteLength, site_packages: sitePackages, ms: performance.now() - startedAt };
 }
 
 /**

@@ -51,6 +51,15 @@ export class PythonWorker {
     return this.call({ cmd: "run", code });
   }
 
+  /**
+   * Unpack a zip of Python packages (e.g. a scene's packages_url) into site-packages.
+   * @param {string} url
+   * @returns {Promise<unknown>} {url, bytes, site_packages, ms}
+   */
+  unpack(url) {
+    return this.call({ cmd: "unpack", url: new URL(url, window.location.href).href });
+  }
+
   /** Round trip main -> worker -> Python -> main. @returns {Promise<unknown>} */
   ping() {
     return this.call({ cmd: "ping" });

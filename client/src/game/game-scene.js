@@ -139,6 +139,8 @@ class GameScene {
       throw new Error(`Python did not start in this browser (${describe(err)})`);
     }
     this.state.boot = {
+      started_at: py.startedAt,
+      ready_at: performance.now(),
       ready_ms: ready.ready_ms,
       boot_ms: ready.boot_ms,
       python_version: ready.python_version,
@@ -153,7 +155,7 @@ class GameScene {
         time_origin: performance.timeOrigin,
       })
     );
-    this.state.load = load;
+    this.state.load = { ...load, done_at: performance.now() };
     this.keyboard = new Keyboard(this.scene.env.key_bindings ?? {}, (m) => py.post(m));
     py.post({ type: "focus", focused: document.visibilityState === "visible" });
   }

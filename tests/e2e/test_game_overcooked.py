@@ -1,0 +1,367 @@
+"""The Overcooked human-AI demo, played in Chromium with scripted key presses.
+
+The game runs in Python inside the page's Web Worker; these tests check what a researcher relies
+on: both episodes complete, the export has exactly ``max_steps`` rows per episode, the recorded
+human actions replay in CPython to the recorded rewards, the main thread stays responsive while
+Pyodide boots, the websocket never drops, and the browser talks to 127.0.0.1 only (the
+``context`` fixture checks that after every test).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from igym_core.config import GameScene
+from igym_core.experiment import load_experiment
+from igym_core.runtime.play import replay
+from igym_core.server.app import create_app
+from igym_core.settings import Settings
+from tests.e2e.conftest import ROOT, igym_command
+
+pytestmark = pytest.mark.e2e
+
+EXAMPLE = ROOT / "examples" / "overcooked_human_ai.py"
+BOOT_TIMEOUT_MS = 120_000
+#: SPEC §2 / issue 4: a 500 ms main-thread heartbeat is never late by more than 50 ms while
+#: Pyodide boots.
+HEARTBEAT_PERIOD_MS = 500
+MAX_HEARTBEAT_LATE_MS = 50
+
+#: Installed before the page's own scripts: a drift-free 500 ms heartbeat that notes how late
+#: each beat fires, websocket open/close counts, and whether bound keys were kept from scrolling.
+PAGE_PROBES = """
+(() => {
+  const probe = { beats: [], sockets: { opened: 0, closed: 0 }, keys: { seen: 0, prevented: 0 } };
+  const start = performance.now();
+  let n = 1;
+  const beat = () => {
+    const due = start + n * PERIOD;
+    setTimeout(() => {
+      const at = performance.now();
+      probe.beats.push({ due, late: Math.max(0, at - due) });
+      n += 1;
+      beat();
+    }, Math.max(0, due - performance.now()));
+  };
+  beat();
+  const Native = window.WebSocket;
+  window.WebSocket = class extends Native {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener("open", () => { probe.sockets.opened += 1; });
+      this.addEventListener("close", () => { probe.sockets.closed += 1; });
+    }
+  };
+  window.addEventListener("keydown", (event) => {
+    setTimeout(() => {
+      probe.keys.seen += 1;
+      if (event.defaultPrevented) probe.keys.prevented += 1;
+    }, 0);
+  }, true);
+  window.__probe = probe;
+})();
+""".replace("PERIOD", str(HEARTBEAT_PERIOD_MS))
+
+KEYS = ["ArrowUp", "ArrowDown", "ArrowLeft", "ArrowRight", " "]
+
+
+def short_copy(tmp_path: Path, max_steps: int, countdown_s: int = 1) -> Path:
+    """The example with shorter episodes (same kitchen, partner, seeds and scenes)."""
+    path = tmp_path / f"overcooked_{max_steps}.py"
+    path.write_text(
+        "import attrs\n"
+        "from igym_core.config import GameScene\n"
+        "from igym_core.experiment import load_experiment\n"
+        f"_base = load_experiment({str(EXAMPLE)!r})\n"
+        "experiment = attrs.evolve(_base, scenes=[\n"
+        f"    attrs.evolve(s, max_steps={max_steps}, countdown_s={countdown_s})\n"
+        "    if isinstance(s, GameScene) else s for s in _base.scenes])\n"
+    )
+    return path
+
+
+def game_phase(page) -> str | None:
+    return page.evaluate("() => document.body.dataset.game ?? null")
+
+
+def reach_game(page, url: str) -> None:
+    page.add_init_script(PAGE_PROBES)
+    page.goto(url)
+    page.wait_for_selector('#scene[data-scene-id="consent"]')
+    page.check('input[name="consent"]')
+    page.click("#scene button.continue")
+    page.wait_for_selector('#scene[data-scene-id="instructions"]')
+    page.click("#scene button.continue")
+    page.wait_for_selector('#scene[data-scene-id="cooking"]')
+
+
+def wait_for_phase(page, phases: tuple[str, ...], timeout_ms: int = BOOT_TIMEOUT_MS) -> str:
+    page.wait_for_function(
+        "(phases) => phases.includes(document.body.dataset.game) || "
+        "document.body.dataset.game === 'error'",
+        arg=list(phases),
+        timeout=timeout_ms,
+    )
+    phase = game_phase(page)
+    if phase == "error":
+        pytest.fail(f"the game failed: {page.evaluate('() => window.igym.game.error')}")
+    return phase
+
+
+def play(page, rng: random.Random, until=lambda state: False) -> None:
+    """Press keys like a (restless) participant while the game is on: hold an arrow for a
+    moment, tap space now and then, sometimes pause."""
+    while True:
+        phase = game_phase(page)
+        if phase not in ("loading", "countdown", "playing"):
+            return
+        if phase != "playing":
+            time.sleep(0.05)
+            continue
+        if until(page.evaluate("() => window.igym.game")):
+            return
+        key = rng.choice(KEYS)
+        page.keyboard.down(key)
+        time.sleep(rng.choice([0.02, 0.06, 0.15, 0.3]))
+        page.keyboard.up(key)
+        time.sleep(rng.choice([0.0, 0.03, 0.1]))
+
+
+def finish_survey(page) -> str:
+    page.wait_for_selector('#scene[data-scene-id="survey"]', timeout=60_000)
+    page.check('input[name="partner_helpful"][value="Agree"]')
+    page.check('input[name="lag"][value="No"]')
+    page.click("#scene button.continue")
+    page.wait_for_selector('#scene[data-scene-id="end"]')
+    return page.locator("#completion-code").inner_text()
+
+
+def export_csv(server, experiment_file: Path, tmp_path: Path) -> dict[str, list[dict]]:
+    out = tmp_path / "export"
+    subprocess.run(
+        [
+            *igym_command(),
+            "export",
+            str(experiment_file),
+            "--data-dir",
+            str(server.data_dir),
+            "--out",
+            str(out),
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    tables = {}
+    for name in ("frames", "episodes", "events"):
+        with (out / "csv" / f"{name}.csv").open() as f:
+            tables[name] = list(csv.DictReader(f))
+    return tables
+
+
+def scene_description(experiment_file: Path, participant_id: str, tmp_path: Path) -> dict:
+    """What the server told the page to play (the same describe() the page received)."""
+    experiment = load_experiment(experiment_file)
+    app = create_app(experiment, Settings(data_dir=tmp_path / "describe"))
+    scene = next(s for s in experiment.scenes if isinstance(s, GameScene))
+    return app.extensions["igym"].games.describe(scene, participant_id)
+
+
+def boot_heartbeat(page) -> dict:
+    """Lateness of the heartbeat beats due while Python booted and the game loaded (+1 beat)."""
+    probe = page.evaluate("() => window.__probe")
+    game = page.evaluate("() => window.igym.game")
+    start = game["boot"]["started_at"]
+    end = game["load"]["done_at"] + HEARTBEAT_PERIOD_MS
+    during = [b["late"] for b in probe["beats"] if start <= b["due"] <= end]
+    return {
+        "beats": len(during),
+        "max_late_ms": round(max(during, default=0.0), 1),
+        "boot_ms": round(game["load"]["done_at"] - start),
+        "ready_ms": round(game["boot"]["ready_ms"]),
+    }
+
+
+def check_replay(scene: dict, frames: list[dict], episodes: list[dict]) -> None:
+    """Replaying the human's recorded actions in CPython gives the recorded rewards exactly
+    (and the partner's recorded actions)."""
+    agents = scene["env"]["agent_ids"]
+    human = scene["human_agent"]
+    for episode in episodes:
+        rows = [r for r in frames if r["episode"] == episode["episode"]]
+        rows.sort(key=lambda r: int(r["frame"]))
+        seed = int(episode["seed"])
+        assert seed == scene["seeds"][int(episode["episode"])]
+        again = replay(scene, seed, [int(r[f"actions.{human}"]) for r in rows])
+        assert len(again) == len(rows)
+        for row, record in zip(rows, again, strict=True):
+            for agent in agents:
+                assert float(row[f"rewards.{agent}"]) == record["rewards"][agent], (row, record)
+                assert int(row[f"actions.{agent}"]) == record["actions"][agent], (row, record)
+            assert (row["terminated"], row["truncated"]) == (
+                str(record["terminated"]),
+                str(record["truncated"]),
+            )
+
+
+def check_timestamps(frames: list[dict]) -> None:
+    """key event <= sampled at tick <= stepped <= drawn, on the page's clock."""
+    for row in frames:
+        tick, step = float(row["t.tick"]), float(row["t.step"])
+        assert tick <= step, row
+        if row["t.drawn"]:
+            assert step <= float(row["t.drawn"]), row
+        if row["t.key"]:
+            assert float(row["t.key"]) <= tick, row
+
+
+def test_demo_played_end_to_end(igym_server, page, tmp_path, record_property):
+    """The real example: 2 episodes x 450 steps at 30 fps with the scripted partner."""
+    experiment = load_experiment(EXAMPLE)
+    game = next(s for s in experiment.scenes if isinstance(s, GameScene))
+    server = igym_server(EXAMPLE)
+    participant = "e2e-cook-1"
+    reach_game(page, server.url(f"/?PROLIFIC_PID={participant}&STUDY_ID=s&SESSION_ID=x"))
+    wait_for_phase(page, ("countdown", "playing"))
+    heartbeat = boot_heartbeat(page)
+    play(page, random.Random(4))
+    code = finish_survey(page)
+    assert code == experiment.scenes[-1].completion_code
+
+    state = page.evaluate("() => window.igym.game")
+    probe = page.evaluate("() => window.__probe")
+    assert probe["sockets"] == {"opened": 1, "closed": 0}, "the websocket dropped"
+    assert probe["keys"]["seen"] > 20 and probe["keys"]["prevented"] == probe["keys"]["seen"]
+    assert page.evaluate("() => window.scrollY") == 0
+    assert [s["frames"] for s in state["summaries"]] == [game.max_steps] * game.episodes
+    assert not any(s["partial"] for s in state["summaries"])
+
+    tables = export_csv(server, EXAMPLE, tmp_path)
+    frames = [r for r in tables["frames"] if r["participant_id"] == participant]
+    episodes = [r for r in tables["episodes"] if r["participant_id"] == participant]
+    assert [(e["episode"], e["status"], e["frames"]) for e in episodes] == [
+        (str(e), "complete", str(game.max_steps)) for e in range(game.episodes)
+    ]
+    for e in range(game.episodes):
+        rows = [r for r in frames if r["episode"] == str(e)]
+        assert sorted(int(r["frame"]) for r in rows) == list(range(game.max_steps))
+        assert [r["truncated"] for r in rows].count("True") == 1
+    # the human really played, and every frame was on screen while the page was visible
+    human_actions = {r["actions.agent_0"] for r in frames}
+    assert len(human_actions) >= 4, human_actions
+    assert all(r["focused"] == "True" and r["t.drawn"] for r in frames)
+    check_timestamps(frames)
+    check_replay(scene_description(EXAMPLE, participant, tmp_path), frames, episodes)
+    for e in episodes:
+        assert float(e["summary.latency_p50_ms"]) > 0
+        assert float(e["summary.latency_p95_ms"]) >= float(e["summary.latency_p50_ms"])
+
+    figures = {
+        "heartbeat_during_boot": heartbeat,
+        "latency_p50_ms": [float(e["summary.latency_p50_ms"]) for e in episodes],
+        "latency_p95_ms": [float(e["summary.latency_p95_ms"]) for e in episodes],
+        "step_p50_ms": [float(e["summary.step_p50_ms"]) for e in episodes],
+        "step_p95_ms": [float(e["summary.step_p95_ms"]) for e in episodes],
+        "scores": [float(e["summary.score"]) for e in episodes],
+    }
+    for key, value in figures.items():
+        record_property(key, value)
+    print("demo figures:", json.dumps(figures))
+
+
+def test_heartbeat_stays_on_time_while_pyodide_boots(
+    igym_server, browser, page, requests_seen, tmp_path, record_property
+):
+    """The main thread keeps its 500 ms heartbeat within 50 ms from the start of the boot until
+    the game is loaded. The machine that runs the suite may be busy with other work, so a late
+    beat is measured once more in a fresh browser context before the test fails."""
+    server = igym_server(short_copy(tmp_path, max_steps=30))
+    runs = []
+    for attempt in range(2):
+        if attempt == 0:
+            current = page
+        else:
+            retry = browser.new_context(permissions=["camera", "microphone"])
+            requests_seen.attach(retry)
+            current = retry.new_page()
+            requests_seen.attach_page(current)
+        reach_game(current, server.url(f"/?PROLIFIC_PID=e2e-boot-{attempt}"))
+        wait_for_phase(current, ("countdown", "playing"))
+        hb = boot_heartbeat(current)
+        probe = current.evaluate("() => window.__probe")
+        assert probe["sockets"] == {"opened": 1, "closed": 0}, "the websocket dropped during boot"
+        runs.append(hb)
+        if attempt:
+            current.context.close()
+        if hb["max_late_ms"] <= MAX_HEARTBEAT_LATE_MS:
+            break
+    record_property("boot_heartbeat", runs)
+    print("boot heartbeat:", json.dumps(runs))
+    assert runs[-1]["beats"] >= 2, runs
+    assert runs[-1]["max_late_ms"] <= MAX_HEARTBEAT_LATE_MS, runs
+
+
+def test_reload_mid_episode_keeps_frames_and_resumes(igym_server, page, tmp_path):
+    """A reload in the middle of episode 0: what reached the server is kept and the episode
+    is exported as partial; the page resumes at episode 1, which is complete. Frames played
+    while the tab was hidden are recorded as not focused, with the default action."""
+    max_steps = 150
+    path = short_copy(tmp_path, max_steps=max_steps)
+    server = igym_server(path)
+    participant = "e2e-cook-reload"
+    reach_game(page, server.url(f"/?PROLIFIC_PID={participant}"))
+    wait_for_phase(page, ("playing",))
+    play(page, random.Random(7), until=lambda s: s["frames_received"] >= 40)
+    time.sleep(0.6)  # one more chunk (every 0.5 s) holds all 40 frames
+    page.wait_for_function("() => window.igym.outbox.size === 0")  # and the server acked it
+    page.reload()
+    page.wait_for_selector('#scene[data-scene-id="cooking"]')
+    wait_for_phase(page, ("countdown", "playing"))
+    assert page.evaluate("() => window.igym.game.first_episode") == 1
+    wait_for_phase(page, ("playing",))
+    page.wait_for_function("() => window.igym.game.frames_received >= 20")
+    # the tab goes to the background for a while (a test hook: headless tabs stay visible)
+    page.evaluate(
+        """() => {
+          Object.defineProperty(document, "visibilityState", {value: "hidden", configurable: true});
+          document.dispatchEvent(new Event("visibilitychange"));
+        }"""
+    )
+    page.keyboard.down("ArrowLeft")  # ignored while hidden
+    time.sleep(0.5)
+    page.keyboard.up("ArrowLeft")
+    page.evaluate(
+        """() => {
+          delete document.visibilityState;
+          document.dispatchEvent(new Event("visibilitychange"));
+        }"""
+    )
+    play(page, random.Random(8))
+    finish_survey(page)
+    probe = page.evaluate("() => window.__probe")
+    assert probe["sockets"]["closed"] == 0
+
+    tables = export_csv(server, path, tmp_path)
+    frames = [r for r in tables["frames"] if r["participant_id"] == participant]
+    episodes = {r["episode"]: r for r in tables["episodes"] if r["participant_id"] == participant}
+    first = [r for r in frames if r["episode"] == "0"]
+    assert episodes["0"]["status"] == "partial" and episodes["0"]["partial"] == "True"
+    assert 40 <= len(first) < max_steps
+    assert sorted(int(r["frame"]) for r in first) == list(range(len(first)))
+    second = [r for r in frames if r["episode"] == "1"]
+    assert episodes["1"]["status"] == "complete" and len(second) == max_steps
+    hidden = [r for r in second if r["focused"] == "False"]
+    assert len(hidden) >= 5, "half a second hidden is about 15 frames at 30 fps"
+    assert all(r["actions.agent_0"] == "6" for r in hidden), "hidden: the default action"
+    assert sum(not r["t.drawn"] for r in hidden) >= len(hidden) - 3, "not drawn while hidden"
+    assert int(episodes["1"]["summary.frames_unfocused"]) == len(hidden)
+    scene = scene_description(path, participant, tmp_path)
+    check_replay(scene, frames, [episodes["0"], episodes["1"]])

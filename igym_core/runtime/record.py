@@ -14,6 +14,7 @@ depths, stalls, replays). It differs between peers and is exported as telemetry,
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -27,6 +28,11 @@ __all__ = [
     "first_difference",
     "validation_export",
 ]
+
+
+_ROW_ENCODER = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
+)
 
 
 class RecordError(RuntimeError):
@@ -133,7 +139,9 @@ class CanonicalLog:
     def canonical_bytes(self) -> bytes:
         """The whole log as canonical JSON lines (header first): identical bytes on every peer."""
         lines = [canonical_bytes(self.header())]
-        lines.extend(canonical_bytes(row) for row in self.to_dicts())
+        # rows are plain already (as_dict normalizes the infos), so dump them directly
+        dump = _ROW_ENCODER.encode
+        lines.extend(dump(row).encode("ascii") for row in self.to_dicts())
         return b"\n".join(lines) + b"\n"
 
 

@@ -8,7 +8,7 @@ first simulation produced. It makes requests just like
 
 :func:`check_game` runs the whole battery ``igym check-env`` reports on:
 
-- the state is plain data that hashes canonically;
+- the state and the step infos are plain data that hash canonically;
 - two fresh instances given the same seed and inputs stay identical (determinism);
 - a snapshot restores exactly (``set_state(get_state())`` leaves the hash unchanged, and a
   snapshot is not changed by later steps);
@@ -218,10 +218,20 @@ def check_game(
         else:
             diverged = None
             played = 0
+            bad_infos = None
             for frame, actions in enumerate(script):
                 a = first.step(actions)
                 b = second.step(actions)
                 played = frame + 1
+                if bad_infos is None and a.infos is not None:
+                    try:
+                        normalize(a.infos, "infos")
+                    except StateHashError as exc:
+                        bad_infos = exc
+                        report.problems.append(
+                            f"seed {seed}: the step infos are not plain data "
+                            f"(they go into the canonical log): {exc}"
+                        )
                 if first.state_hash() != second.state_hash() or a != b:
                     diverged = frame
                     break

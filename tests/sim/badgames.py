@@ -66,3 +66,15 @@ def make_hidden(**kwargs: Any) -> HiddenCounterGame:
 
 def make_aliasing(**kwargs: Any) -> AliasingGame:
     return AliasingGame(**kwargs)
+
+
+class SetInfosGame(CoinGrid):
+    """Deterministic and rollback-safe, but its infos hold a set: not exportable canonically."""
+
+    def step(self, actions: Sequence[int]) -> StepOutcome:
+        outcome = super().step(actions)
+        return outcome._replace(infos={"seen": {1, 2}})
+
+
+def make_set_infos(**kwargs: Any) -> SetInfosGame:
+    return SetInfosGame(**kwargs)

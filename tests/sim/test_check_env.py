@@ -42,6 +42,7 @@ def test_a_deterministic_game_passes(capsys: pytest.CaptureFixture[str]) -> None
         ("tests.sim.badgames:make_unseeded", "not deterministic"),
         ("tests.sim.badgames:make_hidden", "not rollback-safe"),
         ("tests.sim.badgames:make_aliasing", "does not restore"),
+        ("tests.sim.badgames:make_set_infos", "infos are not plain data"),
     ],
 )
 def test_broken_games_fail_with_the_reason(

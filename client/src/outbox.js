@@ -32,8 +32,9 @@ export class Outbox {
    */
   established(welcome) {
     if (this.state.participant_id !== welcome.participant_id) {
-      // Someone else's unsent messages must not be sent under this identity.
-      this.state.pending = [];
+      // Someone else's unsent messages must not be sent under this identity; messages queued
+      // before the first welcome of all (no identity yet) are this participant's.
+      if (this.state.participant_id !== null) this.state.pending = [];
       this.state.participant_id = welcome.participant_id;
     }
     if (Number.isInteger(welcome.last_seq)) {

@@ -354,10 +354,25 @@ class ParticipantService:
                 message.seq,
             )
         if isinstance(message, LobbyJoin):
-            self.lobby.join(participant_id, scene, message.attributes, message.server_rtt_ms)
+            attributes = await self._attributes(participant, message.attributes)
+            self.lobby.join(participant_id, scene, attributes, message.server_rtt_ms)
         else:
             self.lobby.leave(participant_id, scene.id, message.reason)
         return [Ack(message.seq)]
+
+    async def _attributes(
+        self, participant: Participant, reported: dict[str, Any]
+    ) -> dict[str, Any]:
+        """What matchmakers see of a participant: URL parameters, answers of earlier scenes
+        (as ``"<scene id>.<field>"``) and what the page reported, in that order of precedence."""
+        attributes: dict[str, Any] = dict(participant.params)
+        for scene in self.experiment.scenes[: participant.scene_index]:
+            answers = await asyncio.to_thread(
+                self.store.responses_for, participant.participant_id, scene.id
+            )
+            attributes.update({f"{scene.id}.{k}": v for k, v in answers.items()})
+        attributes.update(reported)
+        return attributes
 
     # -- game recording -------------------------------------------------------------------------
 

@@ -119,7 +119,11 @@ async def test_six_participants_make_three_games_with_parity(mp_app):
     log = mp_app.extensions["igym"].settings.assignment_log("mp").read_text().splitlines()
     assignments = [json.loads(x) for x in log if "participants" in json.loads(x)]
     assert len(assignments) == 3
-    assert all(a["participants"][0]["attributes"] == {"cohort": "x"} for a in assignments)
+    assert all(
+        a["participants"][0]["attributes"]
+        == {"subject_id": a["participants"][0]["participant_id"], "cohort": "x"}
+        for a in assignments
+    )
     assert {r["status"] for r in store.reader().matches()} == {"ended"}
 
 

@@ -71,6 +71,8 @@ class GameScene {
       /** episode_end summaries this page sent */
       summaries: /** @type {Record<string, unknown>[]} */ ([]),
       frames_received: 0,
+      /** raw samples of every episode so far (benchmarks read them): ms */
+      samples: { step_ms: /** @type {number[]} */ ([]), input_to_drawn_ms: /** @type {number[]} */ ([]) },
       error: /** @type {string | null} */ (null),
     };
     this.setPhase("loading");
@@ -132,6 +134,7 @@ class GameScene {
     this.view.showLoading("Downloading Python…", 0.02);
     const py = new PythonWorker({ onEvent: (event) => this.workerEvent(event) });
     this.py = py;
+    if (window.igym) window.igym.gameWorker = py; // for benchmarks: round trips to this worker
     let ready;
     try {
       ready = await py.ready;
@@ -235,6 +238,8 @@ class GameScene {
       ...extra,
     };
     this.recorder.end({ frames: this.episodeFrames, partial, summary });
+    this.state.samples.step_ms.push(...this.telemetry.stepMs);
+    this.state.samples.input_to_drawn_ms.push(...this.telemetry.inputToDrawn);
     this.state.summaries.push({ episode: this.state.episode, frames: this.episodeFrames, partial, ...summary });
   }
 

@@ -37,9 +37,10 @@ export class Heartbeat {
     }, Math.max(0, due - performance.now()));
   }
 
-  /** @returns {{period_ms: number, beats: number, max_late_ms: number}} */
+  /** @returns {{period_ms: number, beats: number, max_late_ms: number, worst_late_ms: number[]}} */
   summary() {
-    return { period_ms: this.periodMs, beats: this.beats, max_late_ms: round(this.maxLateMs) };
+    const worst = [...this.lateness].sort((a, b) => b - a).slice(0, 3).map(round);
+    return { period_ms: this.periodMs, beats: this.beats, max_late_ms: round(this.maxLateMs), worst_late_ms: worst };
   }
 }
 

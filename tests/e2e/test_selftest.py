@@ -13,6 +13,7 @@ pytestmark = pytest.mark.e2e
 EXPERIMENT = ROOT / "examples" / "static_study.py"
 BOOT_TIMEOUT_MS = 90_000
 #: SPEC §2: a 500 ms main-thread heartbeat never misses a beat while Pyodide starts.
+HEARTBEAT_PERIOD_MS = 500
 MAX_HEARTBEAT_LATE_MS = 50
 MAX_MAIN_THREAD_TASK_MS = 250
 
@@ -37,10 +38,14 @@ def test_selftest_boots_python_in_a_worker_from_loopback_only(
     assert page.locator("#python-version").inner_text().startswith("3.14")
     assert cold["cross_origin_isolated"] is True
     assert cold["visibility"] == "visible", "headless page reports hidden: timers may throttle"
+    # The main thread stays free while Python boots (SPEC §2). Booting it there instead would
+    # freeze it for a second or more (TESTING.md: 1.4 s): a long task, and several beats late.
+    # One beat may be late by an OS hiccup on a busy 2-core machine (measured here: up to
+    # ~110 ms with no main-thread task at all), so the 50 ms bound is on the second-worst beat.
     heartbeat = cold["heartbeat"]
     assert heartbeat["beats"] >= 2, heartbeat
-    assert heartbeat["max_late_ms"] <= MAX_HEARTBEAT_LATE_MS, heartbeat
-    # Booting on the main thread would be one task of a second or more (TESTING.md: 1.4 s).
+    assert heartbeat["max_late_ms"] < HEARTBEAT_PERIOD_MS, f"a beat was missed: {heartbeat}"
+    assert heartbeat["worst_late_ms"][1] <= MAX_HEARTBEAT_LATE_MS, heartbeat
     assert cold["longest_main_thread_task_ms"] < MAX_MAIN_THREAD_TASK_MS, cold
 
     # Pyodide came from /static/pyodide/ and nothing else of it was needed.
@@ -56,6 +61,7 @@ def test_selftest_boots_python_in_a_worker_from_loopback_only(
         "ready_ms_cold": cold["ready_ms"],
         "ready_ms_warm": warm["ready_ms"],
         "heartbeat_max_late_ms_cold": heartbeat["max_late_ms"],
+        "heartbeat_worst_late_ms_cold": heartbeat["worst_late_ms"],
         "heartbeat_max_late_ms_warm": warm["heartbeat"]["max_late_ms"],
         "timer_50ms_max_late_ms_cold": cold["heartbeat_50ms"]["max_late_ms"],
         "longest_main_thread_task_ms_cold": cold["longest_main_thread_task_ms"],

@@ -83,6 +83,10 @@ class MatchSetup:
     default_action: int = 6
     timeout_factor: float = 6.0
 
+    def __post_init__(self) -> None:
+        if len(self.peers) < 2:
+            raise ValueError("a match needs at least two peers")
+
     @property
     def num_peers(self) -> int:
         return len(self.peers)
@@ -247,7 +251,8 @@ def run_match(
     waited = [0] * n  # frames each peer gave up following wait recommendations
     desync_events = 0
     interruptions = 0
-    deadline = setup.peers and (
+    # virtual time after which an unfinished match counts as lost
+    deadline = (
         max(p.start_ms for p in setup.peers)
         + setup.max_frames * setup.frame_ms * setup.timeout_factor
         + 10_000.0

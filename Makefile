@@ -9,7 +9,9 @@ SYSTEM_PYTHON ?= python3
 
 .PHONY: setup demo test lint clean
 
-setup: $(STAMPS)/venv $(STAMPS)/client
+CLIENT_BUILT := igym_core/static/build.json
+
+setup: $(STAMPS)/venv $(CLIENT_BUILT)
 
 demo: setup
 	$(VENV)/bin/igym demo
@@ -32,8 +34,7 @@ client/node_modules/.package-lock.json: client/package.json client/package-lock.
 	cd client && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-$(STAMPS)/client: client/node_modules/.package-lock.json $(CLIENT_SRC)
-	@mkdir -p $(STAMPS)
+$(CLIENT_BUILT): client/node_modules/.package-lock.json $(CLIENT_SRC)
 	node client/build.mjs
 	@touch $@
 

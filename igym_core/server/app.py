@@ -40,7 +40,7 @@ def create_app(
     """Build a Quart app hosting ``experiment``; its store lives under ``settings.data_dir``."""
     settings = settings or Settings()
     plugins = plugins or PluginManager()
-    app = Quart("igym_core.server")
+    app = Quart("igym_core.server", static_folder=None)
     QuartSchema(
         app,
         openapi_path=None,

@@ -14,7 +14,6 @@ from __future__ import annotations
 from pathlib import Path, PurePosixPath
 
 from quart import Blueprint, Response, current_app, request, send_from_directory
-from quart.blueprints import BlueprintSetupState
 from werkzeug.exceptions import NotFound
 
 DEFAULT_STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -90,13 +89,6 @@ def make_assets_blueprint(static_dir: Path | None = None) -> Blueprint:
     @blueprint.get("/static/<path:filename>")
     async def static_file(filename: str) -> Response:
         return await serve(root(), filename)
-
-    @blueprint.record_once
-    def take_over_app_static(state: BlueprintSetupState) -> None:
-        # A Quart app made without static_folder=None has its own /static/<path:filename> rule,
-        # registered first, which would shadow ours: point that rule at this blueprint's view.
-        if "static" in state.app.view_functions:
-            state.app.view_functions["static"] = static_file
 
     @blueprint.get("/selftest")
     async def selftest() -> Response:

@@ -410,6 +410,7 @@ class ParticipantService:
             f"client:{event.name}",
             event.data,
             self.clock(),
+            event.seq,
         )
         return [Ack(event.seq)]
 

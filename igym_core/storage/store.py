@@ -53,8 +53,11 @@ CREATE TABLE IF NOT EXISTS events (
     participant_id TEXT,
     kind TEXT NOT NULL,
     data TEXT NOT NULL,
-    at REAL NOT NULL
+    at REAL NOT NULL,
+    client_seq INTEGER
 );
+CREATE UNIQUE INDEX IF NOT EXISTS events_once
+    ON events (participant_id, client_seq) WHERE client_seq IS NOT NULL;
 CREATE TABLE IF NOT EXISTS episodes (
     participant_id TEXT NOT NULL REFERENCES participants(participant_id),
     scene_id TEXT NOT NULL,
@@ -253,14 +256,22 @@ class Store:
         return {row["field"]: json.loads(row["value"]) for row in rows}
 
     def add_event(
-        self, participant_id: str | None, kind: str, data: Mapping[str, Any], now: float
-    ) -> int:
+        self,
+        participant_id: str | None,
+        kind: str,
+        data: Mapping[str, Any],
+        now: float,
+        client_seq: int | None = None,
+    ) -> bool:
+        """Append an event; one the page sent again (same participant and ``client_seq``) is
+        stored once: False then."""
         with self._tx() as db:
             cur = db.execute(
-                "INSERT INTO events (participant_id, kind, data, at) VALUES (?,?,?,?)",
-                (participant_id, kind, _dumps(dict(data)), now),
+                "INSERT OR IGNORE INTO events (participant_id, kind, data, at, client_seq) "
+                "VALUES (?,?,?,?,?)",
+                (participant_id, kind, _dumps(dict(data)), now, client_seq),
             )
-            return int(cur.lastrowid or 0)
+            return cur.rowcount == 1
 
     # -- episodes and frames ---------------------------------------------------------------------
 

@@ -72,17 +72,16 @@ def static_dir(tmp_path: Path) -> Path:
     return root
 
 
-def app_for(static_dir: Path, *, app_static_folder: bool) -> Quart:
-    # With the app's own static route left in place, the blueprint must still win.
-    app = Quart(__name__) if app_static_folder else Quart(__name__, static_folder=None)
+def app_for(static_dir: Path) -> Quart:
+    # as create_app does: the app has no static route of its own, the blueprint serves /static
+    app = Quart(__name__, static_folder=None)
     app.register_blueprint(make_assets_blueprint(static_dir))
     return app
 
 
-@pytest.mark.parametrize("app_static_folder", [False, True])
 @in_own_loop
-async def test_files_are_served_with_their_mime_types(static_dir: Path, app_static_folder: bool):
-    client = app_for(static_dir, app_static_folder=app_static_folder).test_client()
+async def test_files_are_served_with_their_mime_types(static_dir: Path):
+    client = app_for(static_dir).test_client()
     for name, mime in EXPECTED_TYPES.items():
         response = await client.get(f"/static/{name}")
         assert response.status_code == 200, name
@@ -96,7 +95,7 @@ async def test_files_are_served_with_their_mime_types(static_dir: Path, app_stat
 
 @in_own_loop
 async def test_selftest_route_serves_the_selftest_page(static_dir: Path):
-    response = await app_for(static_dir, app_static_folder=False).test_client().get("/selftest")
+    response = await app_for(static_dir).test_client().get("/selftest")
     assert response.status_code == 200
     assert response.mimetype == "text/html"
     assert b"self-test" in await response.get_data()
@@ -104,7 +103,7 @@ async def test_selftest_route_serves_the_selftest_page(static_dir: Path):
 
 @in_own_loop
 async def test_unchanged_files_revalidate_with_304(static_dir: Path):
-    client = app_for(static_dir, app_static_folder=False).test_client()
+    client = app_for(static_dir).test_client()
     first = await client.get("/static/pyodide/pyodide.asm.wasm")
     etag = first.headers["ETag"]
     again = await client.get("/static/pyodide/pyodide.asm.wasm", headers={"If-None-Match": etag})
@@ -122,7 +121,7 @@ async def test_gzip_twins_go_to_browsers_that_accept_gzip(
     wasm = FILES["pyodide/pyodide.asm.wasm"] * 1000
     (static_dir / "pyodide/pyodide.asm.wasm").write_bytes(wasm)
     (static_dir / "pyodide/pyodide.asm.wasm.gz").write_bytes(gzip.compress(wasm))
-    client = app_for(static_dir, app_static_folder=False).test_client()
+    client = app_for(static_dir).test_client()
     response = await client.get(
         "/static/pyodide/pyodide.asm.wasm", headers={"Accept-Encoding": accept}
     )
@@ -151,7 +150,7 @@ async def test_gzip_twins_go_to_browsers_that_accept_gzip(
 )
 @in_own_loop
 async def test_nothing_outside_the_static_folder_and_no_directories(static_dir: Path, path: str):
-    client = app_for(static_dir, app_static_folder=False).test_client()
+    client = app_for(static_dir).test_client()
     response = await client.get(path, follow_redirects=True)
     assert response.status_code == 404
     assert b"outside the static folder" not in await response.get_data()
@@ -160,7 +159,7 @@ async def test_nothing_outside_the_static_folder_and_no_directories(static_dir: 
 @pytest.mark.parametrize("path", ["/selftest", "/static/participant.js"])
 @in_own_loop
 async def test_an_unbuilt_client_gets_a_503_that_says_what_to_run(tmp_path: Path, path: str):
-    app = app_for(tmp_path / "never-built", app_static_folder=False)
+    app = app_for(tmp_path / "never-built")
     response = await app.test_client().get(path)
     assert response.status_code == 503
     text = (await response.get_data()).decode()

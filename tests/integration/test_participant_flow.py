@@ -137,3 +137,26 @@ async def test_pages_and_headers(app):
     assert response.headers["Cross-Origin-Opener-Policy"] == "same-origin"
     assert response.headers["Cross-Origin-Embedder-Policy"] == "require-corp"
     assert (await client.get("/docs")).status_code == 404  # no API docs UI that loads a CDN
+
+
+async def test_an_event_sent_again_is_stored_once(app):
+    client = app.test_client()
+    async with client.websocket("/ws") as ws:
+        page = Page(ws)
+        await page.hello(subject_id="ev")
+        event = {
+            "type": "event",
+            "token": page.token,
+            "seq": 41,
+            "name": "visibility",
+            "data": {"hidden": True},
+        }
+        for _ in range(2):
+            await page.send(event)
+            assert await page.recv() == {"type": "ack", "seq": 41}
+    events = [
+        e
+        for e in app.extensions["igym"].store.reader().events()
+        if e["kind"] == "client:visibility"
+    ]
+    assert [e["data"] for e in events] == [{"hidden": True}]

@@ -45,7 +45,7 @@ PAGE_PROBES = """
     const due = start + n * PERIOD;
     setTimeout(() => {
       const at = performance.now();
-      probe.beats.push({ due, late: Math.max(0, at - due) });
+      probe.beats.push({ due, at: performance.timeOrigin + at, late: Math.max(0, at - due) });
       n += 1;
       beat();
     }, Math.max(0, due - performance.now()));
@@ -68,6 +68,26 @@ PAGE_PROBES = """
   window.__probe = probe;
 })();
 """.replace("PERIOD", str(HEARTBEAT_PERIOD_MS))
+
+#: The control: a 50 ms heartbeat in a page of another site (localhost, not 127.0.0.1), which
+#: Chromium runs in another renderer process. A beat late on both pages at the same moment was
+#: held up by the machine (other processes on a busy CPU), not by the page under test.
+CONTROL_PROBE = """() => {
+  const control = { beats: [] };
+  const start = performance.now();
+  let n = 1;
+  const beat = () => {
+    const due = start + n * 50;
+    setTimeout(() => {
+      const at = performance.now();
+      control.beats.push({ at: performance.timeOrigin + at, late: Math.max(0, at - due) });
+      n += 1;
+      beat();
+    }, Math.max(0, due - performance.now()));
+  };
+  beat();
+  window.__control = control;
+}"""
 
 KEYS = ["ArrowUp", "ArrowDown", "ArrowLeft", "ArrowRight", " "]
 
@@ -175,19 +195,41 @@ def scene_description(experiment_file: Path, participant_id: str, tmp_path: Path
     return app.extensions["igym"].games.describe(scene, participant_id)
 
 
-def boot_heartbeat(page) -> dict:
-    """Lateness of the heartbeat beats due while Python booted and the game loaded (+1 beat)."""
+def open_control(context, server):
+    """A page on another site with a 50 ms heartbeat (see CONTROL_PROBE)."""
+    control = context.new_page()
+    control.goto(server.url("/healthz").replace("127.0.0.1", "localhost"))
+    control.evaluate(CONTROL_PROBE)
+    return control
+
+
+def boot_heartbeat(page, control=None) -> dict:
+    """Lateness of the heartbeat beats due while Python booted and the game loaded (+1 beat).
+
+    With a control page, ``max_excess_ms`` is the worst lateness beyond what the control saw
+    at the same moment (from the beat's due time until just after it fired)."""
     probe = page.evaluate("() => window.__probe")
     game = page.evaluate("() => window.igym.game")
     start = game["boot"]["started_at"]
     end = game["load"]["done_at"] + HEARTBEAT_PERIOD_MS
-    during = [b["late"] for b in probe["beats"] if start <= b["due"] <= end]
-    return {
+    during = [b for b in probe["beats"] if start <= b["due"] <= end]
+    result = {
         "beats": len(during),
-        "max_late_ms": round(max(during, default=0.0), 1),
+        "max_late_ms": round(max((b["late"] for b in during), default=0.0), 1),
         "boot_ms": round(game["load"]["done_at"] - start),
         "ready_ms": round(game["boot"]["ready_ms"]),
     }
+    if control is not None:
+        beats = control.evaluate("() => window.__control.beats")
+        excess = []
+        for b in during:
+            due = b["at"] - b["late"]
+            same_time = [c["late"] for c in beats if due <= c["at"] <= b["at"] + 50]
+            excess.append(b["late"] - max(same_time, default=0.0))
+        result["max_excess_ms"] = round(max(excess, default=0.0), 1)
+        result["control_beats"] = len(beats)
+        result["control_max_late_ms"] = round(max((c["late"] for c in beats), default=0.0), 1)
+    return result
 
 
 def check_replay(scene: dict, frames: list[dict], episodes: list[dict]) -> None:
@@ -224,14 +266,18 @@ def check_timestamps(frames: list[dict]) -> None:
 
 
 def test_demo_played_end_to_end(igym_server, page, tmp_path, record_property):
-    """The real example: 2 episodes x 450 steps at 30 fps with the scripted partner."""
+    """The real example: 2 episodes x 450 steps at 30 fps with the scripted partner.
+
+    The boot heartbeat is measured and reported here; the next test asserts it, with a retry."""
     experiment = load_experiment(EXAMPLE)
     game = next(s for s in experiment.scenes if isinstance(s, GameScene))
     server = igym_server(EXAMPLE)
     participant = "e2e-cook-1"
+    control = open_control(page.context, server)
     reach_game(page, server.url(f"/?PROLIFIC_PID={participant}&STUDY_ID=s&SESSION_ID=x"))
     wait_for_phase(page, ("countdown", "playing"))
-    heartbeat = boot_heartbeat(page)
+    heartbeat = boot_heartbeat(page, control)  # reported; asserted (with a retry) below
+    control.close()
     play(page, random.Random(4))
     code = finish_survey(page)
     assert code == experiment.scenes[-1].completion_code
@@ -281,8 +327,13 @@ def test_heartbeat_stays_on_time_while_pyodide_boots(
     igym_server, browser, page, requests_seen, tmp_path, record_property
 ):
     """The main thread keeps its 500 ms heartbeat within 50 ms from the start of the boot until
-    the game is loaded. The machine that runs the suite may be busy with other work, so a late
-    beat is measured once more in a fresh browser context before the test fails."""
+    the game is loaded.
+
+    The machine that runs the suite may be busy with other work (two cores, other suites), so
+    lateness is judged against a simultaneous control heartbeat in another renderer process:
+    only the part of a beat's lateness that the control did not see at the same moment counts.
+    Booting Python on the main thread would fail this by a second or more (TESTING.md). A failed
+    attempt is measured once more in a fresh browser context."""
     server = igym_server(short_copy(tmp_path, max_steps=30))
     runs = []
     for attempt in range(2):
@@ -293,20 +344,23 @@ def test_heartbeat_stays_on_time_while_pyodide_boots(
             requests_seen.attach(retry)
             current = retry.new_page()
             requests_seen.attach_page(current)
+        control = open_control(current.context, server)
         reach_game(current, server.url(f"/?PROLIFIC_PID=e2e-boot-{attempt}"))
         wait_for_phase(current, ("countdown", "playing"))
-        hb = boot_heartbeat(current)
+        hb = boot_heartbeat(current, control)
         probe = current.evaluate("() => window.__probe")
         assert probe["sockets"] == {"opened": 1, "closed": 0}, "the websocket dropped during boot"
         runs.append(hb)
+        control.close()
         if attempt:
             current.context.close()
-        if hb["max_late_ms"] <= MAX_HEARTBEAT_LATE_MS:
+        if hb["max_excess_ms"] <= MAX_HEARTBEAT_LATE_MS:
             break
     record_property("boot_heartbeat", runs)
     print("boot heartbeat:", json.dumps(runs))
     assert runs[-1]["beats"] >= 2, runs
-    assert runs[-1]["max_late_ms"] <= MAX_HEARTBEAT_LATE_MS, runs
+    assert runs[-1]["control_beats"] > 0, runs
+    assert runs[-1]["max_excess_ms"] <= MAX_HEARTBEAT_LATE_MS, runs
 
 
 def test_reload_mid_episode_keeps_frames_and_resumes(igym_server, page, tmp_path):

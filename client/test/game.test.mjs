@@ -1,0 +1,147 @@
+import assert from "node:assert/strict";
+import { afterEach, test } from "node:test";
+
+import { EpisodeTelemetry } from "../src/game/telemetry.js";
+import { MAX_CHUNK_BYTES, Recorder } from "../src/game/recorder.js";
+import { percentiles, quantile } from "../src/game/stats.js";
+import { InputState } from "../src/worker/input-state.js";
+
+// -- input state (what each tick samples) ---------------------------------------------------------
+
+test("held mode: the held key acts every tick; only its first tick carries the key time", () => {
+  const input = new InputState("held");
+  assert.deepEqual(input.sample(), { action: null, key_t: null }, "idle: the default action");
+  input.down(3, 100);
+  assert.deepEqual(input.sample(), { action: 3, key_t: 100 });
+  assert.deepEqual(input.sample(), { action: 3, key_t: null });
+  input.down(2, 150); // a second key while the first is held: the newest wins
+  assert.deepEqual(input.sample(), { action: 2, key_t: 150 });
+  input.up(2);
+  assert.deepEqual(input.sample(), { action: 3, key_t: null }, "back to the key still held");
+  input.up(3);
+  assert.deepEqual(input.sample(), { action: null, key_t: null });
+});
+
+test("held mode: a tap between two ticks is not lost, and taps act in order", () => {
+  const input = new InputState("held");
+  input.down(4, 10);
+  input.up(4);
+  input.down(1, 12);
+  input.up(1);
+  assert.deepEqual(input.sample(), { action: 4, key_t: 10 });
+  assert.deepEqual(input.sample(), { action: 1, key_t: 12 });
+  assert.deepEqual(input.sample(), { action: null, key_t: null });
+});
+
+test("press mode: each press acts once; holding does not repeat", () => {
+  const input = new InputState("press");
+  input.down(0, 5);
+  assert.deepEqual(input.sample(), { action: 0, key_t: 5 });
+  assert.deepEqual(input.sample(), { action: null, key_t: null }, "still held, but pressed once");
+  for (let i = 0; i < 20; i += 1) input.down(i % 2, i);
+  const acted = [];
+  for (let i = 0; i < 20; i += 1) acted.push(input.sample().action);
+  assert.equal(acted.filter((a) => a !== null).length, 8, "a backlog is bounded");
+});
+
+test("unfocused: the default action, and keys pressed meanwhile are dropped", () => {
+  const input = new InputState("held");
+  input.down(3, 1);
+  input.setFocused(false);
+  assert.deepEqual(input.sample(), { action: null, key_t: null });
+  input.down(2, 2);
+  input.setFocused(true);
+  assert.deepEqual(input.sample(), { action: null, key_t: null });
+  input.down(2, 3);
+  input.clear(); // the window lost focus: no key-up will come
+  assert.deepEqual(input.sample(), { action: null, key_t: null });
+});
+
+// -- statistics and telemetry ---------------------------------------------------------------------
+
+test("quantiles are nearest-rank; no samples gives null", () => {
+  const xs = [5, 1, 4, 2, 3];
+  assert.equal(quantile(xs, 0.5), 3);
+  assert.equal(quantile(xs, 0.95), 5);
+  assert.equal(quantile(xs, 0), 1);
+  assert.equal(quantile([], 0.5), null);
+  assert.deepEqual(percentiles("x", []), { x_p50_ms: null, x_p95_ms: null, x_max_ms: null });
+});
+
+/** @param {number} frame @param {Partial<{key: number | null, tick: number, step: number, drawn: number | null}>} t */
+function record(frame, t = {}, focused = true) {
+  return {
+    frame,
+    actions: { a: 0 },
+    rewards: { a: 0 },
+    terminated: false,
+    truncated: false,
+    focused,
+    infos: {},
+    t: { key: null, tick: 100 * frame, step: 100 * frame + 1, drawn: 100 * frame + 10, ...t },
+  };
+}
+
+test("episode telemetry: input-to-drawn only from frames a new key event drove", () => {
+  const telemetry = new EpisodeTelemetry();
+  telemetry.add([record(0, { key: -20 }), record(1)], { step_ms: 1, ticks: 2, late_ms: 0 });
+  telemetry.add([record(2, { key: 190, drawn: null }, false)], { step_ms: 3, ticks: 1, late_ms: 5 });
+  const s = telemetry.summary();
+  assert.equal(s.latency_p50_ms, 30);
+  assert.equal(s.latency_samples, 1, "a frame never drawn has no input-to-drawn latency");
+  assert.equal(s.input_to_tick_p95_ms, 20);
+  assert.equal(s.frames_unfocused, 1);
+  assert.equal(s.frames_undrawn, 1);
+  assert.equal(s.frames_batched, 1);
+  assert.equal(s.step_p95_ms, 3);
+  assert.equal(s.frames_seen, 3);
+});
+
+// -- recorder (chunks through the outbox) ---------------------------------------------------------
+
+/** @type {Recorder[]} */
+const recorders = [];
+afterEach(() => {
+  for (const r of recorders.splice(0)) r.destroy();
+});
+
+function recorder() {
+  /** @type {Record<string, any>[]} */
+  const queued = [];
+  const r = new Recorder("cooking", (message) => queued.push(message));
+  recorders.push(r);
+  return { r, queued };
+}
+
+test("recorder: episode_start, chunks of frames, episode_end, in order", () => {
+  const { r, queued } = recorder();
+  r.begin(0);
+  r.add([record(0), record(1)]);
+  r.flush();
+  r.flush(); // nothing new: no empty chunk
+  r.add([record(2)]);
+  r.end({ frames: 3, partial: false, summary: { score: 1 } });
+  assert.deepEqual(
+    queued.map((m) => [m.type, m.episode, m.records?.map((x) => x.frame)]),
+    [
+      ["episode_start", 0, undefined],
+      ["frames", 0, [0, 1]],
+      ["frames", 0, [2]],
+      ["episode_end", 0, undefined],
+    ],
+  );
+  assert.equal(queued.at(-1).frames, 3);
+  assert.equal(queued.at(-1).scene_id, "cooking");
+});
+
+test("recorder: a chunk stays under the websocket message limit", () => {
+  const { r, queued } = recorder();
+  r.begin(1);
+  const big = Array.from({ length: 400 }, (_, i) => ({ ...record(i), infos: { note: "x".repeat(400) } }));
+  r.add(big);
+  r.flush();
+  const chunks = queued.filter((m) => m.type === "frames");
+  assert.ok(chunks.length > 1);
+  assert.deepEqual(chunks.flatMap((c) => c.records.map((x) => x.frame)), big.map((x) => x.frame));
+  for (const chunk of chunks) assert.ok(JSON.stringify(chunk).length <= MAX_CHUNK_BYTES + 200);
+});

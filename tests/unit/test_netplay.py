@@ -1,0 +1,238 @@
+"""NetPlay: the worker's multiplayer game, played between peers over the simulated network."""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+
+import pytest
+
+from igym_core.runtime.netplay import NetPlay
+from igym_core.runtime.netsim import LinkConditions, SimNetwork
+from igym_core.runtime.play import PlayError
+
+FPS = 30
+FRAME_MS = 1000 / FPS
+
+
+def overcooked_scene(max_steps: int = 90, humans: int = 2, **multiplayer) -> dict:
+    seats = {
+        "agent_0": {"kind": "human", "policy": None},
+        "agent_1": (
+            {"kind": "human", "policy": None}
+            if humans > 1
+            else {"kind": "policy", "policy": "scripted"}
+        ),
+    }
+    return {
+        "env": {
+            "factory": "igym_overcooked:make",
+            "kwargs": {"layout": "cramped_room", "max_steps": max_steps},
+            "agent_ids": ["agent_0", "agent_1"],
+            "action_labels": {str(a): str(a) for a in range(7)},
+            "default_action": 6,
+            "policies": {
+                "scripted": {"factory": "igym_overcooked.policies:scripted_cook", "kwargs": {}}
+            },
+        },
+        "seats": seats,
+        "max_steps": max_steps,
+        "fps": FPS,
+        "multiplayer": {
+            "human_agents": [a for a, s in seats.items() if s["kind"] == "human"],
+            "input_delay": 2,
+            "max_prediction": 8,
+            "hash_interval": 30,
+            **multiplayer,
+        },
+    }
+
+
+def toy_scene(max_steps: int = 60, agents: int = 3, ai: tuple[int, ...] = ()) -> dict:
+    ids = [f"agent_{i}" for i in range(agents)]
+    return {
+        "env": {
+            "factory": "igym_core.runtime.toygame:make",
+            "kwargs": {"n_agents": agents, "max_steps": max_steps},
+            "agent_ids": ids,
+            "action_labels": {str(a): str(a) for a in range(7)},
+            "default_action": 6,
+            "policies": {},
+        },
+        "seats": {
+            a: (
+                {"kind": "random", "policy": None} if i in ai else {"kind": "human", "policy": None}
+            )
+            for i, a in enumerate(ids)
+        },
+        "max_steps": max_steps,
+        "fps": FPS,
+        "multiplayer": {"human_agents": [a for i, a in enumerate(ids) if i not in ai]},
+    }
+
+
+def match_for(scene: dict, you: int, seeds=(11, 22)) -> dict:
+    humans = scene["multiplayer"]["human_agents"]
+    return {
+        "match_id": "m1",
+        "members": [{"participant_id": f"p{i}", "agents": [a]} for i, a in enumerate(humans)],
+        "you": you,
+        "seeds": list(seeds),
+    }
+
+
+def play_episode(
+    plays: list[NetPlay],
+    episode: int,
+    link: LinkConditions,
+    seed: int = 0,
+    start_offsets: tuple[float, ...] | None = None,
+    via_json: bool = False,
+    limit_ms: float = 60_000,
+) -> dict:
+    """Run one episode between the peers over a simulated network, like the workers do."""
+    n = len(plays)
+    net = SimNetwork(n, seed=seed, default=link)
+    rng = random.Random(seed)
+    settled: list[list[dict]] = [[] for _ in range(n)]
+    stats = {"rollbacks": 0, "depth": 0, "events": []}
+    for p in plays:
+        p.start(episode)
+    offsets = start_offsets or tuple(0.0 for _ in range(n))
+    next_tick = list(offsets)
+    held = [6] * n
+    done = [False] * n
+    while not all(done):
+        p = min(range(n), key=next_tick.__getitem__)
+        t = next_tick[p]
+        assert t < limit_ms, "the episode did not finish"
+        next_tick[p] = t + FRAME_MS
+        net.advance_to(t)
+        if done[p]:
+            continue
+        if rng.random() < 0.3:
+            held[p] = rng.randrange(7)
+        endpoint = net.endpoint(p)
+        packets = endpoint.receive()
+        if via_json:
+            text = plays[p].tick_json(
+                json.dumps(
+                    {
+                        "now": t,
+                        "action": held[p] % len(plays[p].actions),
+                        "focused": True,
+                        "packets": [[s, base64.b64encode(d).decode()] for s, d in packets],
+                    }
+                )
+            )
+            out = json.loads(text)
+            outgoing = [(to, base64.b64decode(d)) for to, d in out["packets_out"]]
+        else:
+            out = plays[p].tick(t, held[p] % len(plays[p].actions), True, packets)
+            outgoing = out["packets_out"]
+        for to, data in outgoing:
+            endpoint.send(to, data)
+        settled[p].extend(out["settled"])
+        stats["rollbacks"] += out["rollbacks"]
+        stats["depth"] = max(stats["depth"], out["rollback_depth"])
+        stats["events"].extend(out["events"])
+        done[p] = out["done"]
+    stats["settled"] = settled
+    return stats
+
+
+def test_two_peers_settle_identical_records_in_the_servers_format():
+    scene = overcooked_scene(max_steps=90)
+    plays = [NetPlay(scene, match_for(scene, i)) for i in range(2)]
+    result = play_episode(plays, 0, LinkConditions(latency_ms=50.0, jitter_ms=10.0), seed=3)
+    a, b = result["settled"]
+    assert a == b
+    assert [r["frame"] for r in a] == list(range(90))
+    assert result["rollbacks"] > 0
+    last = a[-1]
+    assert last["truncated"] and "state_hash" in last
+    assert set(last["focused"]) == {"agent_0", "agent_1"}
+    assert a[29]["state_hash"] and "state_hash" not in a[28]
+    assert all(
+        isinstance(v, int | float | str | bool | type(None)) for r in a for v in r["infos"].values()
+    )
+    assert any(e["type"] == "agreed" for e in result["events"])
+    assert plays[0].summary()["agreed"] and plays[1].summary()["desyncs"] == 0
+    assert plays[0].validation()["final_hash"] == plays[1].validation()["final_hash"]
+
+
+def test_lossy_latency_and_a_late_starter_still_give_parity_over_two_episodes():
+    scene = overcooked_scene(max_steps=120)
+    plays = [NetPlay(scene, match_for(scene, i)) for i in range(2)]
+    link = LinkConditions(latency_ms=50.0, jitter_ms=5.0, loss=0.15, reorder=0.05, duplicate=0.05)
+    for episode in range(2):
+        result = play_episode(plays, episode, link, seed=episode, start_offsets=(0.0, 120.0))
+        a, b = result["settled"]
+        assert a == b and len(a) == 120
+        assert result["rollbacks"] > 0
+        assert plays[0].hud()["episode"] == episode
+
+
+def test_the_json_glue_carries_packets_as_base64():
+    scene = overcooked_scene(max_steps=45)
+    plays = [NetPlay(scene, match_for(scene, i)) for i in range(2)]
+    result = play_episode(plays, 1, LinkConditions(latency_ms=20.0), seed=9, via_json=True)
+    a, b = result["settled"]
+    assert a == b and len(a) == 45
+
+
+def test_three_peers_with_an_ai_seat_computed_identically():
+    scene = toy_scene(max_steps=60, agents=4, ai=(3,))
+    plays = [NetPlay(scene, match_for(scene, i)) for i in range(3)]
+    result = play_episode(plays, 0, LinkConditions(latency_ms=30.0, loss=0.05), seed=5)
+    a, b, c = result["settled"]
+    assert a == b == c and len(a) == 60
+    assert all(r["focused"]["agent_3"] is None for r in a)
+    assert len({r["actions"]["agent_3"] for r in a}) > 1  # the random seat really plays
+
+
+def test_a_silent_partner_ends_the_episode_as_disconnected():
+    scene = overcooked_scene(max_steps=300)
+    play = NetPlay(scene, match_for(scene, 0))
+    play.start(0)
+    out = {}
+    t = 0.0
+    while t < 12_000:
+        out = play.tick(t, 1, True, [])
+        t += FRAME_MS
+        if out["done"]:
+            break
+    assert out["done"] and play.disconnected == 1
+    assert any(e["type"] == "interrupted" for e in out["events"]) or play.frames < 300
+
+
+def test_a_peer_cannot_run_ahead_past_the_prediction_window():
+    scene = overcooked_scene(max_steps=300)
+    play = NetPlay(scene, match_for(scene, 1))
+    play.start(0)
+    frames = [play.tick(i * FRAME_MS, 2, True, [])["frame"] for i in range(40)]
+    assert max(frames) == 8  # max_prediction frames past the last confirmed one (none)
+    assert play.frames == 0
+
+
+def test_bad_descriptions_are_refused():
+    scene = overcooked_scene()
+    with pytest.raises(PlayError, match="not a multiplayer scene"):
+        NetPlay({**scene, "multiplayer": None}, match_for(scene, 0))
+    with pytest.raises(PlayError, match="unknown agent"):
+        NetPlay(scene, {**match_for(scene, 0), "members": [{"agents": ["x"]}, {"agents": []}]})
+    single = overcooked_scene(humans=1)
+    with pytest.raises(PlayError, match="not a human seat"):
+        NetPlay(
+            single,
+            {"members": [{"agents": ["agent_0"]}, {"agents": ["agent_1"]}], "you": 0, "seeds": [1]},
+        )
+    play = NetPlay(scene, match_for(scene, 0))
+    with pytest.raises(PlayError, match="no episode"):
+        play.tick(0.0)
+    with pytest.raises(PlayError, match="no seed"):
+        play.start(5)
+    play.start(0)
+    with pytest.raises(PlayError, match="not one of"):
+        play.tick(0.0, 99)

@@ -274,7 +274,7 @@ class GameScene {
 
   /** @param {any} frame a FRAME message */
   frameArrived(frame) {
-    if (frame.episode !== this.state.episode) return;
+    if (frame.episode !== this.state.episode || this.state.phase === "error") return;
     this.state.frames_received += frame.records.length;
     this.undrawn.push({ records: frame.records, telemetry: frame.telemetry });
     this.latest = frame;
@@ -355,6 +355,7 @@ class GameScene {
     this.setPhase("error");
     this.state.error = text;
     this.keyboard?.setEnabled(false);
+    this.py?.terminate(); // whatever state it is in, it plays no more
     this.view.showError(text, "Reloading the page continues the study where you left it.");
     this.handlers.enqueue({ type: "event", name: "game_error", data: { code, message: text.slice(0, 500), episode: this.state.episode } });
     console.error(`igym game: ${text}`);

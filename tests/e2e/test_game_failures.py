@@ -1,0 +1,91 @@
+"""A game scene that cannot start or stops half-way says so clearly, keeps what it recorded, and
+lets the participant continue after a reload."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from tests.e2e.test_game_overcooked import (
+    export_csv,
+    play,
+    reach_game,
+    short_copy,
+    wait_for_phase,
+)
+
+pytestmark = pytest.mark.e2e
+
+
+def error_text(page) -> str:
+    page.wait_for_function("() => document.body.dataset.game === 'error'", timeout=120_000)
+    return page.locator(".game-overlay").inner_text()
+
+
+def logged_errors(tables: dict, participant: str) -> list[dict]:
+    return [
+        e
+        for e in tables["events"]
+        if e["participant_id"] == participant and e["kind"] == "client:game_error"
+    ]
+
+
+def test_an_unsupported_browser_is_told_why(igym_server, page, tmp_path):
+    path = short_copy(tmp_path, max_steps=30)
+    server = igym_server(path)
+    page.add_init_script("delete window.WebAssembly;")
+    reach_game(page, server.url("/?PROLIFIC_PID=e2e-old-browser"))
+    text = error_text(page)
+    assert "This browser cannot run the game (it lacks WebAssembly)" in text
+    assert "Reload the page" in text
+    page.wait_for_function("() => window.igym.outbox.size === 0")
+    errors = logged_errors(export_csv(server, path, tmp_path), "e2e-old-browser")
+    assert [e["data.code"] for e in errors] == ["unsupported_browser"]
+
+
+def test_a_package_zip_that_cannot_be_unpacked_is_reported(igym_server, page, tmp_path):
+    path = short_copy(tmp_path, max_steps=30)
+    server = igym_server(path)
+    page.context.route(
+        "**/packages/*.zip",
+        lambda route: route.fulfill(
+            status=200, body=b"this is not a zip", headers={"Content-Type": "application/zip"}
+        ),
+    )
+    reach_game(page, server.url("/?PROLIFIC_PID=e2e-bad-zip"))
+    text = error_text(page)
+    assert "The game could not start: the game's packages could not be unpacked" in text
+
+
+def test_a_worker_crash_mid_episode_keeps_the_frames_and_the_next_visit_goes_on(
+    igym_server, page, tmp_path
+):
+    max_steps = 150
+    path = short_copy(tmp_path, max_steps=max_steps)
+    server = igym_server(path)
+    participant = "e2e-crash"
+    reach_game(page, server.url(f"/?PROLIFIC_PID={participant}"))
+    wait_for_phase(page, ("playing",))
+    play(page, random.Random(3), until=lambda s: s["frames_received"] >= 30)
+    # The worker dies (as when Pyodide runs out of memory): its error event reaches the page.
+    page.evaluate(
+        """() => window.igym.gameWorker.worker.dispatchEvent(
+             new ErrorEvent("error", {message: "out of memory"}))"""
+    )
+    text = error_text(page)
+    assert "The game stopped unexpectedly (out of memory)" in text
+    state = page.evaluate("() => window.igym.game")
+    assert [(s["episode"], s["partial"]) for s in state["summaries"]] == [(0, True)]
+    page.wait_for_function("() => window.igym.outbox.size === 0")
+    assert page.locator("#notice").is_hidden(), "the server refused something the page sent"
+    tables = export_csv(server, path, tmp_path)
+    episode = next(e for e in tables["episodes"] if e["participant_id"] == participant)
+    frames = [r for r in tables["frames"] if r["participant_id"] == participant]
+    assert episode["status"] == "partial" and int(episode["frames"]) == len(frames) >= 30
+    assert episode["summary.error"].startswith("The game stopped unexpectedly")
+    assert [e["data.code"] for e in logged_errors(tables, participant)] == ["worker_crashed"]
+
+    page.reload()
+    wait_for_phase(page, ("countdown", "playing"))
+    assert page.evaluate("() => window.igym.game.first_episode") == 1

@@ -10,6 +10,7 @@
 
 const SESSION_KEY = "igym:session";
 const OUTBOX_KEY = "igym:outbox";
+const PENDING_KEY = "igym:pending";
 
 /** URL parameters that name the participant, in order of precedence. */
 export const SUBJECT_PARAMS = ["subject_id", "PROLIFIC_PID"];
@@ -39,6 +40,7 @@ export function loadSession() {
 /** @param {StoredSession} session */
 export function saveSession(session) {
   writeJSON(localStorage, SESSION_KEY, session);
+  localStorage.removeItem(PENDING_KEY);
 }
 
 /**
@@ -49,11 +51,35 @@ export function saveSession(session) {
 export function credentialsFor(params) {
   const stored = loadSession();
   const subject = subjectFrom(params);
-  if (!stored) return { participant_id: null, token: null };
-  if (subject !== null && subject !== stored.subject && subject !== stored.participant_id) {
-    return { participant_id: null, token: null };
+  if (stored && (subject === null || subject === stored.subject || subject === stored.participant_id)) {
+    return { participant_id: stored.participant_id, token: stored.token };
   }
-  return { participant_id: stored.participant_id, token: stored.token };
+  return proposedFor(subject);
+}
+
+/**
+ * Credentials this browser proposes for a participant the server may not know yet: the id
+ * the URL names (or a random one) and a random token. They are kept until the welcome arrives,
+ * so a hello that is sent again (the first welcome was lost to a dropped connection) presents
+ * the same token and resumes instead of being refused as somebody else.
+ * @param {string | null} subject
+ * @returns {{participant_id: string, token: string}}
+ */
+function proposedFor(subject) {
+  const pending = readJSON(localStorage, PENDING_KEY);
+  if (pending && typeof pending.token === "string" && (subject === null || pending.participant_id === subject)) {
+    return { participant_id: pending.participant_id, token: pending.token };
+  }
+  const proposal = { participant_id: subject ?? randomHex(16), token: randomHex(32) };
+  writeJSON(localStorage, PENDING_KEY, proposal);
+  return proposal;
+}
+
+/** @param {number} bytes @returns {string} */
+function randomHex(bytes) {
+  const buffer = new Uint8Array(bytes);
+  crypto.getRandomValues(buffer);
+  return Array.from(buffer, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 /** @returns {Outbox} */

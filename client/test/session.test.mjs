@@ -16,8 +16,16 @@ test("URL parameters are passed as strings; subject_id wins over PROLIFIC_PID", 
   assert.equal(subjectFrom({}), null);
 });
 
-test("no stored session: a new participant", () => {
-  assert.deepEqual(credentialsFor({}), { participant_id: null, token: null });
+test("no stored session: the browser proposes an id and a token, the same until welcomed", () => {
+  const first = credentialsFor({});
+  assert.match(first.participant_id, /^[0-9a-f]{32}$/);
+  assert.match(first.token, /^[0-9a-f]{64}$/);
+  assert.deepEqual(credentialsFor({}), first);
+  const named = credentialsFor({ PROLIFIC_PID: "p1" });
+  assert.equal(named.participant_id, "p1");
+  assert.deepEqual(credentialsFor({ PROLIFIC_PID: "p1" }), named);
+  saveSession({ experiment_id: "e", participant_id: "p1", token: named.token, subject: "p1" });
+  assert.deepEqual(credentialsFor({ PROLIFIC_PID: "p1" }), { participant_id: "p1", token: named.token });
 });
 
 test("the stored identity is presented when the URL names nobody or the same subject", () => {
@@ -30,7 +38,9 @@ test("the stored identity is presented when the URL names nobody or the same sub
 
 test("a URL naming a different subject never gets the stored token", () => {
   saveSession(stored);
-  assert.deepEqual(credentialsFor({ subject_id: "someone-else" }), { participant_id: null, token: null });
+  const other = credentialsFor({ subject_id: "someone-else" });
+  assert.equal(other.participant_id, "someone-else");
+  assert.notEqual(other.token, "T");
 });
 
 test("corrupt storage reads as no session", () => {

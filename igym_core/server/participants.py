@@ -50,6 +50,7 @@ from igym_core.storage.store import Participant, Store
 
 ID_PARAMS = ("subject_id", "PROLIFIC_PID")
 _PARTICIPANT_ID = re.compile(r"^[A-Za-z0-9_.@\-]{1,128}$")
+_STRONG_TOKEN = re.compile(r"^[A-Za-z0-9_\-]{32,128}$")
 MAX_PARAMS = 50
 MAX_PARAM_LENGTH = 512
 
@@ -157,7 +158,10 @@ class ParticipantService:
         participant_id = wanted or uuid.uuid4().hex
         existing = await asyncio.to_thread(self.store.participant, participant_id)
         if existing is None:
-            token = secrets.token_urlsafe(32)
+            # a strong token the page proposed is kept, so that a hello sent again after a lost
+            # welcome resumes; otherwise the server makes one
+            if token is None or not _STRONG_TOKEN.match(token):
+                token = secrets.token_urlsafe(32)
             created = await asyncio.to_thread(
                 self.store.create_participant, participant_id, hash_token(token), params, now
             )

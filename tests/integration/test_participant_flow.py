@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+
 from tests.integration.conftest import Page
 
 
@@ -160,3 +163,32 @@ async def test_an_event_sent_again_is_stored_once(app):
         if e["kind"] == "client:visibility"
     ]
     assert [e["data"] for e in events] == [{"hidden": True}]
+
+
+async def test_a_hello_sent_again_after_a_lost_welcome_resumes(app):
+    client = app.test_client()
+    proposed = {
+        "type": "hello",
+        "params": {"PROLIFIC_PID": "lw1"},
+        "participant_id": "lw1",
+        "token": "a" * 64,
+    }
+    store = app.extensions["igym"].store
+    async with client.websocket("/ws") as ws:
+        await ws.send(json.dumps(proposed))  # stored, but the welcome is lost with the connection
+        for _ in range(200):
+            if store.participant("lw1") is not None:
+                break
+            await asyncio.sleep(0.01)
+    async with client.websocket("/ws") as ws:
+        page = Page(ws)
+        await page.send(proposed)
+        welcome = await page.recv()
+        assert welcome["type"] == "welcome" and welcome["resumed"] is True
+        assert welcome["token"] == "a" * 64
+    # a weak proposal is not kept: the server makes the token
+    async with client.websocket("/ws") as ws:
+        page = Page(ws)
+        await page.send({**proposed, "params": {}, "participant_id": "lw2", "token": "short"})
+        welcome = await page.recv()
+        assert welcome["participant_id"] == "lw2" and welcome["token"] != "short"

@@ -89,3 +89,37 @@ def test_a_worker_crash_mid_episode_keeps_the_frames_and_the_next_visit_goes_on(
     page.reload()
     wait_for_phase(page, ("countdown", "playing"))
     assert page.evaluate("() => window.igym.game.first_episode") == 1
+
+
+def test_a_server_crash_mid_episode_loses_no_frame_and_stores_none_twice(
+    igym_server, page, tmp_path
+):
+    """SIGKILL the server while the participant plays: the game goes on in the worker, the
+    frame chunks wait in the outbox, and after the reconnect every frame is stored exactly once."""
+    max_steps = 240
+    path = short_copy(tmp_path, max_steps=max_steps)
+    server = igym_server(path)
+    participant = "e2e-server-crash"
+    reach_game(page, server.url(f"/?PROLIFIC_PID={participant}"))
+    wait_for_phase(page, ("playing",))
+    play(page, random.Random(5), until=lambda s: s["frames_received"] >= 30)
+    server.kill()
+    page.wait_for_function("() => document.body.dataset.connection === 'reconnecting'")
+    play(page, random.Random(6), until=lambda s: s["frames_received"] >= 120)
+    assert page.evaluate("() => window.igym.outbox.size") > 0, "chunks wait for the server"
+    server.start()
+    page.wait_for_function("() => document.body.dataset.connection === 'open'", timeout=60_000)
+    play(page, random.Random(7))
+    page.wait_for_selector('#scene[data-scene-id="survey"]', timeout=60_000)
+    page.wait_for_function("() => window.igym.outbox.size === 0")
+    assert page.locator("#notice").is_hidden(), "the server refused something the page sent"
+    state = page.evaluate("() => window.igym.game")
+    assert [(s["frames"], s["partial"]) for s in state["summaries"]] == [(max_steps, False)] * 2
+
+    tables = export_csv(server, path, tmp_path)
+    episodes = [e for e in tables["episodes"] if e["participant_id"] == participant]
+    assert [(e["status"], e["frames"]) for e in episodes] == [("complete", str(max_steps))] * 2
+    frames = [r for r in tables["frames"] if r["participant_id"] == participant]
+    for e in ("0", "1"):
+        got = sorted(int(r["frame"]) for r in frames if r["episode"] == e)
+        assert got == list(range(max_steps))

@@ -23,6 +23,7 @@ log = logging.getLogger("igym.plugins")
 BUILTIN_PLUGINS = (
     "igym_core.export.csv_exporter",
     "igym_core.export.jsonl_exporter",
+    "igym_core.export.validation_exporter",
 )
 
 ENTRY_POINT_GROUP = "igym"
@@ -101,9 +102,7 @@ class PluginManager:
             self._problem(name, None, f"could not be registered: {_describe(exc)}")
             return
         unknown = sorted(
-            caller.name
-            for caller in self.pm.get_hookcallers(plugin) or []
-            if not caller.has_spec()
+            caller.name for caller in self.pm.get_hookcallers(plugin) or [] if not caller.has_spec()
         )
         if unknown:
             self.pm.unregister(plugin)

@@ -100,6 +100,12 @@ CREATE TABLE IF NOT EXISTS parity (
     checked_at REAL NOT NULL,
     PRIMARY KEY (match_id, episode)
 );
+CREATE TABLE IF NOT EXISTS validations (
+    match_id TEXT NOT NULL,
+    episode INTEGER NOT NULL,
+    document TEXT NOT NULL,
+    PRIMARY KEY (match_id, episode)
+);
 CREATE INDEX IF NOT EXISTS events_by_participant ON events (participant_id, event_id);
 """
 
@@ -440,8 +446,16 @@ class Store:
         hashes: Mapping[str, Any],
         first_difference: Mapping[str, Any] | None,
         now: float,
+        validation: Mapping[str, Any] | None = None,
     ) -> None:
+        """Store a parity verdict, with the validation document (every member's confirmed
+        actions, focus and hashes per frame) when given; both in one transaction."""
         with self._tx() as db:
+            if validation is not None:
+                db.execute(
+                    "INSERT OR REPLACE INTO validations VALUES (?,?,?)",
+                    (match_id, episode, _dumps(dict(validation))),
+                )
             db.execute(
                 "INSERT OR REPLACE INTO parity VALUES (?,?,?,?,?,?,?)",
                 (
@@ -555,6 +569,13 @@ class StoreReader:
                 json.loads(row["first_difference"]) if row["first_difference"] else None
             )
             yield row
+
+    def validations(self) -> Iterator[dict[str, Any]]:
+        """Validation documents of multiplayer episodes, by match and episode."""
+        for row in self._rows(
+            "SELECT match_id, episode, document FROM validations ORDER BY match_id, episode"
+        ):
+            yield {**row, "document": json.loads(row["document"])}
 
     def tables(self) -> dict[str, Iterator[dict[str, Any]]]:
         """Every table an exporter writes, by file stem, in a fixed order."""

@@ -141,5 +141,10 @@ async def test_a_difference_is_flagged_with_the_first_divergent_frame(mp_app):
     [row] = list(mp_app.extensions["igym"].store.reader().parity())
     assert row["first_difference"]["frame"] == 7
     assert row["first_difference"]["column"] == "actions"
-    # both logs are kept
+    # both logs are kept, and the validation document shows them side by side
     assert {h["frames"] for h in row["hashes"].values()} == {STEPS}
+    [validation] = list(mp_app.extensions["igym"].store.reader().validations())
+    document = validation["document"]
+    assert document["status"] == "mismatch" and document["first_difference"]["frame"] == 7
+    actions = [p["frames"][7]["actions"]["a1"] for p in document["peers"].values()]
+    assert sorted(actions) == [0, 1]

@@ -341,17 +341,35 @@ class Lobby:
             status = "identical"
         else:
             status = "identical_partial"
-        self.store.save_parity(
-            match.match_id,
-            scene.id,
-            episode,
-            status,
-            {
-                m: {"sha256": h, "status": statuses[m], "frames": len(logs[m])}
-                for m, h in hashes.items()
+        summary = {
+            m: {"sha256": h, "status": statuses[m], "frames": len(logs[m])}
+            for m, h in hashes.items()
+        }
+        validation = {
+            "match_id": match.match_id,
+            "scene_id": scene.id,
+            "episode": episode,
+            "status": status,
+            "first_difference": difference,
+            "peers": {
+                m: {
+                    **summary[m],
+                    "agents": list(match.agents[m]),
+                    "frames": [
+                        {
+                            "frame": row["frame"],
+                            "actions": row.get("actions"),
+                            "focused": row.get("focused"),
+                            "state_hash": row.get("state_hash"),
+                        }
+                        for row in logs[m]
+                    ],
+                }
+                for m in match.members
             },
-            difference,
-            self.clock(),
+        }
+        self.store.save_parity(
+            match.match_id, scene.id, episode, status, summary, difference, self.clock(), validation
         )
         if status == "mismatch":
             log.error(

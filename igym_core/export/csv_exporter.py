@@ -8,7 +8,7 @@ from pathlib import Path
 from igym_core import hookimpl
 from igym_core.export.flatten import columns, flatten
 from igym_core.specs import Exporter
-from igym_core.storage.store import StoreReader
+from igym_core.storage.reader import StoreReader
 
 
 class CsvExporter(Exporter):

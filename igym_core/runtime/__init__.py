@@ -3,7 +3,8 @@
 Standard library only, no I/O, no clocks, no threads, no unseeded randomness (a test checks).
 
 - :mod:`~igym_core.runtime.rollback` — the GGPO-style session a host drives (inputs in,
-  save/load/advance requests out, events polled), its config, requests and events;
+  save/load/advance requests out, events polled); its config, requests, events and statistics
+  are defined in :mod:`~igym_core.runtime.session_types` and importable from here;
 - :mod:`~igym_core.runtime.input_queue` — one peer's confirmed inputs and prediction;
 - :mod:`~igym_core.runtime.wire` — the binary packets (inputs with redundancy and acks, hash
   reports, ping/pong, episode end) and :class:`~igym_core.runtime.wire.WireError`;
@@ -16,5 +17,8 @@ Standard library only, no I/O, no clocks, no threads, no unseeded randomness (a 
 - :mod:`~igym_core.runtime.transport` — the worker's buffer transport;
 - :mod:`~igym_core.runtime.netsim` and :mod:`~igym_core.runtime.simmatch` — the deterministic
   network simulator and full simulated matches behind ``igym simulate``;
+- :mod:`~igym_core.runtime.play` — a single human's game with AI partners, one call per tick
+  (what the worker runs in single-player scenes);
+- :mod:`~igym_core.runtime.netplay` — the same for a peer of a multiplayer match, over rollback;
 - :mod:`~igym_core.runtime.toygame` — a small deterministic game for tests and benchmarks.
 """

@@ -145,3 +145,11 @@ test("recorder: a chunk stays under the websocket message limit", () => {
   assert.deepEqual(chunks.flatMap((c) => c.records.map((x) => x.frame)), big.map((x) => x.frame));
   for (const chunk of chunks) assert.ok(JSON.stringify(chunk).length <= MAX_CHUNK_BYTES + 200);
 });
+
+test("clock drift: the tick span against frames at fps", () => {
+  const telemetry = new EpisodeTelemetry();
+  assert.equal(telemetry.drift(30), null);
+  const ticks = [0, 1000 / 30, 2000 / 30 + 5];
+  telemetry.add(ticks.map((tick, i) => record(i, { tick, step: tick + 1, drawn: tick + 2 })), { step_ms: 1, ticks: 3, late_ms: 0 });
+  assert.equal(telemetry.drift(30), 5);
+});

@@ -17,6 +17,8 @@ It hosts a copy of ``examples/overcooked_human_ai.py`` with ``S``-step episodes,
 - main -> worker -> Python -> main round trip p50/p95, measured while the game plays;
 - input-to-drawn p50/p95: key event -> sampled at a tick -> stepped -> drawn on the canvas,
   from the timestamps every frame record carries (scripted key presses);
+- the worker clock: how late ticks ran, and the drift over each episode (last tick - first tick
+  - (frames - 1) / fps);
 - the main-thread 500 ms heartbeat's worst lateness while Pyodide boots.
 
 Numbers are printed, never asserted; tests/e2e/test_game_bench.py only smoke-tests the script.
@@ -193,6 +195,12 @@ def report(result: dict) -> None:
         f"input-to-drawn: p50 {median(latency):.1f} ms, p95 {percentile(latency, 0.95):.1f} ms, "
         f"max {max(latency, default=float('nan')):.1f} ms  ({len(latency)} key presses; "
         f"one tick is {1000 / 30:.1f} ms, one animation frame ~16.7 ms)"
+    )
+    late = played["samples"]["tick_late_ms"]
+    drift = [s["clock_drift_ms"] for s in played["summaries"]]
+    print(
+        f"worker clock: tick lateness p50 {median(late):.2f} ms, p95 {percentile(late, 0.95):.2f}"
+        f" ms; drift over each episode {', '.join(f'{d:+.1f}' for d in drift)} ms"
     )
     print(
         f"main-thread 500 ms heartbeat while Pyodide boots: worst {max(heartbeat):.1f} ms late, "

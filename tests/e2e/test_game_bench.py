@@ -30,6 +30,7 @@ def test_the_browser_benchmark_runs_briefly(chromium_path, built_client):
         "env step in the worker (one Python call per tick): p50",
         "main -> worker -> Python -> main round trip during play: p50",
         "input-to-drawn: p50",
+        "worker clock: tick lateness p50",
         "main-thread 500 ms heartbeat while Pyodide boots: worst",
         "websocket: {'opened': 1, 'closed': 0}",
     ):

@@ -16,6 +16,7 @@ import { loadAtlases } from "./atlas.js";
 import { Keyboard } from "./keyboard.js";
 import { Recorder } from "./recorder.js";
 import { Renderer } from "./renderer.js";
+import { renderNetGame } from "./net-game-scene.js";
 import { missingFeatures } from "./support.js";
 import { EpisodeTelemetry } from "./telemetry.js";
 import { GameView } from "./view.js";
@@ -44,6 +45,7 @@ const DRAW_TIMEOUT_MS = 1000;
  * @returns {{sceneId: string, setBusy: (busy: boolean) => void, destroy: () => void}}
  */
 export function renderGame(container, message, handlers) {
+  if (/** @type {any} */ (message.scene).multiplayer) return renderNetGame(container, message, handlers);
   const game = new GameScene(container, message, handlers);
   window.igym = Object.assign(window.igym ?? {}, { game: game.state });
   game.run();
@@ -72,7 +74,11 @@ class GameScene {
       summaries: /** @type {Record<string, unknown>[]} */ ([]),
       frames_received: 0,
       /** raw samples of every episode so far (benchmarks read them): ms */
-      samples: { step_ms: /** @type {number[]} */ ([]), input_to_drawn_ms: /** @type {number[]} */ ([]) },
+      samples: {
+        step_ms: /** @type {number[]} */ ([]),
+        input_to_drawn_ms: /** @type {number[]} */ ([]),
+        tick_late_ms: /** @type {number[]} */ ([]),
+      },
       error: /** @type {string | null} */ (null),
     };
     this.setPhase("loading");
@@ -121,7 +127,8 @@ class GameScene {
       }
       const atlases = loadAtlases(this.scene.env.assets ?? {});
       await this.boot();
-      this.renderer = new Renderer(this.view.canvas, await atlases);
+      const room = this.view.container.clientWidth; // the canvas fits the page's width
+      this.renderer = new Renderer(this.view.canvas, await atlases, { maxWidth: Math.min(720, room || 720) });
       await this.play();
     } catch (err) {
       if (!this.destroyed && this.state.phase !== "error") {
@@ -234,12 +241,14 @@ class GameScene {
     const summary = {
       score: this.score,
       ...this.telemetry.summary(),
+      clock_drift_ms: this.telemetry.drift(this.scene.fps),
       ready_ms: numberOrNull(this.state.boot?.ready_ms),
       ...extra,
     };
     this.recorder.end({ frames: this.episodeFrames, partial, summary });
     this.state.samples.step_ms.push(...this.telemetry.stepMs);
     this.state.samples.input_to_drawn_ms.push(...this.telemetry.inputToDrawn);
+    this.state.samples.tick_late_ms.push(...this.telemetry.lateMs);
     this.state.summaries.push({ episode: this.state.episode, frames: this.episodeFrames, partial, ...summary });
   }
 

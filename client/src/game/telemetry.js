@@ -18,6 +18,10 @@ export class EpisodeTelemetry {
     this.unfocused = 0;
     this.undrawn = 0;
     this.batched = 0;
+    /** @type {number | null} the tick time of the first and the last frame */
+    this.firstTick = null;
+    /** @type {number | null} */
+    this.lastTick = null;
   }
 
   /**
@@ -30,6 +34,8 @@ export class EpisodeTelemetry {
     if (telemetry.ticks > 1) this.batched += telemetry.ticks - 1;
     for (const { t, focused } of records) {
       this.frames += 1;
+      this.firstTick ??= t.tick;
+      this.lastTick = t.tick;
       if (!focused) this.unfocused += 1;
       if (t.drawn === null) {
         this.undrawn += 1;
@@ -39,6 +45,17 @@ export class EpisodeTelemetry {
       }
       if (t.key !== null) this.inputToTick.push(t.tick - t.key);
     }
+  }
+
+  /**
+   * How far the clock strayed: the first-to-last tick span minus what fps says it should be
+   * (positive: the episode took longer than its frames at fps).
+   * @param {number} fps
+   * @returns {number | null} ms
+   */
+  drift(fps) {
+    if (this.firstTick === null || this.lastTick === null) return null;
+    return round(this.lastTick - this.firstTick - ((this.frames - 1) * 1000) / fps);
   }
 
   /** @returns {Record<string, number | null>} flat, for the episode_end summary */

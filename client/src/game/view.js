@@ -14,6 +14,7 @@ export class GameView {
    */
   constructor(container, message) {
     const { scene } = message;
+    this.container = container;
     container.replaceChildren();
     container.dataset.sceneId = scene.id;
     container.dataset.sceneKind = scene.kind;

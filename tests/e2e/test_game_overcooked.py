@@ -265,7 +265,7 @@ def check_timestamps(frames: list[dict]) -> None:
             assert float(row["t.key"]) <= tick, row
 
 
-def test_demo_played_end_to_end(igym_server, page, tmp_path, record_property):
+def test_demo_played_end_to_end(igym_server, page, requests_seen, tmp_path, record_property):
     """The real example: 2 episodes x 450 steps at 30 fps with the scripted partner.
 
     The boot heartbeat is measured and reported here; the next test asserts it, with a retry."""
@@ -287,6 +287,12 @@ def test_demo_played_end_to_end(igym_server, page, tmp_path, record_property):
     assert probe["sockets"] == {"opened": 1, "closed": 0}, "the websocket dropped"
     assert probe["keys"]["seen"] > 20 and probe["keys"]["prevented"] == probe["keys"]["seen"]
     assert page.evaluate("() => window.scrollY") == 0
+    # Python, the game's packages and its sprites came from this server (the worker's requests
+    # are recorded too; the context fixture fails the test if any went elsewhere).
+    paths = requests_seen.paths()
+    assert any(p.startswith("/static/pyodide/pyodide.asm.wasm") for p in paths), paths
+    assert any(p.startswith("/packages/") and p.endswith(".zip") for p in paths), paths
+    assert any(p.startswith("/assets/overcooked.cramped_room/") for p in paths), paths
     assert [s["frames"] for s in state["summaries"]] == [game.max_steps] * game.episodes
     assert not any(s["partial"] for s in state["summaries"])
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import signal
 import socket
@@ -60,7 +61,8 @@ def host(experiments: list[Experiment], args: argparse.Namespace) -> int:
         asyncio.run(_serve(apps, settings))
     finally:
         for _, sock in servers:
-            sock.close()
+            with contextlib.suppress(OSError):  # Hypercorn closes the descriptor it was given
+                sock.close()
     return 0
 
 

@@ -16,7 +16,6 @@ import { loadAtlases } from "./atlas.js";
 import { Keyboard } from "./keyboard.js";
 import { Recorder } from "./recorder.js";
 import { Renderer } from "./renderer.js";
-import { renderNetGame } from "./net-game-scene.js";
 import { missingFeatures } from "./support.js";
 import { EpisodeTelemetry } from "./telemetry.js";
 import { GameView } from "./view.js";
@@ -45,11 +44,39 @@ const DRAW_TIMEOUT_MS = 1000;
  * @returns {{sceneId: string, setBusy: (busy: boolean) => void, destroy: () => void}}
  */
 export function renderGame(container, message, handlers) {
-  if (/** @type {any} */ (message.scene).multiplayer) return renderNetGame(container, message, handlers);
+  if (/** @type {any} */ (message.scene).multiplayer) return renderNetGameLazily(container, message, handlers);
   const game = new GameScene(container, message, handlers);
   window.igym = Object.assign(window.igym ?? {}, { game: game.state });
   game.run();
   return { sceneId: message.scene.id, setBusy: () => {}, destroy: () => game.destroy() };
+}
+
+/**
+ * Multiplayer scenes load their modules (WebRTC, netplay) only when one is shown.
+ * @param {HTMLElement} container
+ * @param {GameSceneMessage} message
+ * @param {GameHandlers} handlers
+ * @returns {{sceneId: string, setBusy: (busy: boolean) => void, destroy: () => void}}
+ */
+function renderNetGameLazily(container, message, handlers) {
+  /** @type {{setBusy: (busy: boolean) => void, destroy: () => void} | null} */
+  let inner = null;
+  let destroyed = false;
+  import("./net-game-scene.js")
+    .then((module) => {
+      if (!destroyed) inner = module.renderNetGame(container, message, handlers);
+    })
+    .catch((error) => {
+      container.textContent = `The game could not be loaded (${error}). Please reload the page.`;
+    });
+  return {
+    sceneId: message.scene.id,
+    setBusy: (busy) => inner?.setBusy(busy),
+    destroy: () => {
+      destroyed = true;
+      inner?.destroy();
+    },
+  };
 }
 
 class GameScene {

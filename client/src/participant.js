@@ -24,7 +24,8 @@ function main() {
     /** @type {HTMLElement} */ (document.getElementById("notice")),
   );
   const sceneRoot = /** @type {HTMLElement} */ (document.getElementById("scene"));
-  /** @type {(import("./scenes.js").SceneView & {destroy?: () => void}) | null} */
+  /** @type {(import("./scenes.js").SceneView & {destroy?: () => void, resumed?: () => void,
+   *            receive?: (message: Record<string, any>) => boolean}) | null} */
   let view = null;
   /** seq of the submit that is waiting for the next scene, if any */
   let pendingSubmit = /** @type {number | null} */ (null);
@@ -58,6 +59,7 @@ function main() {
         pendingSubmit = null;
         status.clearNotice();
         if (view?.sceneId === message.scene.id && message.scene.kind === "game") {
+          view.resumed?.(); // a multiplayer scene tells the lobby it is still waiting
           break; // the game goes on (a reconnect re-sent its scene); its records are in the outbox
         }
         view?.destroy?.();
@@ -65,6 +67,9 @@ function main() {
           view = renderGame(sceneRoot, message, {
             enqueue: (m) => outbox.enqueue(m),
             queued: () => outbox.state.pending.map((entry) => entry.message),
+            // multiplayer: signaling goes out at once (never re-sent), and the websocket's RTT
+            signal: (m) => connection.send({ ...m, token: outbox.token, seq: 0 }),
+            serverRtt: () => connection.rttMs,
             onContinue: (sceneId, responses) => {
               pendingSubmit = outbox.enqueue({ type: "submit", scene_id: sceneId, responses });
             },
@@ -91,6 +96,8 @@ function main() {
         handleError(message);
         break;
       default:
+        // lobby, match, signal, ... belong to a multiplayer game scene
+        if (view?.receive?.(message)) break;
         console.warn("igym: unknown message from the server", message);
     }
   }

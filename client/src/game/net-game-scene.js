@@ -260,7 +260,9 @@ class NetGameScene {
       rtt = await mesh.probe(PING_TIMEOUT_MS);
       ok = true;
     } catch (err) {
-      console.warn(`igym p2p: ${describe(err)}`);
+      const links = [...mesh.links.values()].map((l) => `${l.peer}: pc=${l.pc.connectionState} ice=${l.pc.iceConnectionState} sig=${l.pc.signalingState} game=${l.game?.readyState} ctl=${l.ctl?.readyState} ${JSON.stringify(l.stats)} making=${l.makingOffer}`);
+      console.warn(`igym p2p: ${describe(err)} (${links.join("; ")})`);
+      this.handlers.enqueue({ type: "event", name: "p2p_probe_failed", data: { message: describe(err).slice(0, 200), links: links.join("; ").slice(0, 300) } });
     }
     if (this.mesh !== mesh || this.destroyed) return;
     this.state.probe_rtt_ms = rtt;

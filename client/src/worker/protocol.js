@@ -23,6 +23,11 @@
 //   {id, cmd: "game_start", episode, seed}   reset; reply {render, hud} of the first state
 //   {id, cmd: "game_run"}       start the game clock (ticks at scene.fps until the episode is done)
 //   {id, cmd: "game_stop"}      stop the clock
+//   {id, cmd: "net_load", scene, match, packages_url, time_origin}
+//                               multiplayer: build NetPlay(scene, match) instead (net-loop.js);
+//                               then game_start / game_run / game_stop as above, and the worker
+//                               posts "net_frame" messages instead of "frame"
+//   {type: "net_packets", packets: [[peer, ArrayBuffer], ...]}   received from the data channels
 //   {type: "input", kind: "down" | "up" | "clear", action, t}   a key event (no reply, never queued
 //   {type: "focus", focused}                                     behind commands)
 

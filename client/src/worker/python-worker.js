@@ -7,6 +7,7 @@
 // otherwise falls back to a CDN.
 
 import { GameLoop } from "./game-loop.js";
+import { NET_PACKETS, NetLoop } from "./net-loop.js";
 import { BOOT_ERROR, ERROR, PROGRESS, READY, RESULT } from "./protocol.js";
 
 const startedAt = performance.now();
@@ -23,6 +24,11 @@ self.addEventListener("message", (event) => {
   // Key and focus events go straight to the game's input state: they must not wait for a command.
   if (command?.type === "input" || command?.type === "focus") {
     game?.receive(command);
+    return;
+  }
+  // Packets from the data channels (multiplayer) go straight to the net loop too.
+  if (command?.type === NET_PACKETS) {
+    if (game instanceof NetLoop) game.receivePackets(command.packets);
     return;
   }
   chain = chain.then((pyodide) => handle(pyodide, command).then(() => pyodide));
@@ -80,6 +86,10 @@ async function handle(pyodide, command) {
     } else if (command.cmd === "game_load") {
       game?.stop();
       game = new GameLoop(pyodide, (message) => self.postMessage(message));
+      value = await game.load(command);
+    } else if (command.cmd === "net_load") {
+      game?.stop();
+      game = new NetLoop(pyodide, (message, transfer) => self.postMessage(message, transfer ?? []));
       value = await game.load(command);
     } else if (command.cmd === "game_start") {
       value = requireGame().start(command);

@@ -1,0 +1,212 @@
+// The game loop of a multiplayer (peer-to-peer) game scene, inside the worker: like GameLoop
+// (game-loop.js) it unpacks the environment's packages and runs the clock at the scene's fps,
+// but each tick drives igym_core.runtime.netplay.NetPlay, the rollback engine's host:
+//
+//   packets received from the data channels (the main thread posts them as they arrive,
+//   {type: "net_packets", packets: [[peer, ArrayBuffer], ...]}) + the sampled local input
+//     -> ONE Python call (NetPlay.tick_json) ->
+//   ONE "net_frame" message: the packets to send (ArrayBuffers, transferred), the render of the
+//   newest speculative state, the HUD, the frame records that became final (settled) with their
+//   timestamps, the session's events, rollback telemetry and `done`.
+//
+// Rollbacks and replays happen inside that one Python call. NetPlay decides how many frames are
+// due from the time it is given, so a late tick catches up by itself.
+//
+// Timestamps are on the MAIN thread's clock (see game-loop.js). A settled record's `t` is
+// {key, tick, step, drawn}: when the local key event happened, the tick that sampled it, when the
+// frame was first simulated here; `drawn` is filled in by the main thread.
+
+import { GameLoop } from "./game-loop.js";
+import { GAME_ERROR, PROGRESS } from "./protocol.js";
+
+export const NET_FRAME = "net_frame";
+export const NET_PACKETS = "net_packets";
+
+const GLUE = `
+import json as _json
+from igym_core.runtime.netplay import NetPlay as _NetPlay
+
+_igym_net = _NetPlay(_json.loads(_igym_scene_json), _json.loads(_igym_match_json))
+
+def _igym_net_start(episode):
+    return _json.dumps(_igym_net.start(episode))
+
+def _igym_net_tick(args_json):
+    return _igym_net.tick_json(args_json)
+
+def _igym_net_summary():
+    return _json.dumps(_igym_net.summary())
+`;
+
+export class NetLoop extends GameLoop {
+  /**
+   * @param {any} pyodide
+   * @param {(message: object, transfer?: Transferable[]) => void} post
+   */
+  constructor(pyodide, post) {
+    super(pyodide, post);
+    /** @type {[number, string][]} packets received since the last tick, base64 */
+    this.incoming = [];
+    /** @type {Map<number, {key: number | null, tick: number}>} frame -> when its local input was sampled */
+    this.inputTimes = new Map();
+    /** @type {Map<number, number>} frame -> when it was first simulated here */
+    this.stepTimes = new Map();
+    this.frame = 0;
+    /** @type {((args: string) => string) | null} */
+    this.netTick = null;
+    /** @type {(() => string) | null} */
+    this.netSummary = null;
+  }
+
+  /**
+   * @param {{scene: Record<string, any>, match: Record<string, any>, packages_url: string, time_origin: number}} command
+   */
+  async load(command) {
+    const { scene } = command;
+    this.clockOffset = performance.timeOrigin - command.time_origin;
+    this.fps = Number(scene.fps) || 30;
+    this.periodMs = 1000 / this.fps;
+    const t0 = performance.now();
+    const data = await this.fetchPackages(command.packages_url);
+    const fetched = performance.now();
+    this.post({ type: PROGRESS, stage: "unpacking", fraction: 0.9 });
+    const sitePackages = this.pyodide.runPython("import sysconfig; sysconfig.get_paths()['purelib']");
+    this.pyodide.unpackArchive(data, "zip", { extractDir: sitePackages });
+    const unpacked = performance.now();
+    this.pyodide.globals.set("_igym_scene_json", JSON.stringify(scene));
+    this.pyodide.globals.set("_igym_match_json", JSON.stringify(command.match));
+    this.pyodide.runPython(GLUE);
+    this.startFn = this.pyodide.globals.get("_igym_net_start");
+    this.netTick = this.pyodide.globals.get("_igym_net_tick");
+    this.netSummary = this.pyodide.globals.get("_igym_net_summary");
+    this.advanceFn = this.netTick; // GameLoop.run() checks that the game is loaded with it
+    const imported = performance.now();
+    return {
+      bytes: data.byteLength,
+      fetch_ms: fetched - t0,
+      unpack_ms: unpacked - fetched,
+      import_ms: imported - unpacked,
+      load_ms: imported - t0,
+    };
+  }
+
+  /**
+   * @param {{episode: number}} command
+   * @returns {{render: object[], hud: Record<string, number>}}
+   */
+  start(command) {
+    if (!this.startFn) throw new Error("the game is not loaded");
+    this.stop();
+    this.episode = command.episode;
+    this.input.clear();
+    this.incoming = [];
+    this.inputTimes.clear();
+    this.stepTimes.clear();
+    this.frame = 0;
+    return JSON.parse(/** @type {any} */ (this.startFn)(command.episode));
+  }
+
+  /** @param {[number, ArrayBuffer][]} packets from the data channels */
+  receivePackets(packets) {
+    if (this.incoming.length > 4096) return; // a flood must not exhaust memory
+    for (const [peer, data] of packets) this.incoming.push([peer, toBase64(new Uint8Array(data))]);
+  }
+
+  tick() {
+    if (!this.running || !this.netTick) return;
+    const started = performance.now();
+    const tickAt = started + this.clockOffset;
+    const late = started - (this.t0 + this.ticks * this.periodMs);
+    const sample = this.input.sample();
+    const packets = this.incoming;
+    this.incoming = [];
+    let out;
+    try {
+      out = JSON.parse(
+        this.netTick(JSON.stringify({ now: tickAt, action: sample.action, focused: this.input.focused, packets })),
+      );
+    } catch (err) {
+      this.stop();
+      this.post({ type: GAME_ERROR, episode: this.episode, message: describe(err) });
+      return;
+    }
+    const stepped = performance.now();
+    const steppedAt = stepped + this.clockOffset;
+    if (out.inputs.length === 0 && sample.key_t !== null && sample.action !== null) {
+      // stalled: the press was not used; keep it for the next tick
+      this.input.fresh.unshift({ action: sample.action, t: sample.key_t });
+    }
+    out.inputs.forEach((/** @type {number} */ frame, /** @type {number} */ i) => {
+      this.inputTimes.set(frame, { key: i === 0 ? sample.key_t : null, tick: tickAt });
+    });
+    for (let f = this.frame; f < out.frame; f += 1) this.stepTimes.set(f, steppedAt);
+    this.frame = Math.max(this.frame, out.frame);
+    for (const record of out.settled) {
+      const input = this.inputTimes.get(record.frame);
+      record.t = { key: input?.key ?? null, tick: input?.tick ?? null, step: this.stepTimes.get(record.frame) ?? null, drawn: null };
+      this.inputTimes.delete(record.frame);
+      this.stepTimes.delete(record.frame);
+    }
+    /** @type {ArrayBuffer[]} */
+    const transfer = [];
+    const packetsOut = out.packets_out.map((/** @type {[number, string]} */ [peer, data]) => {
+      const buffer = fromBase64(data).buffer;
+      transfer.push(buffer);
+      return [peer, buffer];
+    });
+    this.ticks += 1;
+    const message = {
+      type: NET_FRAME,
+      episode: this.episode,
+      frame: out.frame,
+      settled: out.settled,
+      render: out.render,
+      hud: out.hud,
+      events: out.events,
+      done: out.done,
+      packets: packetsOut,
+      summary: out.done && this.netSummary ? JSON.parse(this.netSummary()) : null,
+      telemetry: {
+        step_ms: stepped - started,
+        ticks: 1,
+        late_ms: Math.max(0, late),
+        rollbacks: out.rollbacks,
+        rollback_depth: out.rollback_depth,
+        replayed: out.replayed,
+        stalled: out.stalled,
+      },
+    };
+    this.post(message, transfer);
+    if (out.done) {
+      this.stop();
+      return;
+    }
+    // Catch-up is NetPlay's business; after a late tick, go on from now.
+    const now = performance.now();
+    if (now - (this.t0 + this.ticks * this.periodMs) > this.periodMs * 4) {
+      this.ticks = Math.floor((now - this.t0) / this.periodMs);
+    }
+    const next = this.t0 + this.ticks * this.periodMs;
+    this.timer = setTimeout(() => this.tick(), Math.max(0, next - performance.now()));
+  }
+}
+
+/** @param {Uint8Array} bytes @returns {string} */
+function toBase64(bytes) {
+  let text = "";
+  for (let i = 0; i < bytes.length; i += 1) text += String.fromCharCode(bytes[i]);
+  return btoa(text);
+}
+
+/** @param {string} text @returns {Uint8Array} */
+function fromBase64(text) {
+  const raw = atob(text);
+  const bytes = new Uint8Array(raw.length);
+  for (let i = 0; i < raw.length; i += 1) bytes[i] = raw.charCodeAt(i);
+  return bytes;
+}
+
+/** @param {unknown} err */
+function describe(err) {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,275 @@
+"""Human-human Overcooked between real Chromium pages: waiting room, matching, WebRTC, rollback.
+
+Each participant is its own browser context (own storage, own page, camera+microphone permission
+so that Chromium offers the loopback ICE candidate). Key presses are scripted inside each page.
+Latency and loss are emulated per page with CDP ``Network.emulateNetworkConditions``, set before
+the page creates its peer connection (TESTING.md). Every test checks what a researcher relies
+on: exactly ``max_steps`` rows per episode, identical canonical columns for both members of a
+match, and the server's parity verdict.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sqlite3
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from igym_core.experiment import load_experiment
+from tests.e2e.conftest import ROOT, igym_command
+
+pytestmark = pytest.mark.e2e
+
+EXAMPLE = ROOT / "examples" / "overcooked_human_human.py"
+GAME_TIMEOUT_S = 150.0
+
+#: Presses arrow keys and space while the game is on, like a restless participant (seeded).
+KEY_SCRIPT = """
+(() => {
+  let seed = SEED;
+  const rand = () => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed / 2147483648; };
+  const keys = ["ArrowUp", "ArrowDown", "ArrowLeft", "ArrowRight", " "];
+  let held = null;
+  const press = { sockets: { opened: 0, closed: 0 }, keys: 0 };
+  const Native = window.WebSocket;
+  window.WebSocket = class extends Native {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener("open", () => { press.sockets.opened += 1; });
+      this.addEventListener("close", () => { press.sockets.closed += 1; });
+    }
+  };
+  window.__press = press;
+  setInterval(() => {
+    if (document.body?.dataset.game !== "playing") {
+      if (held) { window.dispatchEvent(new KeyboardEvent("keyup", { key: held })); held = null; }
+      return;
+    }
+    if (held) { window.dispatchEvent(new KeyboardEvent("keyup", { key: held })); held = null; }
+    if (rand() < 0.7) {
+      held = keys[Math.floor(rand() * keys.length)];
+      window.dispatchEvent(new KeyboardEvent("keydown", { key: held }));
+      press.keys += 1;
+    }
+  }, 90);
+})();
+"""
+
+
+def short_copy(tmp_path: Path, max_steps: int, **changes: object) -> Path:
+    """The example with shorter episodes and a short countdown (plus other GameScene changes)."""
+    fields = {"max_steps": max_steps, "countdown_s": 1, **changes}
+    path = tmp_path / f"duo_{max_steps}.py"
+    path.write_text(
+        "import attrs\n"
+        "from igym_core.config import GameScene\n"
+        "from igym_core.experiment import load_experiment\n"
+        f"_base = load_experiment({str(EXAMPLE)!r})\n"
+        "experiment = attrs.evolve(_base, scenes=[\n"
+        f"    attrs.evolve(s, **{fields!r})\n"
+        "    if isinstance(s, GameScene) else s for s in _base.scenes])\n"
+    )
+    return path
+
+
+class Participant:
+    """One participant's browser context and page."""
+
+    def __init__(self, browser, name: str, seed: int, latency_ms: float = 0, loss: float = 0):
+        self.name = name
+        self.context = browser.new_context(permissions=["camera", "microphone"])
+        self.context.set_default_timeout(60_000)
+        self.page = self.context.new_page()
+        self.console: list[str] = []
+        self.page.on("console", lambda m: self.console.append(f"[{m.type}] {m.text}"))
+        self.page.on("pageerror", lambda e: self.console.append(f"[pageerror] {e}"))
+        self.requests: list[str] = []
+        self.context.on("request", lambda r: self.requests.append(r.url))
+        if latency_ms or loss:
+            cdp = self.context.new_cdp_session(self.page)
+            cdp.send("Network.enable")
+            cdp.send(
+                "Network.emulateNetworkConditions",
+                {
+                    "offline": False,
+                    "latency": latency_ms,
+                    "downloadThroughput": -1,
+                    "uploadThroughput": -1,
+                    "packetLoss": loss,
+                },
+            )
+        self.page.add_init_script(KEY_SCRIPT.replace("SEED", str(1000 + seed)))
+
+    def open(self, url: str) -> None:
+        page = self.page
+        page.goto(url)
+        page.wait_for_selector('#scene[data-scene-id="consent"]')
+        page.check('input[name="consent"]')
+        page.click("#scene button.continue")
+        page.wait_for_selector('#scene[data-scene-id="instructions"]')
+
+    def enter_lobby(self) -> None:
+        self.page.click("#scene button.continue")
+        self.page.wait_for_selector('#scene[data-scene-id="cooking"]')
+
+    def scene_id(self) -> str | None:
+        return self.page.evaluate("() => document.querySelector('#scene')?.dataset.sceneId ?? null")
+
+    def game(self) -> dict:
+        return self.page.evaluate("() => window.igym.game")
+
+    def close(self) -> None:
+        if self.console:
+            print(f"{self.name} console:\n  " + "\n  ".join(self.console[-40:]))
+        self.context.close()
+
+
+@contextmanager
+def participants(browser, count: int, **network: float) -> Iterator[list[Participant]]:
+    people = [Participant(browser, f"p{i}", i, **network) for i in range(count)]
+    try:
+        yield people
+    finally:
+        for person in people:
+            person.close()
+        foreign = [
+            u
+            for p in people
+            for u in p.requests
+            if not u.startswith(("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:"))
+        ]
+        assert not foreign, f"the browser contacted non-loopback hosts: {foreign[:5]}"
+
+
+def wait_until_done(people: list[Participant], timeout_s: float = GAME_TIMEOUT_S) -> None:
+    """Until every page left the game scene (or failed)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        states = [p.scene_id() for p in people]
+        for p in people:
+            if p.page.evaluate("() => document.body.dataset.game") in ("error", "ended"):
+                game = p.game()
+                overlay = p.page.inner_text(".game-overlay")
+                pytest.fail(
+                    f"{p.name}: the game ended: {game.get('error')} {game.get('ended')} {overlay}"
+                )
+        if all(s not in (None, "cooking") for s in states):
+            return
+        time.sleep(0.25)
+    dump = {
+        p.name: {
+            k: p.game().get(k) for k in ("phase", "episode", "match", "requeued", "parity", "ended")
+        }
+        for p in people
+    }
+    pytest.fail(f"the games did not finish in {timeout_s} s: {json.dumps(dump)}")
+
+
+def export_frames(server, experiment_file: Path, tmp_path: Path) -> tuple[list[dict], list[dict]]:
+    out = tmp_path / "export"
+    subprocess.run(
+        [
+            *igym_command(),
+            "export",
+            str(experiment_file),
+            "--data-dir",
+            str(server.data_dir),
+            "--out",
+            str(out),
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    tables = []
+    for name in ("frames", "episodes"):
+        with (out / "csv" / f"{name}.csv").open() as f:
+            tables.append(list(csv.DictReader(f)))
+    return tables[0], tables[1]
+
+
+def server_parity(server, experiment_file: Path, timeout_s: float = 20.0) -> dict[str, list[str]]:
+    """The server's parity verdicts per match (in episode order), once it has them all."""
+    experiment_id = load_experiment(experiment_file).id
+    db = server.data_dir / f"{experiment_id}.sqlite3"
+    deadline = time.monotonic() + timeout_s
+    while True:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+            rows = conn.execute("SELECT match_id, status FROM parity ORDER BY match_id, episode")
+            found: dict[str, list[str]] = {}
+            for match_id, status in rows:
+                found.setdefault(match_id, []).append(status)
+        if time.monotonic() > deadline or (found and all(len(v) >= 2 for v in found.values())):
+            return found
+        time.sleep(0.2)
+
+
+def canonical(rows: list[dict], episode: int) -> list[dict]:
+    """One member's rows of an episode without the page's timestamps (t.*) and identity."""
+    skip = ("t.", "participant_id", "id")
+    picked = sorted(
+        (r for r in rows if r["episode"] == str(episode)), key=lambda r: int(r["frame"])
+    )
+    return [{k: v for k, v in r.items() if not k.startswith(skip)} for r in picked]
+
+
+def check_matches(people, server, path, tmp_path, max_steps: int, episodes: int = 2) -> dict:
+    """Every match: complete episodes of max_steps rows, identical canonical columns, parity."""
+    states = {p.name: p.game() for p in people}
+    pids = {p.name: p.page.evaluate("() => window.igym.welcome.participant_id") for p in people}
+    matches: dict[str, list[str]] = {}
+    for name, state in states.items():
+        assert state["match"], f"{name} was never matched"
+        matches.setdefault(state["match"]["match_id"], []).append(name)
+        assert [s["frames"] for s in state["summaries"]] == [max_steps] * episodes, name
+        assert not any(s["partial"] for s in state["summaries"]), name
+    parity = server_parity(server, path)
+    for match_id in matches:
+        assert parity.get(match_id) == ["identical"] * episodes, (match_id, parity)
+    frames, episode_rows = export_frames(server, path, tmp_path)
+    for members in matches.values():
+        assert len(members) == 2
+        rows = {m: [r for r in frames if r["participant_id"] == pids[m]] for m in members}
+        for e in range(episodes):
+            a, b = (canonical(rows[m], e) for m in members)
+            assert len(a) == max_steps and [int(r["frame"]) for r in a] == list(range(max_steps))
+            assert a == b, "the two members' canonical columns differ"
+            for agent in ("agent_0", "agent_1"):  # both humans really played
+                assert len({r[f"actions.{agent}"] for r in a}) >= 3
+        for m in members:
+            mine = [r for r in episode_rows if r["participant_id"] == pids[m]]
+            assert sorted((r["episode"], r["status"]) for r in mine) == [
+                (str(e), "complete") for e in range(episodes)
+            ]
+    return states
+
+
+def sum_rollbacks(states: dict) -> int:
+    return sum(len(s["samples"]["rollback_ms"]) for s in states.values())
+
+
+def test_two_participants_play_two_episodes_with_parity(browser, igym_server, tmp_path):
+    path = short_copy(tmp_path, 90)
+    server = igym_server(path)
+    with participants(browser, 2) as people:
+        for p in people:
+            p.open(server.url(f"/?PROLIFIC_PID=duo-{p.name}"))
+        for p in people:
+            p.enter_lobby()
+        wait_until_done(people)
+        states = check_matches(people, server, path, tmp_path, 90)
+        for p in people:
+            press = p.page.evaluate("() => window.__press")
+            assert press["sockets"] == {"opened": 1, "closed": 0}, "the websocket dropped"
+            assert press["keys"] > 10
+            assert p.scene_id() == "survey"
+        probe = [s["probe_rtt_ms"] for s in states.values()]
+        assert all(r is not None and r < 50 for r in probe), probe
+        print("p2p loopback:", json.dumps({n: s["summaries"] for n, s in states.items()})[:2000])

@@ -273,3 +273,82 @@ def test_two_participants_play_two_episodes_with_parity(browser, igym_server, tm
         probe = [s["probe_rtt_ms"] for s in states.values()]
         assert all(r is not None and r < 50 for r in probe), probe
         print("p2p loopback:", json.dumps({n: s["summaries"] for n, s in states.items()})[:2000])
+
+
+def rollback_figures(states: dict) -> dict:
+    """Rollbacks per minute of play and the p95 cost of a worker tick that rolled back."""
+    costs = sorted(c for s in states.values() for c in s["samples"]["rollback_ms"])
+    played_min = sum(s["samples"]["played_ms"] for s in states.values()) / 60_000
+    depths = [d for s in states.values() for d in s["samples"]["rollback_depth"]]
+    p95 = costs[max(0, int(len(costs) * 0.95 + 0.5) - 1)] if costs else None
+    return {
+        "rollbacks": len(costs),
+        "rollbacks_per_min": round(len(costs) / played_min, 1) if played_min else None,
+        "rollback_tick_p95_ms": p95,
+        "max_depth": max(depths, default=0),
+        "p2p_rtt_ms": [s["summaries"][-1].get("p2p_p2p_rtt_ms") for s in states.values()],
+    }
+
+
+@pytest.mark.parametrize(
+    ("latency_ms", "loss"), [(100, 0), (50, 15)], ids=["latency100", "latency50_loss15"]
+)
+def test_latency_and_loss_cause_rollbacks_and_parity_stays_exact(
+    browser, igym_server, tmp_path, latency_ms, loss, record_property
+):
+    path = short_copy(tmp_path, 120)
+    server = igym_server(path)
+    with participants(browser, 2, latency_ms=latency_ms, loss=loss) as people:
+        for p in people:
+            p.open(server.url(f"/?PROLIFIC_PID=lag-{p.name}"))
+        for p in people:
+            p.enter_lobby()
+        wait_until_done(people)
+        states = check_matches(people, server, path, tmp_path, 120)
+        figures = rollback_figures(states)
+        assert figures["rollbacks"] > 0, figures
+        assert all(rtt and rtt > latency_ms for rtt in figures["p2p_rtt_ms"]), figures
+        for key, value in figures.items():
+            record_property(key, value)
+        print(f"p2p latency {latency_ms} ms loss {loss}%:", json.dumps(figures))
+
+
+def test_six_arrivals_make_three_games_that_all_finish_with_parity(browser, igym_server, tmp_path):
+    path = short_copy(tmp_path, 60)
+    server = igym_server(path)
+    with participants(browser, 6) as people:
+        for p in people:
+            p.open(server.url(f"/?PROLIFIC_PID=six-{p.name}"))
+        for p in people:  # as close together as one driver can click
+            p.page.click("#scene button.continue", no_wait_after=True)
+        wait_until_done(people, timeout_s=240)
+        states = check_matches(people, server, path, tmp_path, 60)
+        assert len({s["match"]["match_id"] for s in states.values()}) == 3
+        for p in people:
+            assert p.page.evaluate("() => window.__press")["sockets"] == {"opened": 1, "closed": 0}
+
+
+def test_a_participant_too_far_away_is_not_matched(browser, igym_server, tmp_path):
+    """max_p2p_rtt_ms = 100: the slow participant's probes fail, the other two play."""
+    path = short_copy(tmp_path, 60, max_p2p_rtt_ms=100.0)
+    server = igym_server(path)
+    slow = Participant(browser, "slow", 9, latency_ms=150)
+    try:
+        with participants(browser, 2) as people:
+            slow.open(server.url("/?PROLIFIC_PID=far-slow"))
+            for p in people:
+                p.open(server.url(f"/?PROLIFIC_PID=far-{p.name}"))
+            slow.enter_lobby()
+            slow.page.wait_for_function("() => window.igym.game?.phase === 'waiting'")
+            for p in people:
+                p.enter_lobby()
+            wait_until_done(people, timeout_s=180)
+            check_matches(people, server, path, tmp_path, 60)
+            state = slow.game()
+            assert state["phase"] == "waiting" and state["episode"] == -1
+            assert state["requeued"] and set(state["requeued"]) == {"p2p_rtt_too_high"}
+            assert state["probe_rtt_ms"] > 100
+            played = {p.game()["match"]["match_id"] for p in people}
+            assert state["match"]["match_id"] not in played
+    finally:
+        slow.close()

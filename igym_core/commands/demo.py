@@ -11,7 +11,7 @@ from igym_core.config import ConfigError
 from igym_core.experiment import load_experiment
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-DEMOS = ("overcooked_human_ai.py",)
+DEMOS = ("overcooked_human_ai.py", "overcooked_human_human.py")
 
 
 def register(sub: argparse._SubParsersAction) -> None:

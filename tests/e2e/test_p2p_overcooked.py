@@ -321,6 +321,8 @@ def test_six_arrivals_make_three_games_that_all_finish_with_parity(browser, igym
             p.open(server.url(f"/?PROLIFIC_PID=six-{p.name}"))
         for p in people:  # as close together as one driver can click
             p.page.click("#scene button.continue", no_wait_after=True)
+        for p in people:
+            p.page.wait_for_selector('#scene[data-scene-id="cooking"]')
         wait_until_done(people, timeout_s=240)
         states = check_matches(people, server, path, tmp_path, 60)
         assert len({s["match"]["match_id"] for s in states.values()}) == 3
@@ -352,3 +354,37 @@ def test_a_participant_too_far_away_is_not_matched(browser, igym_server, tmp_pat
             assert state["match"]["match_id"] not in played
     finally:
         slow.close()
+
+
+def test_partner_leaving_mid_game_ends_it_with_a_message_and_data_kept(
+    browser, igym_server, tmp_path
+):
+    path = short_copy(tmp_path, 300)
+    server = igym_server(path)
+    with participants(browser, 1) as [stay]:
+        leaver = Participant(browser, "leaver", 7)
+        try:
+            stay.open(server.url("/?PROLIFIC_PID=stay"))
+            leaver.open(server.url("/?PROLIFIC_PID=leaver"))
+            stay.enter_lobby()
+            leaver.enter_lobby()
+            stay.page.wait_for_function(
+                "() => window.igym.game?.phase === 'playing' && window.igym.game.frames_received > 30",
+                timeout=90_000,
+            )
+        finally:
+            leaver.close()  # closes the tab: its peer connection goes with it
+        stay.page.wait_for_function("() => window.igym.game?.phase === 'ended'", timeout=20_000)
+        overlay = stay.page.inner_text(".game-overlay")
+        assert "partner left" in overlay.lower(), overlay  # closed, or silent past the timeout
+        stay.page.click(".game-overlay button.continue")
+        stay.page.wait_for_selector('#scene[data-scene-id="survey"]')
+        state = stay.game()
+        assert state["ended"] in ("partner_closed", "p2p_disconnected")
+        [summary] = state["summaries"]
+        assert summary["partial"] and 30 < summary["frames"] < 300
+    frames, episodes = export_frames(server, path, tmp_path)
+    mine = [e for e in episodes if e["participant_id"] == "stay"]
+    assert [(e["episode"], e["status"]) for e in mine] == [("0", "partial")]
+    rows = [r for r in frames if r["participant_id"] == "stay"]
+    assert sorted(int(r["frame"]) for r in rows) == list(range(summary["frames"]))

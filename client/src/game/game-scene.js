@@ -56,15 +56,20 @@ export function renderGame(container, message, handlers) {
  * @param {HTMLElement} container
  * @param {GameSceneMessage} message
  * @param {GameHandlers} handlers
- * @returns {{sceneId: string, setBusy: (busy: boolean) => void, destroy: () => void}}
+ * @returns {{sceneId: string, setBusy: (busy: boolean) => void, destroy: () => void,
+ *            receive: (m: Record<string, any>) => boolean, resumed: () => void}}
  */
 function renderNetGameLazily(container, message, handlers) {
-  /** @type {{setBusy: (busy: boolean) => void, destroy: () => void} | null} */
+  /** @type {{setBusy: (busy: boolean) => void, destroy: () => void, receive: (m: Record<string, any>) => boolean, resumed: () => void} | null} */
   let inner = null;
   let destroyed = false;
+  /** @type {Record<string, any>[]} lobby messages that came before the module */
+  const early = [];
   import("./net-game-scene.js")
     .then((module) => {
-      if (!destroyed) inner = module.renderNetGame(container, message, handlers);
+      if (destroyed) return;
+      inner = module.renderNetGame(container, message, handlers);
+      for (const m of early.splice(0)) inner.receive(m);
     })
     .catch((error) => {
       container.textContent = `The game could not be loaded (${error}). Please reload the page.`;
@@ -76,6 +81,13 @@ function renderNetGameLazily(container, message, handlers) {
       destroyed = true;
       inner?.destroy();
     },
+    /** @param {Record<string, any>} m a lobby / match / signal message for this scene */
+    receive: (m) => {
+      if (inner) return inner.receive(m);
+      early.push(m);
+      return true;
+    },
+    resumed: () => inner?.resumed(),
   };
 }
 

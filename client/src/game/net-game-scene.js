@@ -34,6 +34,9 @@ const CONNECT_TIMEOUT_MS = 20_000;
 const PING_TIMEOUT_MS = 5_000;
 /** Waiting for the partners to be ready for an episode (they may still be loading Python). */
 const READY_TIMEOUT_MS = 120_000;
+/** After the partner closed the connection, an open episode may still settle this long. */
+const SETTLE_AFTER_CLOSE_MS = 4_000;
+const PARTNER_LEFT = "Your partner left the game or lost the connection. Your data is saved; you can go on.";
 /** A silence shorter than this is not worth an overlay. */
 const RECONNECTING_AFTER_MS = 500;
 
@@ -117,6 +120,7 @@ class NetGameScene {
     /** @type {MatchMessage | null} */
     this.match = null;
     this.started = false;
+    this.partnerClosed = false;
     this.destroyed = false;
     this.finishedScene = false;
     /** @type {[number, ArrayBuffer][]} packets waiting to be posted to the worker */
@@ -251,6 +255,16 @@ class NetGameScene {
       sendSignal: (to, data) =>
         this.handlers.signal?.({ type: "signal", match_id: match.match_id, to, data }),
       onPacket: (peer, data) => this.packetIn(peer, data),
+      onLinkState: (peer, state) => {
+        // The partner closed the connection (left the page): no need to wait for the engine's
+        // timeout. An episode being played gets a moment to settle first: the partner may just
+        // have finished the last episode (agreed by both) a little sooner.
+        if (state !== "closed" || !this.started || this.mesh !== mesh) return;
+        this.partnerClosed = true;
+        const left = () => this.lost("partner_closed", PARTNER_LEFT);
+        if (this.episodeOpen) setTimeout(left, SETTLE_AFTER_CLOSE_MS);
+        else left();
+      },
     });
     this.mesh = mesh;
     let ok = false;
@@ -297,6 +311,28 @@ class NetGameScene {
     });
   }
 
+  /**
+   * The game cannot go on from this side (the partner's connection closed or went silent past
+   * the timeout, or a check failed): keep what was recorded, explain, and let the participant
+   * continue. Continuing first leaves the match, which ends it on the server for everyone.
+   * @param {string} reason
+   * @param {string} text
+   */
+  lost(reason, text) {
+    if (this.destroyed || this.state.ended !== null || this.finishedScene) return;
+    this.state.ended = reason;
+    this.stopEpisode(true, { ended: reason });
+    this.mesh?.close(reason);
+    this.setPhase("ended");
+    this.handlers.enqueue({ type: "event", name: reason, data: { episode: this.state.episode } });
+    this.lobby.showFinal("partner_left", "The game has ended", text, {
+      onContinue: () => {
+        this.handlers.enqueue({ type: "lobby_leave", scene_id: this.scene.id, reason });
+        this.continueScene();
+      },
+    });
+  }
+
   /** @param {string} reason @param {string} message */
   matchEnded(reason, message) {
     if (this.finishedScene) return;
@@ -332,15 +368,8 @@ class NetGameScene {
         if (partial) return;
       }
     } catch (err) {
-      if (this.destroyed || this.state.ended !== null) return;
-      this.stopEpisode(true, { error: describe(err).slice(0, 200) });
-      mesh.close("failed");
-      this.state.ended = "p2p_failed";
-      this.setPhase("ended");
-      this.handlers.enqueue({ type: "event", name: "p2p_failed", data: { message: describe(err).slice(0, 300), episode: this.state.episode } });
-      this.lobby.showFinal("ended", "The game has ended", `The connection to your partner failed (${describe(err)}). Your data is saved; you can go on.`, {
-        onContinue: () => this.continueScene(),
-      });
+      if (this.partnerClosed) this.lost("partner_closed", PARTNER_LEFT);
+      else this.lost("p2p_failed", `The connection to your partner failed (${describe(err)}). Your data is saved; you can go on.`);
       return;
     }
     if (this.destroyed || this.state.ended !== null) return;
@@ -391,12 +420,7 @@ class NetGameScene {
     if (this.destroyed || this.state.ended !== null) return true;
     this.closeEpisode(result.partial, flat(result.summary ?? {}));
     if (result.partial) {
-      this.state.ended = "disconnected";
-      mesh.close("disconnected");
-      this.setPhase("ended");
-      this.lobby.showFinal("partner_left", "The game has ended", this.scene.partner_left_message ?? "The connection to your partner was lost. Your data is saved; you can go on.", {
-        onContinue: () => this.continueScene(),
-      });
+      this.lost(this.partnerClosed ? "partner_closed" : "p2p_disconnected", PARTNER_LEFT);
       return true;
     }
     return false;

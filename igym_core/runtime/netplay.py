@@ -48,9 +48,15 @@ from igym_core.runtime.transport import BufferTransport
 
 __all__ = ["NetPlay", "event_as_dict", "record_as_dict"]
 
-LINGER_MS = 3000.0
-"""After the local peer agreed on an episode's end, keep answering for at most this long until
-every other peer reports that it agreed too (its last packets may have been lost)."""
+DISCONNECT_AFTER_MS = 20_000.0
+"""A partner silent this long is gone (the server's default disconnect grace is as long): a lossy
+data channel's congestion control can hold packets back for several seconds."""
+
+LINGER_MS = 15_000.0
+"""After the local peer agreed on an episode's end, keep answering until every other peer reports
+that it agreed too, for at most this long: on a lossy link the last packets can be held up for
+seconds, and a peer that stopped answering too soon would leave its partner waiting for an end
+that never comes."""
 
 
 class _SeededRandom:
@@ -124,6 +130,7 @@ class NetPlay:
         match: Mapping[str, Any],
         max_catch_up: int = 4,
         linger_ms: float = LINGER_MS,
+        disconnect_after_ms: float = DISCONNECT_AFTER_MS,
     ) -> None:
         env = scene["env"]
         multiplayer = scene.get("multiplayer")
@@ -140,6 +147,7 @@ class NetPlay:
         self.hash_interval = int(multiplayer.get("hash_interval", 30))
         self.max_catch_up = max(1, int(max_catch_up))
         self.linger_ms = float(linger_ms)
+        self.disconnect_after_ms = float(disconnect_after_ms)
         self.seats: dict[str, Mapping[str, Any]] = dict(scene["seats"])
         if set(self.seats) != set(self.agent_ids):
             raise PlayError(f"seats {sorted(self.seats)} must cover {list(self.agent_ids)}")
@@ -220,6 +228,7 @@ class NetPlay:
             frame_ms=1000.0 / self.fps,
             action_count=self.action_count,
             episode=episode,
+            disconnect_after_ms=self.disconnect_after_ms,
         )
         self.transport = BufferTransport()
         self.host = GameHost(RollbackSession(config, self.transport), game, self.plan, policies)

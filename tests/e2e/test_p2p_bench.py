@@ -16,7 +16,7 @@ pytestmark = pytest.mark.e2e
 def test_the_p2p_benchmark_runs_briefly(chromium_path, built_client):
     done = subprocess.run(
         [sys.executable, "tests/bench/bench_p2p.py", "--latency", "100", "--episodes", "1",
-         "--steps", "60"],
+         "--steps", "30"],
         cwd=ROOT,
         capture_output=True,
         text=True,

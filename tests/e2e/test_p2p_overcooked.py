@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -81,7 +82,15 @@ def short_copy(tmp_path: Path, max_steps: int, **changes: object) -> Path:
 class Participant:
     """One participant's browser context and page."""
 
-    def __init__(self, browser, name: str, seed: int, latency_ms: float = 0, loss: float = 0):
+    def __init__(
+        self,
+        browser,
+        name: str,
+        seed: int,
+        latency_ms: float = 0,
+        loss: float = 0,
+        gate: bool = False,
+    ):
         self.name = name
         self.context = browser.new_context(permissions=["camera", "microphone"])
         self.context.set_default_timeout(60_000)
@@ -92,19 +101,30 @@ class Participant:
         self.requests: list[str] = []
         self.context.on("request", lambda r: self.requests.append(r.url))
         if latency_ms or loss:
-            cdp = self.context.new_cdp_session(self.page)
-            cdp.send("Network.enable")
-            cdp.send(
-                "Network.emulateNetworkConditions",
-                {
-                    "offline": False,
-                    "latency": latency_ms,
-                    "downloadThroughput": -1,
-                    "uploadThroughput": -1,
-                    "packetLoss": loss,
-                },
-            )
+            self.emulate(latency_ms, loss)
         self.page.add_init_script(KEY_SCRIPT.replace("SEED", str(1000 + seed)))
+        if gate:  # the page makes no peer connection until open_gate() (see net-game-scene.js)
+            self.page.add_init_script(
+                "window.__igymPeerGate = new Promise((r) => { window.__igymOpenPeerGate = r; });"
+            )
+
+    def emulate(self, latency_ms: float, loss: float) -> None:
+        """CDP network conditions for this page (peer connections made after this)."""
+        cdp = self.context.new_cdp_session(self.page)
+        cdp.send("Network.enable")
+        cdp.send(
+            "Network.emulateNetworkConditions",
+            {
+                "offline": False,
+                "latency": latency_ms,
+                "downloadThroughput": -1,
+                "uploadThroughput": -1,
+                "packetLoss": loss,
+            },
+        )
+
+    def open_gate(self) -> None:
+        self.page.evaluate("() => window.__igymOpenPeerGate()")
 
     def open(self, url: str) -> None:
         page = self.page
@@ -131,8 +151,8 @@ class Participant:
 
 
 @contextmanager
-def participants(browser, count: int, **network: float) -> Iterator[list[Participant]]:
-    people = [Participant(browser, f"p{i}", i, **network) for i in range(count)]
+def participants(browser, count: int, **options: Any) -> Iterator[list[Participant]]:
+    people = [Participant(browser, f"p{i}", i, **options) for i in range(count)]
     try:
         yield people
     finally:
@@ -156,8 +176,16 @@ def wait_until_done(people: list[Participant], timeout_s: float = GAME_TIMEOUT_S
             if p.page.evaluate("() => document.body.dataset.game") in ("error", "ended"):
                 game = p.game()
                 overlay = p.page.inner_text(".game-overlay")
+                detail = {
+                    q.name: {
+                        k: q.game().get(k)
+                        for k in ("phase", "episode", "ended", "events", "frames_received")
+                    }
+                    for q in people
+                }
                 pytest.fail(
-                    f"{p.name}: the game ended: {game.get('error')} {game.get('ended')} {overlay}"
+                    f"{p.name}: the game ended: {game.get('error')} {game.get('ended')} "
+                    f"{overlay} {json.dumps(detail)[:3000]}"
                 )
         if all(s not in (None, "cooking") for s in states):
             return
@@ -298,11 +326,20 @@ def test_latency_and_loss_cause_rollbacks_and_parity_stays_exact(
 ):
     path = short_copy(tmp_path, 120)
     server = igym_server(path)
-    with participants(browser, 2, latency_ms=latency_ms, loss=loss) as people:
+    with participants(browser, 2, gate=True) as people:
         for p in people:
             p.open(server.url(f"/?PROLIFIC_PID=lag-{p.name}"))
         for p in people:
             p.enter_lobby()
+        # Python boots at full speed; the conditions apply from the peer connection on
+        for p in people:
+            p.page.wait_for_function(
+                "() => window.igym.game?.boot && window.igym.game.match", timeout=90_000
+            )
+        for p in people:
+            p.emulate(latency_ms, loss)
+        for p in people:
+            p.open_gate()
         wait_until_done(people)
         states = check_matches(people, server, path, tmp_path, 120)
         figures = rollback_figures(states)

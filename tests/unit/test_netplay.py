@@ -194,7 +194,7 @@ def test_three_peers_with_an_ai_seat_computed_identically():
 
 def test_a_silent_partner_ends_the_episode_as_disconnected():
     scene = overcooked_scene(max_steps=300)
-    play = NetPlay(scene, match_for(scene, 0))
+    play = NetPlay(scene, match_for(scene, 0), disconnect_after_ms=10_000)
     play.start(0)
     out = {}
     t = 0.0

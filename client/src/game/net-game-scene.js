@@ -31,7 +31,7 @@ import { GameView } from "./view.js";
 const DRAW_TIMEOUT_MS = 1000;
 /** Opening the data channels (ICE, DTLS, SCTP) may take this long. */
 const CONNECT_TIMEOUT_MS = 20_000;
-const PING_TIMEOUT_MS = 5_000;
+const PING_TIMEOUT_MS = 10_000;
 /** Waiting for the partners to be ready for an episode (they may still be loading Python). */
 const READY_TIMEOUT_MS = 120_000;
 /** After the partner closed the connection, an open episode may still settle this long. */
@@ -117,6 +117,8 @@ class NetGameScene {
     this.recorder = new Recorder(this.scene.id, handlers.enqueue);
     /** @type {PeerMesh | null} */
     this.mesh = null;
+    /** @type {Record<string, any>[]} signaling that came before the mesh */
+    this.earlySignals = [];
     /** @type {MatchMessage | null} */
     this.match = null;
     this.started = false;
@@ -218,7 +220,9 @@ class NetGameScene {
         this.matched(/** @type {MatchMessage} */ (message));
         return true;
       case "signal":
-        if (message.match_id === this.match?.match_id) this.mesh?.signal(/** @type {any} */ (message));
+        if (message.match_id !== this.match?.match_id) return true;
+        if (this.mesh) this.mesh.signal(/** @type {any} */ (message));
+        else this.earlySignals.push(message); // the mesh is not made yet
         return true;
       case "match_start":
         if (message.match_id === this.match?.match_id) this.play();
@@ -245,11 +249,18 @@ class NetGameScene {
     if (this.started) return;
     if (this.match?.match_id === match.match_id) return; // re-sent after a reconnect
     this.mesh?.close();
+    this.mesh = null;
+    this.earlySignals = [];
     this.match = match;
     this.state.matches_tried += 1;
     this.state.match = { match_id: match.match_id, you: match.you, members: match.members.map((m) => m.participant_id) };
     this.setPhase("connecting");
     this.lobby.showConnecting();
+    // Test hook: a page may hold its peer connection back (e.g. until the test has set up
+    // emulated network conditions, which only apply to connections made after them).
+    const gate = /** @type {any} */ (window).__igymPeerGate;
+    if (gate) await gate;
+    if (this.match !== match || this.destroyed) return;
     const mesh = new PeerMesh({
       match,
       sendSignal: (to, data) =>
@@ -267,6 +278,7 @@ class NetGameScene {
       },
     });
     this.mesh = mesh;
+    for (const early of this.earlySignals.splice(0)) if (early.match_id === match.match_id) mesh.signal(early);
     let ok = false;
     let rtt = null;
     try {

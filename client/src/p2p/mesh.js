@@ -4,8 +4,10 @@
 // (every member says "ready"; the member with index 0 then says "go in N ms", and everyone
 // starts its countdown so that it ends at the same moment, correcting for half the RTT).
 //
-// Control messages (JSON on the reliable channel): {t: "ping", n, at} / {t: "pong", n, at},
-// {t: "ready", episode}, {t: "go", episode, in_ms}, {t: "bye", reason}.
+// Control messages (JSON on the reliable channel, and two more copies on the game channel so
+// that a lossy link does not hold them up): {t: "ping", n, at} / {t: "pong", n, at},
+// {t: "ready", episode}, {t: "go", episode, in_ms}, {t: "bye", reason}. Duplicates are harmless:
+// a pong settles its ping once, ready is a set, the first go counts.
 
 import { PeerLink } from "./peer.js";
 
@@ -140,7 +142,7 @@ export class PeerMesh {
           resolve(ms);
         },
       });
-      if (!this.links.get(peer)?.sendControl({ t: "ping", n, at: performance.now() })) {
+      if (!this.links.get(peer)?.sendControl({ t: "ping", n, at: performance.now() }, { fast: true })) {
         clearTimeout(timer);
         this.pings.delete(key);
         reject(new Error("the connection to your partner is closed"));
@@ -180,9 +182,9 @@ export class PeerMesh {
     return set;
   }
 
-  /** @param {Record<string, unknown>} message */
+  /** @param {Record<string, unknown>} message sent fast (see PeerLink.sendControl) */
   broadcast(message) {
-    for (const link of this.links.values()) link.sendControl(message);
+    for (const link of this.links.values()) link.sendControl(message, { fast: true });
   }
 
   /** @param {number} peer @param {ArrayBuffer} data */
@@ -197,7 +199,7 @@ export class PeerMesh {
   control(peer, message) {
     const link = this.links.get(peer);
     if (message.t === "ping") {
-      link?.sendControl({ t: "pong", n: message.n, at: message.at });
+      link?.sendControl({ t: "pong", n: message.n, at: message.at }, { fast: true });
     } else if (message.t === "pong") {
       const waiter = this.pings.get(`${peer}:${message.n}`);
       if (waiter) {
@@ -207,7 +209,10 @@ export class PeerMesh {
     } else if (message.t === "ready" && Number.isInteger(message.episode)) {
       this.readySet(message.episode).add(peer);
     } else if (message.t === "go" && peer === 0 && Number.isInteger(message.episode)) {
-      this.go.set(message.episode, { in_ms: Number(message.in_ms) || 0, at: performance.now() });
+      // the first copy to arrive counts (the others are duplicates or late retransmissions)
+      if (!this.go.has(message.episode)) {
+        this.go.set(message.episode, { in_ms: Number(message.in_ms) || 0, at: performance.now() });
+      }
     } else if (message.t === "bye") {
       this.bye = String(message.reason ?? "left");
     }

@@ -11,6 +11,9 @@
 
 /** @typedef {"new" | "connecting" | "open" | "closed" | "failed"} LinkState */
 
+/** Bytes waiting in the game channel's send buffer beyond which packets are dropped. */
+const MAX_BUFFERED = 64 * 1024;
+
 export class PeerLink {
   /**
    * @param {{
@@ -80,22 +83,27 @@ export class PeerLink {
     const ctl = this.pc.createDataChannel("igym-ctl", { negotiated: true, id: 1 });
     game.addEventListener("message", (event) => {
       if (event.data instanceof ArrayBuffer) this.onPacket(event.data);
+      else if (typeof event.data === "string") this.control(event.data);
     });
-    ctl.addEventListener("message", (event) => {
-      let message;
-      try {
-        message = JSON.parse(event.data);
-      } catch {
-        return;
-      }
-      if (message && typeof message === "object") this.onControl(message);
-    });
+    ctl.addEventListener("message", (event) => this.control(event.data));
     for (const channel of [game, ctl]) {
       channel.addEventListener("open", () => this.updateState());
       channel.addEventListener("close", () => this.updateState());
     }
     this.game = game;
     this.ctl = ctl;
+  }
+
+  /** @param {unknown} text a control message (JSON) from either channel */
+  control(text) {
+    if (typeof text !== "string") return;
+    let message;
+    try {
+      message = JSON.parse(text);
+    } catch {
+      return;
+    }
+    if (message && typeof message === "object") this.onControl(message);
   }
 
   async offer() {
@@ -164,9 +172,15 @@ export class PeerLink {
     }
   }
 
-  /** @param {ArrayBuffer} data @returns {boolean} whether it was handed to the channel */
+  /**
+   * @param {ArrayBuffer} data
+   * @returns {boolean} whether it was handed to the channel; a packet is dropped while the
+   *   channel's send buffer is backed up (congestion on a lossy link): the next packet repeats
+   *   every input the partner has not acknowledged, so a late one would only add delay
+   */
   sendPacket(data) {
     if (!this.game || this.game.readyState !== "open") return false;
+    if (this.game.bufferedAmount > MAX_BUFFERED) return false;
     try {
       this.game.send(data);
       return true;
@@ -175,15 +189,32 @@ export class PeerLink {
     }
   }
 
-  /** @param {Record<string, unknown>} message @returns {boolean} */
-  sendControl(message) {
-    if (!this.ctl || this.ctl.readyState !== "open") return false;
-    try {
-      this.ctl.send(JSON.stringify(message));
-      return true;
-    } catch {
-      return false;
+  /**
+   * Send a control message on the reliable channel, and with `fast` also twice on the game
+   * channel: a lost copy there costs nothing, while the reliable channel's retransmissions can
+   * take seconds on a lossy link. Receivers must treat duplicates as harmless.
+   * @param {Record<string, unknown>} message
+   * @param {{fast?: boolean}} [options]
+   * @returns {boolean} whether it went out at all
+   */
+  sendControl(message, options = {}) {
+    const text = JSON.stringify(message);
+    let sent = false;
+    for (const [channel, copies] of /** @type {[RTCDataChannel | null, number][]} */ ([
+      [this.ctl, 1],
+      [this.game, options.fast ? 2 : 0],
+    ])) {
+      if (!channel || channel.readyState !== "open") continue;
+      for (let i = 0; i < copies; i += 1) {
+        try {
+          channel.send(text);
+          sent = true;
+        } catch {
+          // a full or closing channel: the other copies may still go
+        }
+      }
     }
+    return sent;
   }
 
   close() {

@@ -45,4 +45,3 @@ def experiment() -> Experiment:
 @pytest.fixture
 def plugins() -> PluginManager:
     return PluginManager()
-

@@ -52,9 +52,7 @@ def game_scene(page, server) -> dict:
     raise AssertionError("no game scene in the example")
 
 
-def test_the_worker_unpacks_the_scene_packages_and_steps_the_env_like_cpython(
-    igym_server, page
-):
+def test_the_worker_unpacks_the_scene_packages_and_steps_the_env_like_cpython(igym_server, page):
     server = igym_server(EXPERIMENT)
     scene = game_scene(page, server)
     env = scene["env"]

@@ -37,7 +37,16 @@ def test_csv_and_jsonl_files(tmp_path, plugins):
     assert names == sorted(
         f"{fmt}/{stem}.{fmt}"
         for fmt in ("csv", "jsonl")
-        for stem in ("participants", "scene_progress", "responses", "events", "episodes", "frames", "matches", "parity")
+        for stem in (
+            "participants",
+            "scene_progress",
+            "responses",
+            "events",
+            "episodes",
+            "frames",
+            "matches",
+            "parity",
+        )
     )
     with (tmp_path / "out/csv/participants.csv").open() as f:
         rows = list(csv.DictReader(f))

@@ -40,6 +40,7 @@ from igym_core.server.protocol import (
     Pong,
     Probe,
     ProtocolError,
+    Relay,
     SceneMessage,
     Signal,
     Submit,
@@ -107,7 +108,7 @@ class ParticipantService:
             return await self._submit(conn, message)
         if isinstance(message, Event):
             return await self._event(conn, message)
-        if isinstance(message, LobbyJoin | LobbyLeave | Signal | Probe):
+        if isinstance(message, LobbyJoin | LobbyLeave | Signal | Relay | Probe):
             return await self._lobby_message(conn, message)
         return await self._game_message(conn, message)
 
@@ -336,7 +337,7 @@ class ParticipantService:
     # -- multiplayer ----------------------------------------------------------------------------
 
     async def _lobby_message(
-        self, conn: Connection, message: LobbyJoin | LobbyLeave | Signal | Probe
+        self, conn: Connection, message: LobbyJoin | LobbyLeave | Signal | Relay | Probe
     ) -> list[Outgoing]:
         participant_id = conn.participant_id
         assert participant_id is not None
@@ -344,6 +345,11 @@ class ParticipantService:
             raise ProtocolError("invalid", "this experiment has no multiplayer scenes", message.seq)
         if isinstance(message, Signal):
             self.lobby.signal(participant_id, message.match_id, message.to, message.data)
+            return []
+        if isinstance(message, Relay):  # fire and forget, up to 30 a second: no ack, no database
+            self.lobby.relay(
+                participant_id, message.match_id, message.to, message.packets, message.controls
+            )
             return []
         if isinstance(message, Probe):
             self.lobby.probe(participant_id, message.match_id, message.ok, message.rtt_ms)

@@ -24,6 +24,8 @@ from igym_core.server.protocol_lobby import (
     MatchStart,
     Parity,
     Probe,
+    Relay,
+    Relayed,
     Requeued,
     Signal,
     SignalRelay,
@@ -164,6 +166,7 @@ Incoming = (
     | LobbyLeave
     | Signal
     | Probe
+    | Relay
 )
 
 
@@ -216,6 +219,7 @@ Outgoing = (
     | LobbyStatus
     | MatchFound
     | SignalRelay
+    | Relayed
     | MatchStart
     | Requeued
     | MatchEnded

@@ -1,4 +1,4 @@
-"""Websocket messages of multiplayer scenes: waiting room, signaling, P2P validation.
+"""Websocket messages of multiplayer scenes: waiting room, signaling, P2P validation, relay.
 
 Same rules as :mod:`igym_core.server.protocol`: attrs classes validated with quart-schema.
 """
@@ -59,11 +59,29 @@ class Probe:
     rtt_ms: float | None = None
 
 
+@attrs.define
+class Relay:
+    """Game packets (base64) and small control messages for another member of a match, sent
+    through the server while the peer-to-peer data channel stalls. Fire and forget (seq 0, no
+    ack); only while the match is being played. Limits: ``MAX_RELAY_*`` in
+    :mod:`igym_core.server.lobby.lobby` (16 packets of ≤ 2048 base64 characters, 4 controls of
+    ≤ 1024 characters as JSON, at least one of either)."""
+
+    type: Literal["relay"]
+    token: str
+    seq: int
+    match_id: str
+    to: str
+    packets: list[str] = attrs.field(factory=list)
+    controls: list[dict[str, Any]] = attrs.field(factory=list)
+
+
 LOBBY_INCOMING: dict[str, type] = {
     "lobby_join": LobbyJoin,
     "lobby_leave": LobbyLeave,
     "signal": Signal,
     "probe": Probe,
+    "relay": Relay,
 }
 
 # -- server → client ----------------------------------------------------------------------------
@@ -98,6 +116,17 @@ class SignalRelay:
     sender: str
     data: dict[str, Any]
     type: Literal["signal"] = "signal"
+
+
+@attrs.define
+class Relayed:
+    """What another member of the match relayed to you (see :class:`Relay`)."""
+
+    match_id: str
+    sender: str
+    packets: list[str]
+    controls: list[dict[str, Any]]
+    type: Literal["relay"] = "relay"
 
 
 @attrs.define
@@ -143,6 +172,7 @@ LOBBY_OUTGOING = (
     LobbyStatus,
     MatchFound,
     SignalRelay,
+    Relayed,
     MatchStart,
     Requeued,
     MatchEnded,

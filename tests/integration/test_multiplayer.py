@@ -148,3 +148,96 @@ async def test_a_difference_is_flagged_with_the_first_divergent_frame(mp_app):
     assert document["status"] == "mismatch" and document["first_difference"]["frame"] == 7
     actions = [p["frames"][7]["actions"]["a1"] for p in document["peers"].values()]
     assert sorted(actions) == [0, 1]
+
+
+async def upto(page: Page, kind: str) -> list[dict]:
+    """Every message up to and including the first of ``kind``."""
+    got = []
+    while not got or got[-1]["type"] != kind:
+        got.append(await asyncio.wait_for(page.recv(), timeout=10))
+    return got
+
+
+async def relay(page: Page, match_id: str, to: str, **payload) -> None:
+    message = {"type": "relay", "match_id": match_id, "to": to, **payload}
+    await page.send({"token": page.token, "seq": 0, **message})  # as the client: seq 0
+
+
+async def test_relay_forwards_game_packets_while_playing_and_refuses_the_rest(mp_app):
+    client = mp_app.test_client()
+    async with (
+        client.websocket("/ws") as ws1,
+        client.websocket("/ws") as ws2,
+        client.websocket("/ws") as ws3,
+    ):
+        a, b, c = Page(ws1), Page(ws2), Page(ws3)
+        for page, pid in ((a, "ra"), (b, "rb"), (c, "rc")):
+            await page.hello(subject_id=pid)
+            await page.submit({})
+        for page in (a, b, c):
+            await send(page, {"type": "lobby_join", "scene_id": "play"})
+            await until(page, "ack")  # b is sent its match before the ack
+        match_id = (await until(a, "match"))["match_id"]
+        lobby = mp_app.extensions["igym"].participants.lobby
+        assert lobby.match_of("rb", "play") == match_id
+        assert lobby.match_of("rc", "play") is None  # the third one waits
+
+        async def refused(page: Page, code: str, text: str) -> None:
+            error = await until(page, "error")
+            assert error["code"] == code and text in error["message"], error
+            assert error["seq"] == 0
+
+        # while validating, a relayed ping would fake the P2P RTT
+        await relay(a, match_id, "rb", packets=["AA=="])
+        await refused(a, "not_playing", "only allowed in the playing phase")
+        for page in (a, b):
+            await send(page, {"type": "probe", "match_id": match_id, "ok": True, "rtt_ms": 1.0})
+        await until(a, "match_start")
+        await until(b, "match_start")
+
+        packets = ["AAECAwQ=", "/+7dzA=="]
+        controls = [{"t": "ready", "episode": 0}, {"t": "ping", "id": 3}]
+        await relay(a, match_id, "rb", packets=packets, controls=controls)
+        got = await until(b, "relay")
+        assert got == {
+            "type": "relay",
+            "match_id": match_id,
+            "sender": "ra",
+            "packets": packets,
+            "controls": controls,
+        }
+        await relay(b, match_id, "ra", controls=[{"t": "pong", "id": 3}])
+        assert (await until(a, "relay"))["controls"] == [{"t": "pong", "id": 3}]
+        # no ack, no error: the next thing the sender hears is the pong of a ping
+        await relay(a, match_id, "rb", packets=["AA=="])
+        await a.send({"type": "ping", "t": 2.0})
+        assert [m["type"] for m in await upto(a, "pong")] == ["pong"]
+        assert (await until(b, "relay"))["packets"] == ["AA=="]
+
+        # refused, each with a clear error, and the connection stays open
+        await relay(c, match_id, "ra", packets=["AA=="])
+        await refused(c, "invalid", f"you are not in match {match_id!r}")
+        cases = [
+            ({"to": "ra", "packets": ["AA=="]}, "'ra' is not another member"),
+            ({"to": "rc", "packets": ["AA=="]}, "'rc' is not another member"),
+            ({"to": "rb", "packets": ["AA=="] * 17}, "17 packets in one relay message"),
+            ({"to": "rb", "packets": ["AA==", "%%%"]}, "relay packet 1 is not valid base64"),
+            ({"to": "rb", "packets": ["A" * 2052]}, "relay packet 0 has 2052 characters"),
+            ({"to": "rb", "controls": [{"x": "y" * 1100}]}, "relay control 0 is 1108 characters"),
+            ({"to": "rb"}, "needs at least one packet or control"),
+        ]
+        for payload, text in cases:
+            to = payload.pop("to")
+            await relay(a, match_id, to, **payload)
+            await refused(a, "invalid", text)
+        await relay(a, match_id, "rb", packets=["AQ=="])
+        await a.send({"type": "ping", "t": 3.0})
+        await until(a, "pong")  # the relay was handled: it is in b's queue before b's pong
+        await b.send({"type": "ping", "t": 3.0})
+        # nothing of the refused ones reached the partner
+        assert [m["type"] for m in await upto(b, "pong")] == ["relay", "pong"]
+        match = lobby.tracker.matches[match_id]
+        assert match.relayed == {
+            "ra": {"messages": 3, "packets": 4, "controls": 2},
+            "rb": {"messages": 1, "packets": 0, "controls": 1},
+        }

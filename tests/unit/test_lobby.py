@@ -11,6 +11,7 @@ from igym_core import EnvironmentSpec, hookimpl
 from igym_core.config import EndScene, Experiment, GameScene
 from igym_core.server.lobby.lobby import Lobby
 from igym_core.server.lobby.sessions import TRANSITIONS, GameSession, Phase, TransitionError
+from igym_core.server.protocol import ProtocolError
 from igym_core.storage.store import Store
 
 
@@ -244,3 +245,107 @@ def test_a_broken_matchmaker_matches_nobody_and_is_logged(make_lobby, caplog):
     lobby.join("p2", sc, {}, None)
     assert not lobby.tracker.matches
     assert "matchmaker 'bad' proposed" in caplog.text
+
+
+def playing(lobby, sc) -> str:
+    """p1 and p2 in a match being played; p3 waiting. Returns the match id."""
+    for pid in ("p1", "p2", "p3"):
+        lobby.join(pid, sc, {}, None)
+    match_id = lobby.match_of("p1", "play")
+    lobby.probe("p1", match_id, True, 3.0)
+    lobby.probe("p2", match_id, True, 4.0)
+    return match_id
+
+
+def test_relay_forwards_packets_and_controls_to_the_partner_and_counts_them(make_lobby, tmp_path):
+    lobby, sc, sent, _clock = make_lobby()
+    match_id = playing(lobby, sc)
+    packets = ["AAECAw==", "/w=="]
+    controls = [{"t": "ready", "episode": 1}]
+    lobby.relay("p1", match_id, "p2", packets, controls)
+    lobby.relay("p2", match_id, "p1", [], [{"t": "go", "in_ms": 500}])
+    lobby.relay("p1", match_id, "p2", ["AA=="], [])
+    relayed = of(sent, "relay")
+    assert [pid for pid, _ in relayed] == ["p2", "p1", "p2"]
+    first = relayed[0][1]
+    assert (first.match_id, first.sender) == (match_id, "p1")
+    assert first.packets == packets and first.controls == controls
+    assert relayed[1][1].sender == "p2" and relayed[1][1].packets == []
+    match = lobby.tracker.matches[match_id]
+    assert match.relayed == {
+        "p1": {"messages": 2, "packets": 3, "controls": 1},
+        "p2": {"messages": 1, "packets": 0, "controls": 1},
+    }
+    # the counts are logged with the end of the match (not per message)
+    lobby.leave("p2", "play", "closed")
+    end = [json.loads(x) for x in (tmp_path / "assign.jsonl").read_text().splitlines()][-1]
+    assert end["match_id"] == match_id and end["ended"] == "partner_left:p2"
+    assert end["relayed"] == match.relayed
+
+
+def test_relay_counts_are_logged_when_both_finish(make_lobby, tmp_path):
+    lobby, sc, _sent, _clock = make_lobby()
+    match_id = playing(lobby, sc)
+    lobby.relay("p1", match_id, "p2", ["AA=="], [])
+    lobby.finish("p1", "play")
+    lobby.relay("p2", match_id, "p1", ["AA=="], [])  # p1 left the scene: dropped, not counted
+    lobby.finish("p2", "play")
+    end = [json.loads(x) for x in (tmp_path / "assign.jsonl").read_text().splitlines()][-1]
+    assert end["match_id"] == match_id and end["ended"] == "completed"
+    assert end["relayed"] == {"p1": {"messages": 1, "packets": 1, "controls": 0}}
+
+
+@pytest.mark.parametrize(
+    ("sender", "to", "packets", "controls", "code", "error"),
+    [
+        ("p3", "p1", ["AA=="], [], "invalid", "you are not in match"),
+        ("p1", "p1", ["AA=="], [], "invalid", "'p1' is not another member"),
+        ("p1", "p3", ["AA=="], [], "invalid", "'p3' is not another member"),
+        ("p1", "p2", ["AA=="] * 17, [], "invalid", r"17 packets in one relay message \(at most 16"),
+        ("p1", "p2", ["AA==", "not base64!"], [], "invalid", "packet 1 is not valid base64"),
+        ("p1", "p2", ["AAA"], [], "invalid", "packet 0 is not valid base64"),  # bad padding
+        ("p1", "p2", ["A" * 2052], [], "invalid", r"2052 characters \(at most 2048"),
+        ("p1", "p2", [], [{"x": "y" * 1020}], "invalid", r"as JSON \(at most 1024"),
+        ("p1", "p2", [], [{}] * 5, "invalid", r"5 controls in one relay message \(at most 4"),
+        ("p1", "p2", [], [], "invalid", "needs at least one packet or control"),
+    ],
+)
+def test_relay_refuses_what_it_should_not_forward(
+    make_lobby, sender, to, packets, controls, code, error
+):
+    lobby, sc, sent, _clock = make_lobby()
+    match_id = playing(lobby, sc)
+    with pytest.raises(ProtocolError, match=error) as caught:
+        lobby.relay(sender, match_id, to, packets, controls)
+    assert caught.value.code == code
+    assert not of(sent, "relay") and not lobby.tracker.matches[match_id].relayed
+
+
+def test_relay_accepts_the_largest_message(make_lobby):
+    lobby, sc, sent, _clock = make_lobby()
+    match_id = playing(lobby, sc)
+    control = {"x": "y" * (1024 - len('{"x":""}'))}
+    lobby.relay("p1", match_id, "p2", ["A" * 2048] * 16, [control] * 4)
+    [(pid, relayed)] = of(sent, "relay")
+    assert pid == "p2" and len(relayed.packets) == 16 and len(relayed.controls) == 4
+
+
+def test_relay_only_while_playing(make_lobby):
+    lobby, sc, sent, _clock = make_lobby()
+    lobby.join("p1", sc, {}, None)
+    lobby.join("p2", sc, {}, None)
+    match_id = lobby.match_of("p1", "play")
+    # validating: the pages measure their P2P RTT, a relayed ping would fake it
+    with pytest.raises(ProtocolError, match=r"playing phase; your session .* is validating") as c:
+        lobby.relay("p1", match_id, "p2", ["AA=="], [])
+    assert c.value.code == "not_playing"
+    lobby.probe("p1", match_id, True, 3.0)
+    lobby.probe("p2", match_id, True, 4.0)
+    lobby.finish("p1", "play")
+    with pytest.raises(ProtocolError, match="is ended"):
+        lobby.relay("p1", match_id, "p2", ["AA=="], [])
+    lobby.leave("p2", "play", "closed")
+    with pytest.raises(ProtocolError, match="has ended") as c:
+        lobby.relay("p2", match_id, "p1", ["AA=="], [])
+    assert c.value.code == "match_ended"
+    assert not of(sent, "relay")

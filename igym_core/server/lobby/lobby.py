@@ -2,11 +2,14 @@
 
 The lobby asks the scene's matchmaker (a plugin) for groups, checks its answer, creates matches,
 relays WebRTC signaling between the members, collects their P2P probe results and either starts
-the game or re-queues everyone. Every assignment is appended to a JSON Lines log.
+the game or re-queues everyone. While a game is played it also relays game packets between the
+members when their data channel stalls. Every assignment, probe and ended game is appended to a
+JSON Lines log.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import time
@@ -27,6 +30,7 @@ from igym_core.server.protocol_lobby import (
     MatchFound,
     MatchStart,
     Parity,
+    Relayed,
     Requeued,
     SignalRelay,
 )
@@ -36,6 +40,12 @@ from igym_core.storage.store import Store
 log = logging.getLogger("igym.lobby")
 
 Send = Callable[[str, Outgoing], None]
+
+#: limits of one relay message
+MAX_RELAY_PACKETS = 16
+MAX_RELAY_PACKET_CHARS = 2048
+MAX_RELAY_CONTROLS = 4
+MAX_RELAY_CONTROL_CHARS = 1024
 
 
 class Lobby:
@@ -230,6 +240,39 @@ class Lobby:
             raise ProtocolError("invalid", f"{to!r} is not another member of match {match_id!r}")
         self.send(to, SignalRelay(match_id, participant_id, dict(data)))
 
+    def relay(
+        self,
+        participant_id: str,
+        match_id: str,
+        to: str,
+        packets: Sequence[str],
+        controls: Sequence[Mapping[str, Any]],
+    ) -> None:
+        """Forward game packets (base64) and small control messages to another member while
+        the game is played: the fallback for a stalled data channel. Nothing is stored."""
+        match = self._member_match(participant_id, match_id)
+        if to not in match.members or to == participant_id:
+            raise ProtocolError("invalid", f"{to!r} is not another member of match {match_id!r}")
+        session = self.tracker.session(participant_id, match.scene_id)
+        if session is None or session.phase is not Phase.PLAYING:
+            phase = session.phase.value if session is not None else "unknown"
+            raise ProtocolError(
+                "not_playing",
+                f"relay is only allowed in the playing phase; your session in match "
+                f"{match_id!r} is {phase}",
+            )
+        _check_relay(packets, controls)
+        recipient = self.tracker.session(to, match.scene_id)
+        if recipient is None or recipient.phase is Phase.ENDED:
+            return  # the partner finished the scene: its page no longer listens
+        counts = match.relayed.setdefault(
+            participant_id, {"messages": 0, "packets": 0, "controls": 0}
+        )
+        counts["messages"] += 1
+        counts["packets"] += len(packets)
+        counts["controls"] += len(controls)
+        self.send(to, Relayed(match_id, participant_id, list(packets), [dict(c) for c in controls]))
+
     def probe(self, participant_id: str, match_id: str, ok: bool, rtt_ms: float | None) -> None:
         """A member's P2P check: ``ok`` with the median RTT to the others, or a failure."""
         match = self._member_match(participant_id, match_id)
@@ -277,6 +320,7 @@ class Lobby:
         if match is not None and all(s.phase is Phase.ENDED for s in self.tracker.members(match)):
             match.ended = match.ended or reason
             self._store_match(match, "ended")
+            self._append_end(match)
 
     def disconnected(self, participant_id: str) -> None:
         """The participant's websocket closed: they leave if not back within the grace time."""
@@ -388,6 +432,7 @@ class Lobby:
     ) -> None:
         match.ended = reason
         self._store_match(match, "ended")
+        self._append_end(match)
         for session in self.tracker.members(match):
             if session.phase is not Phase.ENDED:
                 self._move(session, Phase.ENDED, reason)
@@ -474,6 +519,17 @@ class Lobby:
             }
         )
 
+    def _append_end(self, match: Match) -> None:
+        self._write_log(
+            {
+                "at": self.clock(),
+                "match_id": match.match_id,
+                "scene_id": match.scene_id,
+                "ended": match.ended,
+                "relayed": {p: dict(c) for p, c in match.relayed.items()},
+            }
+        )
+
     def _write_log(self, record: Mapping[str, Any]) -> None:
         self.assignment_log.parent.mkdir(parents=True, exist_ok=True)
         with self.assignment_log.open("a", encoding="utf-8") as f:
@@ -490,3 +546,36 @@ class Lobby:
             match.created_at,
             self.clock(),
         )
+
+
+def _check_relay(packets: Sequence[str], controls: Sequence[Mapping[str, Any]]) -> None:
+    if not packets and not controls:
+        raise ProtocolError("invalid", "a relay message needs at least one packet or control")
+    if len(packets) > MAX_RELAY_PACKETS:
+        raise ProtocolError(
+            "invalid", f"{len(packets)} packets in one relay message (at most {MAX_RELAY_PACKETS})"
+        )
+    if len(controls) > MAX_RELAY_CONTROLS:
+        raise ProtocolError(
+            "invalid",
+            f"{len(controls)} controls in one relay message (at most {MAX_RELAY_CONTROLS})",
+        )
+    for i, packet in enumerate(packets):
+        if len(packet) > MAX_RELAY_PACKET_CHARS:
+            raise ProtocolError(
+                "invalid",
+                f"relay packet {i} has {len(packet)} characters "
+                f"(at most {MAX_RELAY_PACKET_CHARS} of base64)",
+            )
+        try:
+            base64.b64decode(packet, validate=True)
+        except ValueError:  # binascii.Error, or a non-ASCII string
+            raise ProtocolError("invalid", f"relay packet {i} is not valid base64") from None
+    for i, control in enumerate(controls):
+        size = len(json.dumps(control, separators=(",", ":"), ensure_ascii=False))
+        if size > MAX_RELAY_CONTROL_CHARS:
+            raise ProtocolError(
+                "invalid",
+                f"relay control {i} is {size} characters as JSON "
+                f"(at most {MAX_RELAY_CONTROL_CHARS})",
+            )

@@ -81,6 +81,9 @@ class Match:
     created_at: float
     probes: dict[str, tuple[bool, float | None]] = attrs.field(factory=dict)
     ended: str | None = None
+    #: what each member had forwarded by the server's relay, by sender:
+    #: {"messages": n, "packets": n, "controls": n}
+    relayed: dict[str, dict[str, int]] = attrs.field(factory=dict)
 
 
 class Tracker:

@@ -109,6 +109,12 @@ function main() {
       status.showFatal(FATAL_ERRORS[/** @type {keyof typeof FATAL_ERRORS} */ (error.code)]);
       return;
     }
+    if (error.seq === 0) {
+      // an answer to a fire-and-forget message (signaling, relayed packets): often just late,
+      // e.g. a packet relayed after the partner left; nothing the participant can act on
+      console.warn(`igym: the server refused a message (${error.code}): ${error.message}`);
+      return;
+    }
     if (typeof error.seq === "number") outbox.settle(error.seq);
     if (error.seq !== null && error.seq === pendingSubmit) {
       pendingSubmit = null;

@@ -29,6 +29,7 @@ import random
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from igym_core.runtime import wire
 from igym_core.runtime.game import EnvGame, Policy, RollbackGame, as_game, load_callable
 from igym_core.runtime.host import GameHost, SeatPlan
 from igym_core.runtime.play import PlayError, flatten_infos
@@ -357,6 +358,18 @@ class NetPlay:
         if all(r.end is not None and r.end.agreed for r in remotes):
             return True
         return self._agreed_at is not None and now_ms - self._agreed_at >= self.linger_ms
+
+    def farewell(self) -> bytes | None:
+        """This peer's last word on the current episode, once it agreed on the end: its
+        episode-end packet (the same bytes for every other peer). The page hands it on with the
+        next episode's "ready", so that a partner still waiting for the end hears it even if
+        every copy sent during the linger was lost; ``None`` before agreement."""
+        session = self._require().session
+        if not session.agreed or session.final_hash is None or session.end_frame is None:
+            return None
+        episode = session.config.episode & wire.MAX_EPISODE
+        end = wire.EpisodeEnd(session.local, episode, session.end_frame, session.final_hash, True)
+        return wire.encode(end)
 
     def _require(self) -> GameHost:
         if self.host is None:

@@ -349,3 +349,20 @@ def test_relay_only_while_playing(make_lobby):
         lobby.relay("p2", match_id, "p1", ["AA=="], [])
     assert c.value.code == "match_ended"
     assert not of(sent, "relay")
+
+
+def test_a_member_leaving_after_the_other_finished_ends_the_match_without_requeue(
+    make_lobby, tmp_path
+):
+    lobby, sc, sent, _clock = make_lobby()
+    match_id = playing(lobby, sc)
+    lobby.finish("p1", "play")
+    lobby.leave("p2", "play", "closed")
+    assert lobby.tracker.matches[match_id].ended == "partner_left:p2"
+    assert not of(sent, "requeued")
+    assert all(
+        s.phase.value == "ended" for s in lobby.tracker.members(lobby.tracker.matches[match_id])
+    )
+    end = [json.loads(x) for x in (tmp_path / "assign.jsonl").read_text().splitlines()][-1]
+    assert end["match_id"] == match_id and end["ended"] == "partner_left:p2"
+    lobby.leave("p2", "play", "closed")  # idempotent

@@ -236,3 +236,42 @@ def test_bad_descriptions_are_refused():
     play.start(0)
     with pytest.raises(PlayError, match="not one of"):
         play.tick(0.0, 99)
+
+
+def test_a_partner_that_missed_every_end_report_finishes_on_the_farewell():
+    """A agreed on the end and lingered, but none of its end reports reached B (a stalled
+    link); the farewell A hands on with the next episode's "ready" settles B at once."""
+    scene = overcooked_scene(max_steps=60)
+    a, b = (NetPlay(scene, match_for(scene, i), linger_ms=1_000) for i in range(2))
+    for p in (a, b):
+        p.start(0)
+        assert p.farewell() is None
+    to_a: list = []
+    to_b: list = []
+    t = 0.0
+    out_a = out_b = {"done": False}
+    records_a: list = []
+    records_b: list = []
+    while not out_a["done"] and t < 30_000:
+        out_a = a.tick(t, 1, True, [(1, d) for d in to_a])
+        out_b = b.tick(t, 2, True, [(0, d) for d in to_b])
+        records_a += out_a["settled"]
+        records_b += out_b["settled"]
+        to_a = [d for _, d in out_b["packets_out"]]
+        # A -> B goes dead once A knows the end: B never hears A's end report
+        reporting = a.summary()["final_hash"] is not None
+        to_b = [] if reporting else [d for _, d in out_a["packets_out"]]
+        t += FRAME_MS
+    assert out_a["done"] and a.summary()["agreed"]
+    assert not out_b["done"] and not b.summary()["agreed"]
+    farewell = a.farewell()
+    assert farewell is not None
+    out_b = b.tick(t, 2, True, [(0, farewell)])
+    records_b += out_b["settled"]
+    assert out_b["done"] and b.summary()["agreed"] and b.disconnected is None
+    assert records_a == records_b and len(records_a) == 60
+    assert any(e["type"] == "agreed" for e in out_b["events"])
+    # a farewell of another episode is ignored
+    b.start(1)
+    out = b.tick(t, 2, True, [(0, farewell)])
+    assert not out["done"] and not b.summary()["agreed"]

@@ -139,6 +139,8 @@ class NetGameScene {
     this.drawnUpTo = 0;
     this.telemetry = new EpisodeTelemetry();
     this.episodeFrames = 0;
+    /** the mesh's relay counts when the episode began */
+    this.relayedAtStart = { relayed_out: 0, relayed_in: 0 };
     this.episodeOpen = false;
     this.playStartedAt = 0;
     /** @type {((result: {partial: boolean, summary: Record<string, any> | null}) => void) | null} */
@@ -224,6 +226,9 @@ class NetGameScene {
         if (this.mesh) this.mesh.signal(/** @type {any} */ (message));
         else this.earlySignals.push(message); // the mesh is not made yet
         return true;
+      case "relay":
+        if (message.match_id === this.match?.match_id) this.mesh?.relayed(/** @type {any} */ (message));
+        return true;
       case "match_start":
         if (message.match_id === this.match?.match_id) this.play();
         return true;
@@ -265,7 +270,13 @@ class NetGameScene {
       match,
       sendSignal: (to, data) =>
         this.handlers.signal?.({ type: "signal", match_id: match.match_id, to, data }),
+      sendRelay: (to, packets, controls) =>
+        this.handlers.signal?.({ type: "relay", match_id: match.match_id, to, packets, controls }),
       onPacket: (peer, data) => this.packetIn(peer, data),
+      onEnd: (peer, episode, packet) => {
+        // a partner's agreed end of the episode still being played here (see NetPlay.farewell)
+        if (episode === this.state.episode && this.episodeOpen) this.packetIn(peer, packet);
+      },
       onLinkState: (peer, state) => {
         // The partner closed the connection (left the page): no need to wait for the engine's
         // timeout. An episode being played gets a moment to settle first: the partner may just
@@ -362,6 +373,7 @@ class NetGameScene {
     this.started = true;
     const match = this.match;
     const mesh = this.mesh;
+    mesh.relayEnabled = true; // the server relays packets from match_start on
     try {
       this.setPhase("loading");
       this.view.showLoading("Loading the game…", 0.5);
@@ -404,6 +416,7 @@ class NetGameScene {
     this.drawnUpTo = 0;
     this.telemetry = new EpisodeTelemetry();
     this.episodeFrames = 0;
+    this.relayedAtStart = { ...mesh.stats };
     const first = /** @type {{render: any[], hud: Record<string, number>}} */ (await py.call({ cmd: "game_start", episode }));
     this.renderer?.draw(first.render);
     this.view.updateHud(first.hud, this.scene);
@@ -425,6 +438,7 @@ class NetGameScene {
     this.view.hideOverlay();
     this.keyboard?.setEnabled(true);
     this.playStartedAt = performance.now();
+    mesh.listen();
     await py.call({ cmd: "game_run" });
     const result = /** @type {{partial: boolean, summary: Record<string, any> | null}} */ (await finished);
     this.keyboard?.setEnabled(false);
@@ -464,6 +478,9 @@ class NetGameScene {
       ...percentiles("rollback_tick", this.state.samples.rollback_ms),
       ready_ms: typeof this.state.boot?.ready_ms === "number" ? Math.round(this.state.boot.ready_ms) : null,
       probe_rtt_ms: this.state.probe_rtt_ms,
+      // messages that went through the server relay this episode (see p2p/mesh.js)
+      relayed_out: (this.mesh?.stats.relayed_out ?? 0) - this.relayedAtStart.relayed_out,
+      relayed_in: (this.mesh?.stats.relayed_in ?? 0) - this.relayedAtStart.relayed_in,
       ...extra,
     };
     this.recorder.end({ frames: this.episodeFrames, partial, summary });
@@ -517,7 +534,12 @@ class NetGameScene {
   workerEvent(event) {
     if (this.destroyed) return;
     if (event.type === NET_FRAME) {
-      for (const [peer, data] of event.packets) this.mesh?.sendPacket(peer, data);
+      this.mesh?.sendPackets(event.packets);
+      if (event.done && event.farewell) {
+        // every copy of the end report sent while lingering may have been lost: say it once
+        // more on every path, the server relay included
+        this.mesh?.broadcast({ t: "end", episode: event.episode, packet: event.farewell }, { relay: true });
+      }
       this.frameArrived(event);
     } else if (event.type === PROGRESS) {
       if (this.state.phase === "loading" && this.started) this.view.showLoading("Loading the game…", event.fraction);

@@ -6,10 +6,29 @@
 //
 // Control messages (JSON on the reliable channel, and two more copies on the game channel so
 // that a lossy link does not hold them up): {t: "ping", n, at} / {t: "pong", n, at},
-// {t: "ready", episode}, {t: "go", episode, in_ms}, {t: "bye", reason}. Duplicates are harmless:
-// a pong settles its ping once, ready is a set, the first go counts.
+// {t: "ready", episode}, {t: "go", episode, in_ms}, {t: "end", episode, packet} (a member's
+// agreed episode end, see NetPlay.farewell), {t: "bye", reason}. Duplicates are harmless: a pong
+// settles its ping once, ready is a set, the first go counts, the engine ignores a repeated end.
+//
+// The server relay: on a lossy link SCTP can stall one direction of the association for
+// seconds (its retransmission timer backs off), and no data channel of that association gets
+// through. Once a game is on, a member that heard nothing from a partner for RELAY_AFTER_MS
+// also sends its packets and control messages through the server (the "relay" websocket
+// message), with a {t: "deaf"} control that says so; a member told "deaf" sends through the
+// server too for RELAY_HOLD_MS, since its own packets are the ones not getting through. Only
+// silence makes a member say "deaf", so two members cannot keep each other relaying. Copies
+// that arrive both ways are harmless (the engine takes packets in any order, more than once).
+// The counts are in `stats` and in each episode's summary.
 
+import { fromBase64, toBase64 } from "../base64.js";
 import { PeerLink } from "./peer.js";
+
+/** Nothing heard from a partner over the data channels for this long: relay through the server. */
+export const RELAY_AFTER_MS = 250;
+/** A partner that said it does not hear us, within this window, hears from us through the server. */
+export const RELAY_HOLD_MS = 1000;
+/** The server takes at most this many packets in one relay message. */
+const RELAY_MAX_PACKETS = 16;
 
 /** @typedef {{match_id: string, members: {participant_id: string, agents: string[]}[], you: number,
  *             ice_servers: RTCIceServer[], max_p2p_rtt_ms: number | null, seeds: number[]}} MatchMessage */
@@ -21,14 +40,27 @@ export class PeerMesh {
    * @param {{
    *   match: MatchMessage,
    *   sendSignal: (to: string, data: Record<string, unknown>) => void,
+   *   sendRelay?: (to: string, packets: string[], controls: Record<string, unknown>[]) => void,
    *   onPacket: (peer: number, data: ArrayBuffer) => void,
+   *   onEnd?: (peer: number, episode: number, packet: ArrayBuffer) => void,
    *   onLinkState?: (peer: number, state: import("./peer.js").LinkState) => void,
    * }} options
    */
   constructor(options) {
     this.match = options.match;
     this.you = options.match.you;
+    this.onPacket = options.onPacket;
+    this.sendRelay = options.sendRelay ?? null;
+    this.onEnd = options.onEnd ?? (() => {});
     this.onLinkState = options.onLinkState ?? (() => {});
+    /** relaying is allowed once the game is on (the server refuses it before) */
+    this.relayEnabled = false;
+    /** @type {Map<number, number>} peer -> when it last said (through the server) it does not hear us */
+    this.deafAt = new Map();
+    /** silence is counted from here at the earliest (see listen()) */
+    this.listeningSince = -Infinity;
+    /** messages (packets and control messages) that went through the server */
+    this.stats = { relayed_out: 0, relayed_in: 0 };
     /** @type {Map<number, PeerLink>} */
     this.links = new Map();
     /** @type {Map<string, number>} participant id -> member index */
@@ -142,7 +174,7 @@ export class PeerMesh {
           resolve(ms);
         },
       });
-      if (!this.links.get(peer)?.sendControl({ t: "ping", n, at: performance.now() }, { fast: true })) {
+      if (!this.say(peer, { t: "ping", n, at: performance.now() }, { relay: false })) {
         clearTimeout(timer);
         this.pings.delete(key);
         reject(new Error("the connection to your partner is closed"));
@@ -182,14 +214,125 @@ export class PeerMesh {
     return set;
   }
 
-  /** @param {Record<string, unknown>} message sent fast (see PeerLink.sendControl) */
-  broadcast(message) {
-    for (const link of this.links.values()) link.sendControl(message, { fast: true });
+  /**
+   * @param {Record<string, unknown>} message sent fast (see PeerLink.sendControl), and through
+   *   the server when the link is degraded; `relay` true: through the server in any case,
+   *   false: never (pings, which check the data channels themselves)
+   * @param {{relay?: boolean}} [options]
+   */
+  broadcast(message, options = {}) {
+    for (const peer of this.links.keys()) this.say(peer, message, options);
   }
 
-  /** @param {number} peer @param {ArrayBuffer} data */
-  sendPacket(peer, data) {
-    this.links.get(peer)?.sendPacket(data);
+  /**
+   * One control message to one partner (see broadcast).
+   * @param {number} peer
+   * @param {Record<string, unknown>} message
+   * @param {{relay?: boolean}} [options]
+   * @returns {boolean} whether it went out at all
+   */
+  say(peer, message, options = {}) {
+    const sent = this.links.get(peer)?.sendControl(message, { fast: true }) ?? false;
+    const relay = options.relay === undefined ? this.degraded(peer) : options.relay && this.canRelay;
+    if (relay) return this.relay(peer, [], [message]) || sent;
+    return sent;
+  }
+
+  /**
+   * The game packets of one worker tick: over the data channels, and through the server to
+   * partners whose link is degraded.
+   * @param {[number, ArrayBuffer][]} packets
+   */
+  sendPackets(packets) {
+    /** @type {Map<number, string[]>} */
+    const relay = new Map();
+    for (const [peer, data] of packets) {
+      this.links.get(peer)?.sendPacket(data);
+      if (!this.degraded(peer)) continue;
+      const list = relay.get(peer) ?? [];
+      list.push(toBase64(new Uint8Array(data)));
+      relay.set(peer, list);
+    }
+    for (const [peer, list] of relay) {
+      for (let i = 0; i < list.length; i += RELAY_MAX_PACKETS) this.relay(peer, list.slice(i, i + RELAY_MAX_PACKETS), []);
+    }
+  }
+
+  /** @returns {boolean} the server relay may be used now */
+  get canRelay() {
+    return this.relayEnabled && !this.closed && this.sendRelay !== null;
+  }
+
+  /**
+   * The game packets start flowing now (an episode begins after a quiet countdown): count a
+   * partner's silence from here.
+   */
+  listen() {
+    this.listeningSince = performance.now();
+  }
+
+  /**
+   * Nothing arrived from `peer` over the data channels for RELAY_AFTER_MS.
+   * @param {number} peer
+   * @returns {boolean}
+   */
+  silent(peer) {
+    const heardAt = Math.max(this.links.get(peer)?.heardAt ?? -Infinity, this.listeningSince);
+    return performance.now() - heardAt > RELAY_AFTER_MS;
+  }
+
+  /**
+   * Whether messages for `peer` should also go through the server: it is silent, or it said
+   * it does not hear us.
+   * @param {number} peer
+   * @returns {boolean}
+   */
+  degraded(peer) {
+    if (!this.canRelay) return false;
+    return this.silent(peer) || performance.now() - (this.deafAt.get(peer) ?? -Infinity) < RELAY_HOLD_MS;
+  }
+
+  /**
+   * @param {number} peer
+   * @param {string[]} packets base64
+   * @param {Record<string, unknown>[]} controls
+   * @returns {boolean} whether it was handed to the server connection
+   */
+  relay(peer, packets, controls) {
+    const member = this.match.members[peer];
+    if (!this.canRelay || !member || this.sendRelay === null) return false;
+    const deaf = this.silent(peer) ? [{ t: "deaf" }] : [];
+    this.sendRelay(member.participant_id, packets, [...controls, ...deaf]);
+    this.stats.relayed_out += packets.length + controls.length;
+    return true;
+  }
+
+  /**
+   * Packets and control messages a partner sent through the server.
+   * @param {{sender: string, packets?: string[], controls?: Record<string, any>[]}} message
+   */
+  relayed(message) {
+    const peer = this.indexOf.get(message.sender);
+    if (peer === undefined || peer === this.you || this.closed) return;
+    for (const text of message.packets ?? []) {
+      let bytes;
+      try {
+        bytes = fromBase64(text);
+      } catch {
+        continue;
+      }
+      this.stats.relayed_in += 1;
+      this.onPacket(peer, /** @type {ArrayBuffer} */ (bytes.buffer));
+    }
+    for (const control of message.controls ?? []) {
+      if (!control || typeof control !== "object") continue;
+      if (control.t === "deaf") {
+        this.deafAt.set(peer, performance.now());
+        continue;
+      }
+      this.stats.relayed_in += 1;
+      this.control(peer, control);
+    }
   }
 
   /**
@@ -197,9 +340,8 @@ export class PeerMesh {
    * @param {Record<string, any>} message
    */
   control(peer, message) {
-    const link = this.links.get(peer);
     if (message.t === "ping") {
-      link?.sendControl({ t: "pong", n: message.n, at: message.at }, { fast: true });
+      this.say(peer, { t: "pong", n: message.n, at: message.at }, { relay: false });
     } else if (message.t === "pong") {
       const waiter = this.pings.get(`${peer}:${message.n}`);
       if (waiter) {
@@ -212,6 +354,12 @@ export class PeerMesh {
       // the first copy to arrive counts (the others are duplicates or late retransmissions)
       if (!this.go.has(message.episode)) {
         this.go.set(message.episode, { in_ms: Number(message.in_ms) || 0, at: performance.now() });
+      }
+    } else if (message.t === "end" && Number.isInteger(message.episode) && typeof message.packet === "string") {
+      try {
+        this.onEnd(peer, message.episode, /** @type {ArrayBuffer} */ (fromBase64(message.packet).buffer));
+      } catch {
+        // not base64: ignore, like any malformed control message
       }
     } else if (message.t === "bye") {
       this.bye = String(message.reason ?? "left");

@@ -11,8 +11,13 @@
 
 /** @typedef {"new" | "connecting" | "open" | "closed" | "failed"} LinkState */
 
-/** Bytes waiting in the game channel's send buffer beyond which packets are dropped. */
-const MAX_BUFFERED = 64 * 1024;
+/**
+ * Bytes waiting in the game channel's send buffer beyond which packets are dropped: about one
+ * tick's packets. SCTP's congestion control holds packets back on a lossy link even on an
+ * unreliable channel; a deeper queue only turns into seconds of delay (every packet repeats
+ * the unacknowledged inputs, so the newest one is all the partner needs).
+ */
+const MAX_BUFFERED = 1200;
 
 export class PeerLink {
   /**
@@ -39,6 +44,8 @@ export class PeerLink {
     this.ignoreOffer = false;
     /** counts for diagnostics */
     this.stats = { negotiations: 0, offers: 0, signals_in: 0, signals_out: 0, restarts: 0 };
+    /** when a message last arrived from the peer on either channel (performance.now) */
+    this.heardAt = -Infinity;
     this.answerPending = false;
     this.pc = new RTCPeerConnection({ iceServers: options.iceServers });
     /** @type {RTCDataChannel | null} */
@@ -82,10 +89,14 @@ export class PeerLink {
     game.binaryType = "arraybuffer";
     const ctl = this.pc.createDataChannel("igym-ctl", { negotiated: true, id: 1 });
     game.addEventListener("message", (event) => {
+      this.heardAt = performance.now();
       if (event.data instanceof ArrayBuffer) this.onPacket(event.data);
       else if (typeof event.data === "string") this.control(event.data);
     });
-    ctl.addEventListener("message", (event) => this.control(event.data));
+    ctl.addEventListener("message", (event) => {
+      this.heardAt = performance.now();
+      this.control(event.data);
+    });
     for (const channel of [game, ctl]) {
       channel.addEventListener("open", () => this.updateState());
       channel.addEventListener("close", () => this.updateState());

@@ -7,7 +7,9 @@
 //     -> ONE Python call (NetPlay.tick_json) ->
 //   ONE "net_frame" message: the packets to send (ArrayBuffers, transferred), the render of the
 //   newest speculative state, the HUD, the frame records that became final (settled) with their
-//   timestamps, the session's events, rollback telemetry and `done`.
+//   timestamps, the session's events, rollback telemetry and `done` (with the episode summary
+//   and the "farewell": this peer's agreed episode-end packet, base64, which the page passes on
+//   to partners that may still be waiting for it).
 //
 // Rollbacks and replays happen inside that one Python call. NetPlay decides how many frames are
 // due from the time it is given, so a late tick catches up by itself.
@@ -16,6 +18,7 @@
 // {key, tick, step, drawn}: when the local key event happened, the tick that sampled it, when the
 // frame was first simulated here; `drawn` is filled in by the main thread.
 
+import { fromBase64, toBase64 } from "../base64.js";
 import { GameLoop } from "./game-loop.js";
 import { GAME_ERROR, PROGRESS } from "./protocol.js";
 
@@ -36,6 +39,11 @@ def _igym_net_tick(args_json):
 
 def _igym_net_summary():
     return _json.dumps(_igym_net.summary())
+
+def _igym_net_farewell():
+    import base64 as _b64
+    packet = _igym_net.farewell()
+    return None if packet is None else _b64.b64encode(packet).decode("ascii")
 `;
 
 export class NetLoop extends GameLoop {
@@ -56,6 +64,8 @@ export class NetLoop extends GameLoop {
     this.netTick = null;
     /** @type {(() => string) | null} */
     this.netSummary = null;
+    /** @type {(() => string | undefined) | null} */
+    this.netFarewell = null;
   }
 
   /**
@@ -79,6 +89,7 @@ export class NetLoop extends GameLoop {
     this.startFn = this.pyodide.globals.get("_igym_net_start");
     this.netTick = this.pyodide.globals.get("_igym_net_tick");
     this.netSummary = this.pyodide.globals.get("_igym_net_summary");
+    this.netFarewell = this.pyodide.globals.get("_igym_net_farewell");
     this.advanceFn = this.netTick; // GameLoop.run() checks that the game is loaded with it
     const imported = performance.now();
     return {
@@ -166,6 +177,8 @@ export class NetLoop extends GameLoop {
       done: out.done,
       packets: packetsOut,
       summary: out.done && this.netSummary ? JSON.parse(this.netSummary()) : null,
+      // this peer's agreed end of the episode, for partners that may not have heard it
+      farewell: out.done && this.netFarewell ? (this.netFarewell() ?? null) : null,
       telemetry: {
         step_ms: stepped - started,
         ticks: 1,
@@ -189,21 +202,6 @@ export class NetLoop extends GameLoop {
     const next = this.t0 + this.ticks * this.periodMs;
     this.timer = setTimeout(() => this.tick(), Math.max(0, next - performance.now()));
   }
-}
-
-/** @param {Uint8Array} bytes @returns {string} */
-function toBase64(bytes) {
-  let text = "";
-  for (let i = 0; i < bytes.length; i += 1) text += String.fromCharCode(bytes[i]);
-  return btoa(text);
-}
-
-/** @param {string} text @returns {Uint8Array} */
-function fromBase64(text) {
-  const raw = atob(text);
-  const bytes = new Uint8Array(raw.length);
-  for (let i = 0; i < raw.length; i += 1) bytes[i] = raw.charCodeAt(i);
-  return bytes;
 }
 
 /** @param {unknown} err */

@@ -119,8 +119,7 @@ class Lobby:
                 self._partner_left(match, scene, participant_id, reason)
 
     def _partner_left(self, match: Match, scene: GameScene, who: str, reason: str) -> None:
-        playing = any(s.phase is Phase.PLAYING for s in self.tracker.members(match))
-        if playing:
+        if match.started:  # even if the others already finished: never back to waiting
             self._end_match(match, scene, f"partner_left:{who}", scene.partner_left_message, who)
         else:  # not playing yet: the others go back to the waiting room
             match.ended = f"partner_left:{who}"
@@ -306,6 +305,7 @@ class Lobby:
             return
         for session in self.tracker.members(match):
             self._move(session, Phase.PLAYING, "validated")
+        match.started = True
         self._store_match(match, "playing")
         for pid in match.members:
             self.send(pid, MatchStart(match.match_id))

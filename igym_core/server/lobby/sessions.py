@@ -81,6 +81,8 @@ class Match:
     created_at: float
     probes: dict[str, tuple[bool, float | None]] = attrs.field(factory=dict)
     ended: str | None = None
+    #: the game began (every probe passed): from then on a member who leaves ends the match
+    started: bool = False
     #: what each member had forwarded by the server's relay, by sender:
     #: {"messages": n, "packets": n, "controls": n}
     relayed: dict[str, dict[str, int]] = attrs.field(factory=dict)

@@ -10,6 +10,19 @@ import { credentialsFor, saveSession, subjectFrom, urlParams } from "./session.j
 import { StatusView } from "./status.js";
 
 /** Errors after which reconnecting cannot help: the participant must act. */
+/** What the server sends about multiplayer game scenes (handled by the scene while it is shown). */
+const MULTIPLAYER_MESSAGES = new Set([
+  "lobby",
+  "match",
+  "signal",
+  "relay",
+  "match_start",
+  "requeued",
+  "match_ended",
+  "lobby_timeout",
+  "parity",
+]);
+
 const FATAL_ERRORS = {
   session_taken:
     "This study is open in another tab or window. Please close this one and continue there.",
@@ -98,6 +111,8 @@ function main() {
       default:
         // lobby, match, signal, ... belong to a multiplayer game scene
         if (view?.receive?.(message)) break;
+        // late news of a game scene the page has left (e.g. the last episode's parity verdict)
+        if (MULTIPLAYER_MESSAGES.has(message.type)) break;
         console.warn("igym: unknown message from the server", message);
     }
   }

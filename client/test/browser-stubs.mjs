@@ -78,3 +78,36 @@ export function resetBrowser(search = "") {
 }
 
 resetBrowser();
+
+/**
+ * A page for the game modules (opt-in): document visibility and its event, `document.body.dataset`,
+ * and animation frames that run only when the test says so.
+ * @returns {{frames: Function[], runFrames: () => void, setVisibility: (state: "visible" | "hidden") => void}}
+ */
+export function installPage() {
+  /** @type {Map<string, Function[]>} */
+  const listeners = new Map();
+  globalThis.document = {
+    visibilityState: "visible",
+    body: { dataset: {} },
+    addEventListener(type, fn) {
+      listeners.set(type, [...(listeners.get(type) ?? []), fn]);
+    },
+    removeEventListener(type, fn) {
+      listeners.set(type, (listeners.get(type) ?? []).filter((f) => f !== fn));
+    },
+  };
+  const page = {
+    /** @type {Function[]} animation frame callbacks not run yet */
+    frames: [],
+    runFrames() {
+      for (const fn of page.frames.splice(0)) fn(performance.now());
+    },
+    setVisibility(state) {
+      globalThis.document.visibilityState = state;
+      for (const fn of listeners.get("visibilitychange") ?? []) fn();
+    },
+  };
+  globalThis.requestAnimationFrame = (fn) => page.frames.push(fn);
+  return page;
+}

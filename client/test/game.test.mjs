@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { afterEach, test } from "node:test";
 
+import { EpisodeLog } from "../src/game/episode-log.js";
 import { EpisodeTelemetry } from "../src/game/telemetry.js";
 import { MAX_CHUNK_BYTES, Recorder } from "../src/game/recorder.js";
 import { percentiles, quantile } from "../src/game/stats.js";
@@ -152,4 +153,70 @@ test("clock drift: the tick span against frames at fps", () => {
   const ticks = [0, 1000 / 30, 2000 / 30 + 5];
   telemetry.add(ticks.map((tick, i) => record(i, { tick, step: tick + 1, drawn: tick + 2 })), { step_ms: 1, ticks: 3, late_ms: 0 });
   assert.equal(telemetry.drift(30), 5);
+});
+
+test("a record without a tick (no local input sample yet) is timed from its step", () => {
+  const telemetry = new EpisodeTelemetry();
+  const early = record(0, { tick: null, step: 5, drawn: 25 });
+  telemetry.add([early, record(1, { tick: 40, step: 41, drawn: 50 })], { step_ms: 1, ticks: 1, late_ms: 0 });
+  const s = telemetry.summary();
+  assert.equal(s.tick_to_drawn_max_ms, 20, "25 - 5: from the step");
+  assert.equal(telemetry.firstTick, 5);
+  assert.equal(early.t.tick, null, "the record itself is left as it is");
+});
+
+// -- episode log (recorder + telemetry + the scene's state) ----------------------------------------
+
+function episodeLog(samples = { step_ms: [], input_to_drawn_ms: [], tick_late_ms: [] }) {
+  const { r, queued } = recorder();
+  const state = { summaries: [], samples };
+  return { log: new EpisodeLog(r, state), queued, state };
+}
+
+test("episode log: episode_start, the committed records, episode_end with the summary, once", () => {
+  const { log, queued, state } = episodeLog();
+  assert.equal(log.open, false);
+  log.begin(2);
+  assert.equal(log.open, true);
+  log.add([
+    { records: [record(0, { key: -20 }), record(1)], telemetry: { step_ms: 1, ticks: 2, late_ms: 4 } },
+    { records: [record(2)], telemetry: { step_ms: 3, ticks: 1, late_ms: 0 } },
+  ]);
+  log.close(false, 7, { ready_ms: 900, extra: "x" });
+  log.close(true, 0, { error: "again" }); // closed already: nothing
+  assert.deepEqual(
+    queued.map((m) => m.type),
+    ["episode_start", "frames", "episode_end"],
+  );
+  const end = queued.at(-1);
+  assert.equal(end.episode, 2);
+  assert.equal(end.frames, 3);
+  assert.equal(end.partial, false);
+  const keys = Object.keys(end.summary);
+  assert.equal(keys[0], "score");
+  assert.deepEqual(keys.slice(-2), ["ready_ms", "extra"], "the scene's fields come after the telemetry's");
+  assert.equal(end.summary.score, 7);
+  assert.equal(end.summary.latency_p50_ms, 30);
+  assert.equal(end.summary.frames_seen, 3);
+  assert.deepEqual(state.summaries, [{ episode: 2, frames: 3, partial: false, ...end.summary }]);
+  assert.deepEqual(state.samples, { step_ms: [1, 3], input_to_drawn_ms: [30], tick_late_ms: [4, 0] });
+});
+
+test("episode log: samples go only where the scene keeps them; each episode starts afresh", () => {
+  const samples = { step_ms: [], input_to_drawn_ms: [], rollback_ms: [9] };
+  const { log, state } = episodeLog(samples);
+  log.begin(0);
+  log.add([{ records: [record(0)], telemetry: { step_ms: 1, ticks: 1, late_ms: 2 } }]);
+  log.close(true, 0, {});
+  log.begin(1);
+  log.add([{ records: [record(0), record(1)], telemetry: { step_ms: 2, ticks: 2, late_ms: 0 } }]);
+  log.close(false, 1, {});
+  assert.deepEqual(samples, { step_ms: [1, 2], input_to_drawn_ms: [], rollback_ms: [9] });
+  assert.deepEqual(
+    state.summaries.map((s) => [s.episode, s.frames, s.partial, s.frames_seen]),
+    [
+      [0, 1, true, 1],
+      [1, 2, false, 2],
+    ],
+  );
 });

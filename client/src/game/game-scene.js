@@ -1,8 +1,9 @@
 // A game scene on the participant page: boots the Python worker, plays the scene's episodes and
 // records them, then continues to the next scene. The game loop and its clock run in the worker;
-// this thread reads keys (keyboard.js), draws the frames the worker sends (renderer.js, on the
-// next animation frame), shows the HUD, countdowns and status (view.js), and passes frame records
-// to the outbox (recorder.js). Nothing heavy runs here.
+// this thread reads keys (keyboard.js), draws the frames the worker sends on the next animation
+// frame and stamps their records' `t.drawn` (frame-drawer.js, renderer.js), shows the HUD,
+// countdowns and status (view.js), and passes the records on to the outbox and the telemetry
+// (episode-log.js, recorder.js). Nothing heavy runs here.
 //
 // Resuming: episodes the server has already seen (scene.progress), or that this browser already
 // queued for it, are not played again; the scene resumes at the next one.
@@ -13,15 +14,14 @@
 import { PythonWorker } from "../worker/pyworker.js";
 import { FRAME, GAME_ERROR, PROGRESS } from "../worker/protocol.js";
 import { loadAtlases } from "./atlas.js";
+import { EpisodeLog } from "./episode-log.js";
+import { FrameDrawer } from "./frame-drawer.js";
 import { Keyboard } from "./keyboard.js";
 import { Recorder } from "./recorder.js";
 import { Renderer } from "./renderer.js";
-import { missingFeatures } from "./support.js";
-import { EpisodeTelemetry } from "./telemetry.js";
+import { clearPhase, setPhase, showFailure } from "./phase.js";
+import { missingFeatures, unsupportedText } from "./support.js";
 import { GameView } from "./view.js";
-
-/** A frame not drawn within this long (no animation frame came) is recorded as not drawn. */
-const DRAW_TIMEOUT_MS = 1000;
 
 /**
  * @typedef {{id: string, kind: "game", title: string, html: string, env: Record<string, any>,
@@ -129,39 +129,31 @@ class GameScene {
     /** @type {Renderer | null} */
     this.renderer = null;
     this.destroyed = false;
-    /** @type {{records: any[], telemetry: any}[]} frames received, not drawn yet */
-    this.undrawn = [];
-    /** @type {any} the newest frame: what the next animation frame draws */
-    this.latest = null;
-    this.rafPending = false;
-    this.drawTimer = 0;
-    /** @type {EpisodeTelemetry} */
-    this.telemetry = new EpisodeTelemetry();
-    this.episodeFrames = 0;
+    this.log = new EpisodeLog(this.recorder, this.state);
+    this.drawer = new FrameDrawer({
+      draw: (latest) => {
+        /** @type {Renderer} */ (this.renderer).draw(latest.render);
+        this.view.updateHud(latest.hud, this.scene);
+      },
+      committed: (batches, latest) => this.committed(batches, latest),
+      focus: (visible) => this.py?.post({ type: "focus", focused: visible }),
+    });
+    /** the human's reward so far this episode */
     this.score = 0;
-    /** whether episode_start was sent and episode_end not yet */
-    this.episodeOpen = false;
     /** @type {((done: {partial: boolean}) => void) | null} */
     this.finishEpisode = null;
-    this.onVisibility = () => this.visibilityChanged();
-    document.addEventListener("visibilitychange", this.onVisibility);
   }
 
   /** @param {string} phase */
   setPhase(phase) {
-    this.state.phase = phase;
-    document.body.dataset.game = phase;
+    setPhase(this.state, phase);
   }
 
   async run() {
     try {
       const missing = missingFeatures();
       if (missing) {
-        this.fail(
-          "unsupported_browser",
-          `This browser cannot run the game (it lacks ${missing}). Please open the study link ` +
-            "in a recent version of Chrome, Edge, Firefox or Safari on a computer.",
-        );
+        this.fail("unsupported_browser", unsupportedText(missing));
         return;
       }
       const atlases = loadAtlases(this.scene.env.assets ?? {});
@@ -242,15 +234,12 @@ class GameScene {
   async playEpisode(episode) {
     const py = /** @type {PythonWorker} */ (this.py);
     this.state.episode = episode;
-    this.latest = null;
-    this.telemetry = new EpisodeTelemetry();
-    this.episodeFrames = 0;
+    this.drawer.reset();
     this.score = 0;
     const first = /** @type {{render: any[], hud: Record<string, number>}} */ (
       await py.call({ cmd: "game_start", episode, seed: this.scene.seeds[episode] })
     );
-    this.recorder.begin(episode);
-    this.episodeOpen = true;
+    this.log.begin(episode);
     /** @type {any} */ (this.renderer).draw(first.render);
     this.view.updateHud(first.hud, this.scene);
     await this.countdown(episode);
@@ -275,20 +264,11 @@ class GameScene {
    * @param {Record<string, string | number | boolean | null>} [extra] more summary fields
    */
   closeEpisode(partial, extra = {}) {
-    if (!this.episodeOpen) return;
-    this.episodeOpen = false;
-    const summary = {
-      score: this.score,
-      ...this.telemetry.summary(),
-      clock_drift_ms: this.telemetry.drift(this.scene.fps),
+    this.log.close(partial, this.score, {
+      clock_drift_ms: this.log.telemetry.drift(this.scene.fps),
       ready_ms: numberOrNull(this.state.boot?.ready_ms),
       ...extra,
-    };
-    this.recorder.end({ frames: this.episodeFrames, partial, summary });
-    this.state.samples.step_ms.push(...this.telemetry.stepMs);
-    this.state.samples.input_to_drawn_ms.push(...this.telemetry.inputToDrawn);
-    this.state.samples.tick_late_ms.push(...this.telemetry.lateMs);
-    this.state.summaries.push({ episode: this.state.episode, frames: this.episodeFrames, partial, ...summary });
+    });
   }
 
   /** @param {number} episode */
@@ -296,12 +276,9 @@ class GameScene {
     const seconds = Math.max(0, Math.round(this.scene.countdown_s ?? 0));
     if (seconds === 0) return;
     this.setPhase("countdown");
-    const total = this.scene.episodes;
     const previous = this.state.summaries.at(-1);
-    const heading =
-      previous && total > 1 ? `Round ${episode} done — score ${formatScore(previous.score)}` : "Get ready";
     for (let left = seconds; left > 0 && !this.destroyed; left -= 1) {
-      this.view.showCountdown(heading, `Round ${episode + 1} of ${total} starts in`, left);
+      this.view.showRoundCountdown(episode, this.scene.episodes, previous, left);
       await sleep(1000);
     }
   }
@@ -324,59 +301,29 @@ class GameScene {
   frameArrived(frame) {
     if (frame.episode !== this.state.episode || this.state.phase === "error") return;
     this.state.frames_received += frame.records.length;
-    this.undrawn.push({ records: frame.records, telemetry: frame.telemetry });
-    this.latest = frame;
-    if (document.visibilityState === "hidden") {
-      this.commit(null); // no animation frames while hidden: recorded as not drawn
-    } else if (!this.rafPending) {
-      this.rafPending = true;
-      requestAnimationFrame(() => this.paint());
-      this.drawTimer = window.setTimeout(() => this.commit(null), DRAW_TIMEOUT_MS);
-    }
-  }
-
-  paint() {
-    this.rafPending = false;
-    clearTimeout(this.drawTimer);
-    if (this.destroyed || !this.latest) return;
-    if (this.undrawn.length === 0) return;
-    /** @type {Renderer} */ (this.renderer).draw(this.latest.render);
-    this.view.updateHud(this.latest.hud, this.scene);
-    this.commit(performance.now());
+    this.drawer.receive(frame, frame.records);
   }
 
   /**
-   * Frames received since the last draw are now on screen (drawn = that time), or will never be
-   * (null): stamp them and hand them to the recorder.
-   * @param {number | null} drawn
+   * Frame records are stamped (drawn, or never will be): record them; the episode is over when
+   * one of them ends it or the worker said so.
+   * @param {import("./frame-drawer.js").Batch[]} batches
+   * @param {any} latest the newest frame
    */
-  commit(drawn) {
-    clearTimeout(this.drawTimer);
-    const batch = this.undrawn;
-    this.undrawn = [];
-    let done = false;
-    for (const { records, telemetry } of batch) {
+  committed(batches, latest) {
+    this.log.add(batches);
+    let done = Boolean(latest?.done);
+    for (const { records } of batches) {
       for (const record of records) {
-        record.t.drawn = drawn;
         this.score += Number(record.rewards[this.scene.human_agent] ?? 0);
         if (record.terminated || record.truncated) done = true;
       }
-      this.episodeFrames += records.length;
-      this.telemetry.add(records, telemetry);
-      this.recorder.add(records);
     }
-    if (this.latest?.done) done = true;
     if (done && this.finishEpisode) {
       const finish = this.finishEpisode;
       this.finishEpisode = null;
       finish({ partial: false });
     }
-  }
-
-  visibilityChanged() {
-    const visible = document.visibilityState === "visible";
-    this.py?.post({ type: "focus", focused: visible });
-    if (!visible && this.undrawn.length) this.commit(null);
   }
 
   /**
@@ -388,7 +335,7 @@ class GameScene {
     if (this.state.phase === "error") return;
     const finish = this.finishEpisode;
     this.finishEpisode = null;
-    this.commit(null);
+    this.drawer.commit(null);
     this.closeEpisode(true, { error: text.slice(0, 200) });
     this.fail(code, text);
     finish?.({ partial: true });
@@ -400,26 +347,21 @@ class GameScene {
    * @param {string} text
    */
   fail(code, text) {
-    this.setPhase("error");
-    this.state.error = text;
     this.keyboard?.setEnabled(false);
     this.py?.terminate(); // whatever state it is in, it plays no more
-    this.view.showError(text, "Reloading the page continues the study where you left it.");
-    this.handlers.enqueue({ type: "event", name: "game_error", data: { code, message: text.slice(0, 500), episode: this.state.episode } });
-    console.error(`igym game: ${text}`);
+    showFailure(this.state, this.view, this.handlers.enqueue, code, text);
   }
 
   destroy() {
     this.destroyed = true;
-    clearTimeout(this.drawTimer);
-    document.removeEventListener("visibilitychange", this.onVisibility);
+    this.drawer.destroy();
     this.keyboard?.destroy();
     this.recorder.destroy();
     this.py?.terminate();
     const finish = this.finishEpisode;
     this.finishEpisode = null;
     finish?.({ partial: true });
-    delete document.body.dataset.game;
+    clearPhase();
   }
 }
 
@@ -440,12 +382,6 @@ function stageText(stage) {
 /** @param {unknown} x */
 function numberOrNull(x) {
   return typeof x === "number" ? Math.round(x) : null;
-}
-
-/** @param {unknown} score */
-function formatScore(score) {
-  const n = Number(score);
-  return Number.isInteger(n) ? String(n) : n.toFixed(1);
 }
 
 /** @param {number} ms */

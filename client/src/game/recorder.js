@@ -5,7 +5,8 @@
 
 /** @typedef {{frame: number, actions: Record<string, number>, rewards: Record<string, number>,
  *             terminated: boolean, truncated: boolean, focused: boolean,
- *             infos: Record<string, unknown>, t: {key: number | null, tick: number, step: number, drawn: number | null}}} FrameRecord */
+ *             infos: Record<string, unknown>, t: {key: number | null, tick: number | null, step: number, drawn: number | null}}} FrameRecord
+ *   t.tick is null only in multiplayer records without a local input sample (see worker/net-loop.js) */
 /** @typedef {(message: Record<string, unknown>) => number} Enqueue  the outbox: queue, get a seq */
 
 export const FLUSH_MS = 500;

@@ -17,6 +17,17 @@ export function missingFeatures() {
   return missing.length ? missing.join(", ") : null;
 }
 
+/**
+ * @param {string} missing what missingFeatures() found missing
+ * @returns {string} the message for the participant
+ */
+export function unsupportedText(missing) {
+  return (
+    `This browser cannot run the game (it lacks ${missing}). Please open the study link ` +
+    "in a recent version of Chrome, Edge, Firefox or Safari on a computer."
+  );
+}
+
 /** Whether `new Worker(url, {type: "module"})` is understood (the browser reads `type`). */
 function supportsModuleWorkers() {
   let supported = false;

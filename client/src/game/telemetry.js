@@ -25,6 +25,8 @@ export class EpisodeTelemetry {
   }
 
   /**
+   * A record without a tick (in a multiplayer game, the first input_delay frames of an episode
+   * have no local input sample) is timed from its step.
    * @param {import("./recorder.js").FrameRecord[]} records
    * @param {{step_ms: number, ticks: number, late_ms: number}} telemetry of the worker tick that made them
    */
@@ -33,17 +35,18 @@ export class EpisodeTelemetry {
     this.lateMs.push(telemetry.late_ms);
     if (telemetry.ticks > 1) this.batched += telemetry.ticks - 1;
     for (const { t, focused } of records) {
+      const tick = t.tick ?? t.step;
       this.frames += 1;
-      this.firstTick ??= t.tick;
-      this.lastTick = t.tick;
+      this.firstTick ??= tick;
+      this.lastTick = tick;
       if (!focused) this.unfocused += 1;
       if (t.drawn === null) {
         this.undrawn += 1;
       } else {
-        this.tickToDrawn.push(t.drawn - t.tick);
+        this.tickToDrawn.push(t.drawn - tick);
         if (t.key !== null) this.inputToDrawn.push(t.drawn - t.key);
       }
-      if (t.key !== null) this.inputToTick.push(t.tick - t.key);
+      if (t.key !== null) this.inputToTick.push(tick - t.key);
     }
   }
 

@@ -73,6 +73,18 @@ export class GameView {
     ]);
   }
 
+  /**
+   * The countdown before a round, under the previous round's score (when there are several).
+   * @param {number} episode the round about to start, from 0
+   * @param {number} total rounds in the scene
+   * @param {{score?: unknown} | undefined} previous the summary of the round before, if any
+   * @param {number} seconds left
+   */
+  showRoundCountdown(episode, total, previous, seconds) {
+    const heading = previous && total > 1 ? `Round ${episode} done — score ${formatNumber(Number(previous.score))}` : "Get ready";
+    this.showCountdown(heading, `Round ${episode + 1} of ${total} starts in`, seconds);
+  }
+
   /** @param {string} title @param {string} text */
   showMessage(title, text) {
     this.show("message", [el("p", "overlay-title", title), el("p", "overlay-text", text)]);

@@ -40,7 +40,8 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.e2e.conftest import CHROMIUM_ARGS, IgymServer, chromium_executable  # noqa: E402
+from tests.e2e.conftest import IgymServer  # noqa: E402
+from tests.e2e.helpers import benchmark_browser  # noqa: E402
 from tests.e2e.test_game_overcooked import (  # noqa: E402
     KEYS,
     boot_heartbeat,
@@ -122,14 +123,9 @@ def one_participant(context, server: IgymServer, n: int, play: bool) -> dict:
 
 
 def run(args: argparse.Namespace) -> dict:
-    from playwright.sync_api import sync_playwright
-
-    chromium = chromium_executable()
-    if chromium is None:
-        raise SystemExit("no Chromium: apt-get install chromium, or set IGYM_CHROMIUM")
     if not (ROOT / "igym_core" / "static" / "build.json").is_file():
         raise SystemExit("the client is not built: run `make setup`")
-    with tempfile.TemporaryDirectory(prefix="igym-bench-") as tmp:
+    with benchmark_browser() as browser, tempfile.TemporaryDirectory(prefix="igym-bench-") as tmp:
         tmp_path = Path(tmp)
         experiment = short_copy(tmp_path, max_steps=args.steps, countdown_s=1)
         if args.episodes != 2:
@@ -141,17 +137,14 @@ def run(args: argparse.Namespace) -> dict:
             experiment_file=experiment, data_dir=tmp_path / "data", log_path=tmp_path / "log"
         ).start()
         try:
-            with sync_playwright() as pw:
-                browser = pw.chromium.launch(executable_path=chromium, args=list(CHROMIUM_ARGS))
-                cold, warm = [], []
-                for boot in range(args.boots):
-                    # A fresh context is a fresh profile: nothing in the HTTP or code cache.
-                    context = browser.new_context(permissions=["camera", "microphone"])
-                    cold.append(one_participant(context, server, 2 * boot, play=False))
-                    warm.append(one_participant(context, server, 2 * boot + 1, play=boot == 0))
-                    context.close()
-                version = browser.version
-                browser.close()
+            cold, warm = [], []
+            for boot in range(args.boots):
+                # A fresh context is a fresh profile: nothing in the HTTP or code cache.
+                context = browser.new_context(permissions=["camera", "microphone"])
+                cold.append(one_participant(context, server, 2 * boot, play=False))
+                warm.append(one_participant(context, server, 2 * boot + 1, play=boot == 0))
+                context.close()
+            version = browser.version
         finally:
             server.stop()
     played = warm[0]

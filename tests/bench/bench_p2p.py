@@ -33,7 +33,8 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.e2e.conftest import CHROMIUM_ARGS, IgymServer, chromium_executable  # noqa: E402
+from tests.e2e.conftest import IgymServer  # noqa: E402
+from tests.e2e.helpers import benchmark_browser  # noqa: E402
 from tests.e2e.test_p2p_overcooked import (  # noqa: E402
     participants,
     server_parity,
@@ -88,21 +89,12 @@ def one_match(browser, workdir: Path, latency: float, steps: int, episodes: int)
 
 
 def run(args: argparse.Namespace) -> list[dict]:
-    from playwright.sync_api import sync_playwright
-
-    chromium = chromium_executable()
-    if chromium is None:
-        raise SystemExit("no Chromium: apt-get install chromium, or set IGYM_CHROMIUM")
     results = []
-    with tempfile.TemporaryDirectory() as tmp, sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium, args=list(CHROMIUM_ARGS))
-        try:
-            for latency in args.latency:
-                workdir = Path(tmp) / f"l{int(latency)}"
-                workdir.mkdir()
-                results.append(one_match(browser, workdir, latency, args.steps, args.episodes))
-        finally:
-            browser.close()
+    with tempfile.TemporaryDirectory() as tmp, benchmark_browser() as browser:
+        for latency in args.latency:
+            workdir = Path(tmp) / f"l{int(latency)}"
+            workdir.mkdir()
+            results.append(one_match(browser, workdir, latency, args.steps, args.episodes))
     return results
 
 

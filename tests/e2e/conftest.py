@@ -28,6 +28,9 @@ from urllib.parse import urlsplit
 import attrs
 import pytest
 
+# The shared helpers assert too: give their failures the same detail as the tests' own asserts.
+pytest.register_assert_rewrite("tests.e2e.helpers")
+
 ROOT = Path(__file__).resolve().parents[2]
 STATIC_DIR = ROOT / "igym_core" / "static"
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})

@@ -7,9 +7,10 @@ import random
 
 import pytest
 
+from tests.e2e.helpers import export_csv
 from tests.e2e.test_game_overcooked import (
-    export_csv,
     play,
+    play_short_game_until,
     reach_game,
     short_copy,
     wait_for_phase,
@@ -62,12 +63,10 @@ def test_a_worker_crash_mid_episode_keeps_the_frames_and_the_next_visit_goes_on(
     igym_server, page, tmp_path
 ):
     max_steps = 150
-    path = short_copy(tmp_path, max_steps=max_steps)
-    server = igym_server(path)
     participant = "e2e-crash"
-    reach_game(page, server.url(f"/?PROLIFIC_PID={participant}"))
-    wait_for_phase(page, ("playing",))
-    play(page, random.Random(3), until=lambda s: s["frames_received"] >= 30)
+    path, server = play_short_game_until(
+        igym_server, page, tmp_path, max_steps, participant, seed=3, frames=30
+    )
     # The worker dies (as when Pyodide runs out of memory): its error event reaches the page.
     page.evaluate(
         """() => window.igym.gameWorker.worker.dispatchEvent(
@@ -97,12 +96,10 @@ def test_a_server_crash_mid_episode_loses_no_frame_and_stores_none_twice(
     """SIGKILL the server while the participant plays: the game goes on in the worker, the
     frame chunks wait in the outbox, and after the reconnect every frame is stored exactly once."""
     max_steps = 240
-    path = short_copy(tmp_path, max_steps=max_steps)
-    server = igym_server(path)
     participant = "e2e-server-crash"
-    reach_game(page, server.url(f"/?PROLIFIC_PID={participant}"))
-    wait_for_phase(page, ("playing",))
-    play(page, random.Random(5), until=lambda s: s["frames_received"] >= 30)
+    path, server = play_short_game_until(
+        igym_server, page, tmp_path, max_steps, participant, seed=5, frames=30
+    )
     server.kill()
     page.wait_for_function("() => document.body.dataset.connection === 'reconnecting'")
     play(page, random.Random(6), until=lambda s: s["frames_received"] >= 120)

@@ -9,10 +9,8 @@ Pyodide boots, the websocket never drops, and the browser talks to 127.0.0.1 onl
 
 from __future__ import annotations
 
-import csv
 import json
 import random
-import subprocess
 import time
 from pathlib import Path
 
@@ -23,7 +21,8 @@ from igym_core.experiment import load_experiment
 from igym_core.runtime.play import replay
 from igym_core.server.app import create_app
 from igym_core.settings import Settings
-from tests.e2e.conftest import ROOT, igym_command
+from tests.e2e.conftest import ROOT, IgymServer
+from tests.e2e.helpers import export_csv
 
 pytestmark = pytest.mark.e2e
 
@@ -154,6 +153,20 @@ def play(page, rng: random.Random, until=lambda state: False) -> None:
         time.sleep(rng.choice([0.0, 0.03, 0.1]))
 
 
+def play_short_game_until(
+    igym_server, page, tmp_path: Path, max_steps: int, participant: str, seed: int, frames: int
+) -> tuple[Path, IgymServer]:
+    """Host a copy of the example with ``max_steps``-step episodes, take ``participant`` into the
+    game and play (keys from ``random.Random(seed)``) until the page has ``frames`` frames.
+    Returns the experiment file and the server."""
+    path = short_copy(tmp_path, max_steps=max_steps)
+    server = igym_server(path)
+    reach_game(page, server.url(f"/?PROLIFIC_PID={participant}"))
+    wait_for_phase(page, ("playing",))
+    play(page, random.Random(seed), until=lambda s: s["frames_received"] >= frames)
+    return path, server
+
+
 def finish_survey(page) -> str:
     page.wait_for_selector('#scene[data-scene-id="survey"]', timeout=60_000)
     page.check('input[name="partner_helpful"][value="Agree"]')
@@ -161,30 +174,6 @@ def finish_survey(page) -> str:
     page.click("#scene button.continue")
     page.wait_for_selector('#scene[data-scene-id="end"]')
     return page.locator("#completion-code").inner_text()
-
-
-def export_csv(server, experiment_file: Path, tmp_path: Path) -> dict[str, list[dict]]:
-    out = tmp_path / "export"
-    subprocess.run(
-        [
-            *igym_command(),
-            "export",
-            str(experiment_file),
-            "--data-dir",
-            str(server.data_dir),
-            "--out",
-            str(out),
-        ],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    tables = {}
-    for name in ("frames", "episodes", "events"):
-        with (out / "csv" / f"{name}.csv").open() as f:
-            tables[name] = list(csv.DictReader(f))
-    return tables
 
 
 def scene_description(experiment_file: Path, participant_id: str, tmp_path: Path) -> dict:
@@ -374,12 +363,10 @@ def test_reload_mid_episode_keeps_frames_and_resumes(igym_server, page, tmp_path
     is exported as partial; the page resumes at episode 1, which is complete. Frames played
     while the tab was hidden are recorded as not focused, with the default action."""
     max_steps = 150
-    path = short_copy(tmp_path, max_steps=max_steps)
-    server = igym_server(path)
     participant = "e2e-cook-reload"
-    reach_game(page, server.url(f"/?PROLIFIC_PID={participant}"))
-    wait_for_phase(page, ("playing",))
-    play(page, random.Random(7), until=lambda s: s["frames_received"] >= 40)
+    path, server = play_short_game_until(
+        igym_server, page, tmp_path, max_steps, participant, seed=7, frames=40
+    )
     time.sleep(0.6)  # one more chunk (every 0.5 s) holds all 40 frames
     page.wait_for_function("() => window.igym.outbox.size === 0")  # and the server acked it
     page.reload()

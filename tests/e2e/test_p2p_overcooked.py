@@ -11,10 +11,8 @@ the pages also send through the server's relay; the figures say how much went th
 
 from __future__ import annotations
 
-import csv
 import json
 import sqlite3
-import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,7 +22,8 @@ from typing import Any
 import pytest
 
 from igym_core.experiment import load_experiment
-from tests.e2e.conftest import ROOT, igym_command
+from tests.e2e.conftest import ROOT
+from tests.e2e.helpers import export_csv
 
 pytestmark = pytest.mark.e2e
 
@@ -200,30 +199,6 @@ def wait_until_done(people: list[Participant], timeout_s: float = GAME_TIMEOUT_S
     pytest.fail(f"the games did not finish in {timeout_s} s: {json.dumps(dump)}")
 
 
-def export_frames(server, experiment_file: Path, tmp_path: Path) -> tuple[list[dict], list[dict]]:
-    out = tmp_path / "export"
-    subprocess.run(
-        [
-            *igym_command(),
-            "export",
-            str(experiment_file),
-            "--data-dir",
-            str(server.data_dir),
-            "--out",
-            str(out),
-        ],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    tables = []
-    for name in ("frames", "episodes"):
-        with (out / "csv" / f"{name}.csv").open() as f:
-            tables.append(list(csv.DictReader(f)))
-    return tables[0], tables[1]
-
-
 def server_parity(server, experiment_file: Path, timeout_s: float = 20.0) -> dict[str, list[str]]:
     """The server's parity verdicts per match (in episode order), once it has them all."""
     experiment_id = load_experiment(experiment_file).id
@@ -262,7 +237,8 @@ def check_matches(people, server, path, tmp_path, max_steps: int, episodes: int 
     parity = server_parity(server, path)
     for match_id in matches:
         assert parity.get(match_id) == ["identical"] * episodes, (match_id, parity)
-    frames, episode_rows = export_frames(server, path, tmp_path)
+    tables = export_csv(server, path, tmp_path)
+    frames, episode_rows = tables["frames"], tables["episodes"]
     for members in matches.values():
         assert len(members) == 2
         rows = {m: [r for r in frames if r["participant_id"] == pids[m]] for m in members}
@@ -434,7 +410,8 @@ def test_partner_leaving_mid_game_ends_it_with_a_message_and_data_kept(
         assert state["ended"] in ("partner_closed", "p2p_disconnected")
         [summary] = state["summaries"]
         assert summary["partial"] and 30 < summary["frames"] < 300
-    frames, episodes = export_frames(server, path, tmp_path)
+    tables = export_csv(server, path, tmp_path)
+    frames, episodes = tables["frames"], tables["episodes"]
     mine = [e for e in episodes if e["participant_id"] == "stay"]
     assert [(e["episode"], e["status"]) for e in mine] == [("0", "partial")]
     rows = [r for r in frames if r["participant_id"] == "stay"]

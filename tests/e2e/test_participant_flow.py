@@ -4,12 +4,12 @@ end page with the completion code, with a reload in the middle that resumes wher
 from __future__ import annotations
 
 import json
-import subprocess
 
 import pytest
 
 from igym_core.experiment import load_experiment
-from tests.e2e.conftest import ROOT, igym_command
+from tests.e2e.conftest import ROOT
+from tests.e2e.helpers import igym_export
 
 pytestmark = pytest.mark.e2e
 
@@ -37,22 +37,7 @@ def wait_until_acked(page) -> None:
 
 def export_responses(server, tmp_path, experiment_file=EXPERIMENT) -> list[dict]:
     """The study's responses, through ``igym export`` (JSON Lines)."""
-    out = tmp_path / "export"
-    subprocess.run(
-        [
-            *igym_command(),
-            "export",
-            str(experiment_file),
-            "--data-dir",
-            str(server.data_dir),
-            "--out",
-            str(out),
-        ],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
+    out = igym_export(server, experiment_file, tmp_path)
     lines = (out / "jsonl" / "responses.jsonl").read_text().splitlines()
     return [json.loads(line) for line in lines]
 

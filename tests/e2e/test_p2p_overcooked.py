@@ -418,3 +418,42 @@ def test_partner_leaving_mid_game_ends_it_with_a_message_and_data_kept(
     assert [(e["episode"], e["status"]) for e in mine] == [("0", "partial")]
     rows = [r for r in frames if r["participant_id"] == "stay"]
     assert sorted(int(r["frame"]) for r in rows) == list(range(summary["frames"]))
+
+
+def test_a_reload_mid_game_ends_it_for_both_with_a_message_and_data_kept(
+    browser, igym_server, tmp_path
+):
+    """A P2P game does not survive a reload: both members are told, can go on, and keep what
+    they played (the reloaded page's uploads included)."""
+    path = short_copy(tmp_path, 300)
+    server = igym_server(path)
+    with participants(browser, 2) as people:
+        for p in people:
+            p.open(server.url(f"/?PROLIFIC_PID=reload-{p.name}"))
+        for p in people:
+            p.enter_lobby()
+        for p in people:
+            p.page.wait_for_function(
+                "() => window.igym.game?.phase === 'playing' && window.igym.game.frames_received > 30",
+                timeout=90_000,
+            )
+        reloader, partner = people
+        received = reloader.game()["frames_received"]
+        reloader.page.reload()
+        for p in people:
+            p.page.wait_for_function("() => window.igym.game?.phase === 'ended'", timeout=60_000)
+        assert "partner left" in partner.page.inner_text(".game-overlay").lower()
+        assert "connection to your partner" in reloader.page.inner_text(".game-overlay").lower()
+        played = partner.game()["summaries"][0]["frames"]
+        for p in people:
+            p.page.click(".game-overlay button.continue")
+            p.page.wait_for_selector('#scene[data-scene-id="survey"]')
+    tables = export_csv(server, path, tmp_path)
+    for name in ("reload-p0", "reload-p1"):
+        episodes = [e for e in tables["episodes"] if e["participant_id"] == name]
+        assert [(e["episode"], e["status"]) for e in episodes] == [("0", "partial")], name
+        frames = sorted(int(r["frame"]) for r in tables["frames"] if r["participant_id"] == name)
+        assert frames == list(range(len(frames))), name
+        if name == "reload-p0":  # every frame the page had when it reloaded was kept
+            assert len(frames) >= received > 30, (len(frames), received)
+    assert 30 < played < 300

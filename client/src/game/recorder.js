@@ -2,6 +2,7 @@
 // in chunks (every FLUSH_MS, at most MAX_RECORDS records and about MAX_CHUNK_BYTES of JSON each)
 // through the outbox, which keeps every message until the server acks it and re-sends it after a
 // reconnect or a reload. The server stores each frame once, so a re-sent chunk is harmless.
+// The buffer also goes out when the page is hidden for good (pagehide: reload, tab closed).
 
 /** @typedef {{frame: number, actions: Record<string, number>, rewards: Record<string, number>,
  *             terminated: boolean, truncated: boolean, focused: boolean,
@@ -29,6 +30,10 @@ export class Recorder {
     /** frames of the current episode handed to the outbox so far */
     this.sent = 0;
     this.timer = setInterval(() => this.flush(), FLUSH_MS);
+    // a reload or a closed tab: what is buffered goes to the outbox (kept in localStorage, sent
+    // after the reload) instead of being lost with the page
+    this.onPageHide = () => this.flush();
+    globalThis.addEventListener?.("pagehide", this.onPageHide);
   }
 
   /** @param {number} episode */
@@ -71,5 +76,6 @@ export class Recorder {
   destroy() {
     this.flush();
     clearInterval(this.timer);
+    globalThis.removeEventListener?.("pagehide", this.onPageHide);
   }
 }

@@ -9,7 +9,6 @@ JSON Lines log.
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 import time
@@ -21,6 +20,7 @@ from typing import Any
 from igym_core.config import Experiment, GameScene
 from igym_core.plugins import PluginManager
 from igym_core.server.lobby.parity import canonical_digest, first_difference
+from igym_core.server.lobby.relay import check_relay
 from igym_core.server.lobby.sessions import GameSession, Match, Phase, Tracker, TransitionError
 from igym_core.server.protocol import Outgoing, ProtocolError
 from igym_core.server.protocol_lobby import (
@@ -40,12 +40,6 @@ from igym_core.storage.store import Store
 log = logging.getLogger("igym.lobby")
 
 Send = Callable[[str, Outgoing], None]
-
-#: limits of one relay message
-MAX_RELAY_PACKETS = 16
-MAX_RELAY_PACKET_CHARS = 2048
-MAX_RELAY_CONTROLS = 4
-MAX_RELAY_CONTROL_CHARS = 1024
 
 
 class Lobby:
@@ -260,7 +254,7 @@ class Lobby:
                 f"relay is only allowed in the playing phase; your session in match "
                 f"{match_id!r} is {phase}",
             )
-        _check_relay(packets, controls)
+        check_relay(packets, controls)
         recipient = self.tracker.session(to, match.scene_id)
         if recipient is None or recipient.phase is Phase.ENDED:
             return  # the partner finished the scene: its page no longer listens
@@ -546,36 +540,3 @@ class Lobby:
             match.created_at,
             self.clock(),
         )
-
-
-def _check_relay(packets: Sequence[str], controls: Sequence[Mapping[str, Any]]) -> None:
-    if not packets and not controls:
-        raise ProtocolError("invalid", "a relay message needs at least one packet or control")
-    if len(packets) > MAX_RELAY_PACKETS:
-        raise ProtocolError(
-            "invalid", f"{len(packets)} packets in one relay message (at most {MAX_RELAY_PACKETS})"
-        )
-    if len(controls) > MAX_RELAY_CONTROLS:
-        raise ProtocolError(
-            "invalid",
-            f"{len(controls)} controls in one relay message (at most {MAX_RELAY_CONTROLS})",
-        )
-    for i, packet in enumerate(packets):
-        if len(packet) > MAX_RELAY_PACKET_CHARS:
-            raise ProtocolError(
-                "invalid",
-                f"relay packet {i} has {len(packet)} characters "
-                f"(at most {MAX_RELAY_PACKET_CHARS} of base64)",
-            )
-        try:
-            base64.b64decode(packet, validate=True)
-        except ValueError:  # binascii.Error, or a non-ASCII string
-            raise ProtocolError("invalid", f"relay packet {i} is not valid base64") from None
-    for i, control in enumerate(controls):
-        size = len(json.dumps(control, separators=(",", ":"), ensure_ascii=False))
-        if size > MAX_RELAY_CONTROL_CHARS:
-            raise ProtocolError(
-                "invalid",
-                f"relay control {i} is {size} characters as JSON "
-                f"(at most {MAX_RELAY_CONTROL_CHARS})",
-            )

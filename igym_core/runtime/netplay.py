@@ -431,16 +431,4 @@ class NetPlay:
 
     def validation(self) -> dict[str, Any]:
         """This peer's part of the validation export: header and per-frame actions and hashes."""
-        log = self._require().canonical
-        return {
-            **log.header(),
-            "frames": [
-                {
-                    "frame": r.frame,
-                    "actions": list(r.actions),
-                    "focused": list(r.focused),
-                    "state_hash": r.state_hash,
-                }
-                for r in log.rows
-            ],
-        }
+        return self._require().canonical.validation()

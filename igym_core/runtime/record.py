@@ -136,6 +136,22 @@ class CanonicalLog:
             "final_hash": self.final_hash,
         }
 
+    def validation(self) -> dict[str, Any]:
+        """This log's part of the validation export: the header and, per frame, the confirmed
+        actions, focus and state hash (where one was taken)."""
+        return {
+            **self.header(),
+            "frames": [
+                {
+                    "frame": r.frame,
+                    "actions": list(r.actions),
+                    "focused": list(r.focused),
+                    "state_hash": r.state_hash,
+                }
+                for r in self.rows
+            ],
+        }
+
     def canonical_bytes(self) -> bytes:
         """The whole log as canonical JSON lines (header first): identical bytes on every peer."""
         lines = [canonical_bytes(self.header())]
@@ -209,17 +225,6 @@ def validation_export(logs: Mapping[Any, CanonicalLog]) -> dict[str, Any]:
     actions and hashes per frame, plus the first difference between peers."""
     peers = {}
     for peer, log in sorted(logs.items(), key=lambda kv: str(kv[0])):
-        peers[str(peer)] = {
-            **log.header(),
-            "frames": [
-                {
-                    "frame": r.frame,
-                    "actions": list(r.actions),
-                    "focused": list(r.focused),
-                    "state_hash": r.state_hash,
-                }
-                for r in log.rows
-            ],
-        }
+        peers[str(peer)] = log.validation()
     diff = first_difference(logs)
     return {"peers": peers, "identical": diff is None, "first_difference": diff}

@@ -36,6 +36,7 @@ if str(ROOT) not in sys.path:
 from tests.e2e.conftest import IgymServer  # noqa: E402
 from tests.e2e.helpers import benchmark_browser  # noqa: E402
 from tests.e2e.test_p2p_overcooked import (  # noqa: E402
+    bring_to_lobby,
     participants,
     server_parity,
     short_copy,
@@ -56,10 +57,7 @@ def one_match(browser, workdir: Path, latency: float, steps: int, episodes: int)
     server.start()
     try:
         with participants(browser, 2, latency_ms=latency) as people:
-            for p in people:
-                p.open(server.url(f"/?PROLIFIC_PID=bench-{int(latency)}-{p.name}"))
-            for p in people:
-                p.enter_lobby()
+            bring_to_lobby(people, server, f"bench-{int(latency)}")
             wait_until_done(people, timeout_s=60 + episodes * steps / 10)
             states = [p.game() for p in people]
         parity = server_parity(server, path)

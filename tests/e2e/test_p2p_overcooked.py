@@ -150,6 +150,15 @@ class Participant:
         self.context.close()
 
 
+def bring_to_lobby(people: list[Participant], server, prefix: str) -> None:
+    """Every participant (id ``<prefix>-<name>``) through consent and instructions, then all of
+    them into the waiting room, one after the other."""
+    for p in people:
+        p.open(server.url(f"/?PROLIFIC_PID={prefix}-{p.name}"))
+    for p in people:
+        p.enter_lobby()
+
+
 @contextmanager
 def participants(browser, count: int, **options: Any) -> Iterator[list[Participant]]:
     people = [Participant(browser, f"p{i}", i, **options) for i in range(count)]
@@ -264,10 +273,7 @@ def test_two_participants_play_two_episodes_with_parity(browser, igym_server, tm
     path = short_copy(tmp_path, 90)
     server = igym_server(path)
     with participants(browser, 2) as people:
-        for p in people:
-            p.open(server.url(f"/?PROLIFIC_PID=duo-{p.name}"))
-        for p in people:
-            p.enter_lobby()
+        bring_to_lobby(people, server, "duo")
         wait_until_done(people)
         states = check_matches(people, server, path, tmp_path, 90)
         for p in people:
@@ -315,10 +321,7 @@ def test_latency_and_loss_cause_rollbacks_and_parity_stays_exact(
     path = short_copy(tmp_path, 120)
     server = igym_server(path)
     with participants(browser, 2, gate=True) as people:
-        for p in people:
-            p.open(server.url(f"/?PROLIFIC_PID=lag-{p.name}"))
-        for p in people:
-            p.enter_lobby()
+        bring_to_lobby(people, server, "lag")
         # Python boots at full speed; the conditions apply from the peer connection on
         for p in people:
             p.page.wait_for_function(
@@ -428,10 +431,7 @@ def test_a_reload_mid_game_ends_it_for_both_with_a_message_and_data_kept(
     path = short_copy(tmp_path, 300)
     server = igym_server(path)
     with participants(browser, 2) as people:
-        for p in people:
-            p.open(server.url(f"/?PROLIFIC_PID=reload-{p.name}"))
-        for p in people:
-            p.enter_lobby()
+        bring_to_lobby(people, server, "reload")
         for p in people:
             p.page.wait_for_function(
                 "() => window.igym.game?.phase === 'playing' && window.igym.game.frames_received > 30",

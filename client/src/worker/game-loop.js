@@ -91,14 +91,7 @@ export class GameLoop {
     this.pyodide.runPython(GLUE);
     this.startFn = this.pyodide.globals.get("_igym_start");
     this.advanceFn = this.pyodide.globals.get("_igym_advance");
-    const imported = performance.now();
-    return {
-      bytes: data.byteLength,
-      fetch_ms: fetched - t0,
-      unpack_ms: unpacked - fetched,
-      import_ms: imported - unpacked,
-      load_ms: imported - t0,
-    };
+    return loadTimings(data.byteLength, t0, fetched, unpacked, performance.now());
   }
 
   /** @param {string} url @returns {Promise<Uint8Array>} */
@@ -229,4 +222,19 @@ export class GameLoop {
 /** @param {unknown} err */
 function describe(err) {
   return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * What a game load took (ms on this worker's clock), for the page's load telemetry.
+ * @param {number} bytes the packages' zip
+ * @param {number} t0 @param {number} fetched @param {number} unpacked @param {number} imported
+ */
+export function loadTimings(bytes, t0, fetched, unpacked, imported) {
+  return {
+    bytes,
+    fetch_ms: fetched - t0,
+    unpack_ms: unpacked - fetched,
+    import_ms: imported - unpacked,
+    load_ms: imported - t0,
+  };
 }

@@ -19,7 +19,7 @@
 // frame was first simulated here; `drawn` is filled in by the main thread.
 
 import { fromBase64, toBase64 } from "../base64.js";
-import { GameLoop } from "./game-loop.js";
+import { GameLoop, loadTimings } from "./game-loop.js";
 import { GAME_ERROR, PROGRESS } from "./protocol.js";
 
 export const NET_FRAME = "net_frame";
@@ -91,14 +91,7 @@ export class NetLoop extends GameLoop {
     this.netSummary = this.pyodide.globals.get("_igym_net_summary");
     this.netFarewell = this.pyodide.globals.get("_igym_net_farewell");
     this.advanceFn = this.netTick; // GameLoop.run() checks that the game is loaded with it
-    const imported = performance.now();
-    return {
-      bytes: data.byteLength,
-      fetch_ms: fetched - t0,
-      unpack_ms: unpacked - fetched,
-      import_ms: imported - unpacked,
-      load_ms: imported - t0,
-    };
+    return loadTimings(data.byteLength, t0, fetched, unpacked, performance.now());
   }
 
   /**

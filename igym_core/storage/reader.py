@@ -34,7 +34,7 @@ class StoreReader:
 
     def scene_progress(self) -> Iterator[dict[str, Any]]:
         yield from self._rows(
-            "SELECT participant_id, scene_index, scene_id, started_at, finished_at "
+            "SELECT participant_id, scene_index, scene_id, status, started_at, finished_at "
             "FROM scene_progress ORDER BY participant_id, scene_index, scene_id"
         )
 
@@ -57,8 +57,8 @@ class StoreReader:
 
     def episodes(self) -> Iterator[dict[str, Any]]:
         for row in self._rows(
-            "SELECT participant_id, scene_id, episode, seed, status, frames, summary, started_at,"
-            " ended_at FROM episodes ORDER BY participant_id, scene_id, episode"
+            "SELECT participant_id, scene_id, episode, seed, status, reason, frames, summary, "
+            "started_at, ended_at FROM episodes ORDER BY participant_id, scene_id, episode"
         ):
             row["summary"] = json.loads(row["summary"])
             row["partial"] = row["status"] != "complete"

@@ -20,7 +20,10 @@
 //   {id, cmd: "game_load", scene, packages_url, time_origin}
 //                               unpack the env's packages zip, build LocalPlay(scene); reply with
 //                               load timings. time_origin: the main thread's performance.timeOrigin
-//   {id, cmd: "game_start", episode, seed}   reset; reply {render, hud} of the first state
+//   {id, cmd: "game_start", episode, seed, replay?}   reset; reply {render, hud} of the first
+//                               state. replay: frames a reloaded page had recorded
+//                               ([{frame, actions, focused}] from 0): replayed first, and the
+//                               reply is the state after them, with resumed_at (frames replayed)
 //   {id, cmd: "game_run"}       start the game clock (ticks at scene.fps until the episode is done)
 //   {id, cmd: "game_stop"}      stop the clock
 //   {id, cmd: "net_load", scene, match, packages_url, time_origin}

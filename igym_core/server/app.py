@@ -12,6 +12,8 @@ from quart_schema import QuartSchema
 from igym_core.config import Experiment
 from igym_core.experiment import check_plugins
 from igym_core.plugins import PluginManager
+from igym_core.server.admin.controls import StudyGate
+from igym_core.server.admin.routes import install_admin
 from igym_core.server.games import GameService
 from igym_core.server.lobby.lobby import Lobby
 from igym_core.server.packages import Bundles
@@ -53,7 +55,10 @@ def create_app(
     store = Store(settings.store_path(experiment.id), experiment.id)
     bundles = Bundles()
     games = GameService(store, plugins, bundles, experiment.id)
-    participants = ParticipantService(experiment, store, plugins, settings, games)
+    gate = StudyGate.load(store)
+    participants = ParticipantService(
+        experiment, store, plugins, settings, games, admission=gate.admit
+    )
     lobby = Lobby(
         experiment,
         plugins,
@@ -78,6 +83,7 @@ def create_app(
     )
     app.register_blueprint(participant_blueprint)
     _register_assets(app)
+    install_admin(app, gate)
 
     @app.after_request
     async def isolate(response: Response) -> Response:

@@ -255,6 +255,15 @@ class Store:
             )
             return True
 
+    def set_status(self, participant_id: str, status: str, now: float) -> bool:
+        """Set a participant's status (e.g. ``excluded``); False when there is no such one."""
+        with self._tx() as db:
+            cur = db.execute(
+                "UPDATE participants SET status = ?, updated_at = ? WHERE participant_id = ?",
+                (status, now, participant_id),
+            )
+            return cur.rowcount == 1
+
     def responses_for(self, participant_id: str, scene_id: str) -> dict[str, Any]:
         with self._lock:
             rows = self._db.execute(

@@ -129,7 +129,6 @@ function main() {
       // the study is closed or full, or this participant was excluded: a page, not a banner
       const heading = CLOSED_PAGES[/** @type {keyof typeof CLOSED_PAGES} */ (error.code)];
       connection.stop(error.code);
-      status.showFatal(heading);
       view?.destroy?.();
       view = null;
       const title = document.createElement("h1");

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 
 from igym_core.server.admin.auth import (
@@ -112,3 +114,15 @@ def test_csrf_tokens_must_match_exactly():
     assert csrf_ok(session, session.csrf)
     assert not csrf_ok(session, None) and not csrf_ok(session, "") and not csrf_ok(session, "x")
     assert not csrf_ok(session, session.csrf + "x")
+
+
+def test_the_admin_password_command_prints_a_usable_hash(monkeypatch, capsys):
+    from igym_core.cli import main
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("a good password\n"))
+    assert main(["admin-password"]) == 0
+    stored = capsys.readouterr().out.strip()
+    assert verify_password(stored, "a good password") and Settings(admin_password_hash=stored)
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    assert main(["admin-password"]) == 2
+    assert "at least 8 characters" in capsys.readouterr().err

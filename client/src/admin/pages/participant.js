@@ -43,11 +43,11 @@ function draw(p, ctx, refresh) {
     ]),
   ]);
   const scenes = card("Scenes and answers", [
-    el("table", {}, [
+    el("table", { data: { table: "answers" } }, [
       el("thead", {}, [el("tr", {}, ["Scene", "Started", "Time", "Answers"].map((h) => el("th", { text: h })))]),
       el(
         "tbody",
-        { data: { table: "answers" } },
+        {},
         p.scenes.map((/** @type {any} */ s) =>
           el("tr", {}, [
             el("td", { text: `${s.scene_index + 1}. ${s.scene_id}` }),

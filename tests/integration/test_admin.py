@@ -11,14 +11,12 @@ import zipfile
 
 import pytest
 
-from igym_core.config import EndScene, Experiment, GameScene, StaticScene
 from igym_core.server.admin.auth import hash_password
 from igym_core.server.admin.routes import COOKIE, PUBLIC
-from igym_core.server.app import create_app
-from igym_core.settings import Settings
 from tests.integration.conftest import Page
-from tests.integration.test_multiplayer import send, until
-from tests.unit.test_lobby import DuoPlugin
+from tests.integration.test_multiplayer import mp_app, send, until
+
+__all__ = ["mp_app"]  # a fixture, used by duo_app
 
 PASSWORD = "a long admin password"
 HASH = hash_password(PASSWORD)
@@ -262,18 +260,10 @@ async def test_excluding_by_hand_ends_the_visit_and_is_recorded(admin_app):
 
 
 @pytest.fixture
-def duo_app(tmp_path, plugins):
-    plugins.register(DuoPlugin(), name="duo")
-    experiment = Experiment(
-        id="duo",
-        scenes=[
-            StaticScene(id="hi"),
-            GameScene(id="play", env="duo", seats={"a0": "human", "a1": "human"}, max_steps=12),
-            EndScene(id="end", completion_code="MP"),
-        ],
-    )
-    settings = Settings(data_dir=tmp_path, ice_servers=(), admin_password_hash=HASH)
-    return create_app(experiment, settings, plugins=plugins)
+def duo_app(monkeypatch, request):
+    """The multiplayer tests' app (two humans), with the admin password set."""
+    monkeypatch.setenv("IGYM_ADMIN_PASSWORD_HASH", HASH)
+    return request.getfixturevalue("mp_app")
 
 
 async def test_ending_a_stuck_match_lets_both_members_go_on(duo_app):

@@ -13,6 +13,8 @@ import pytest
 
 from igym_core.server.admin.auth import hash_password
 from igym_core.server.admin.routes import COOKIE, PUBLIC
+from igym_core.server.app import create_app
+from igym_core.settings import Settings
 from tests.integration.conftest import Page
 from tests.integration.test_multiplayer import mp_app, send, until
 
@@ -375,3 +377,22 @@ async def test_the_export_downloads_as_one_zip(admin_app):
     assert "p1" in archive.read("study/csv/participants.csv").decode()
     summary = await (await client.get("/admin/api/summary")).get_json()
     assert summary["admin_actions"][0]["action"] == "export"
+
+
+async def test_excluding_a_player_closes_their_episode_as_partial(tmp_path, plugins):
+    from tests.integration.test_game_recording import ToyPlugin, game_experiment, record, request
+
+    plugins.register(ToyPlugin(), name="toy-plugin")
+    settings = Settings(data_dir=tmp_path / "data", admin_password_hash=HASH)
+    app = create_app(game_experiment(), settings, plugins=plugins)
+    client, csrf = await logged_in(app)
+    page = await participant(app, "g1")
+    await page.submit({})
+    assert (await request(page, {"type": "episode_start", "episode": 0}))["type"] == "ack"
+    chunk = {"type": "frames", "episode": 0, "records": [record(f) for f in range(5)]}
+    assert (await request(page, chunk))["type"] == "ack"
+    done = await post(client, "participants/g1/exclude", {"reason": "walked away"}, csrf)
+    assert done.status_code == 200
+    detail = await (await client.get("/admin/api/participants/g1")).get_json()
+    assert [(e["status"], e["frames"]) for e in detail["episodes"]] == [("partial", 5)]
+    assert (await client.get("/admin")).status_code in (301, 302, 303, 307, 308)

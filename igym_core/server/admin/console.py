@@ -53,6 +53,8 @@ class AdminConsole:
         self._newer = asyncio.Event()
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
+        #: the server is stopping: streams end
+        self.closing = False
 
     @property
     def enabled(self) -> bool:
@@ -104,6 +106,7 @@ class AdminConsole:
             self._task = asyncio.ensure_future(self.watch())
 
     async def stop(self) -> None:
+        self.closing = True
         if self._task is not None:
             self._task.cancel()
             self._task = None
@@ -167,7 +170,7 @@ class AdminConsole:
                 await asyncio.wait_for(waiter.wait(), timeout)
             except TimeoutError:
                 return None
-            if self._task is None:
+            if self.closing:
                 return None
         return self.snapshot
 

@@ -150,7 +150,11 @@ class StudyActions:
         if participant.status == "excluded":
             raise ActionError(f"participant {participant_id!r} is already excluded")
         store = self.state.store
+        scenes = self.state.experiment.scenes
+        scene_id = scenes[min(participant.scene_index, len(scenes) - 1)].id
         await asyncio.to_thread(store.set_status, participant_id, "excluded", self.clock())
+        # an episode being played stays as far as it got, closed as partial
+        await asyncio.to_thread(store.close_interrupted, participant_id, scene_id, self.clock())
         await self.record(
             "exclude",
             {"reason": reason, "rule": "admin", "was": participant.status},

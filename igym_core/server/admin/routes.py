@@ -270,6 +270,8 @@ async def stream() -> Response:
                     yield b"event: logout\ndata: {}\n\n"
                     return
                 snapshot = await admin.next_snapshot(version, KEEPALIVE_S)
+                if admin.closing:
+                    return
                 if snapshot is None:
                     yield b": keep-alive\n\n"
                     continue

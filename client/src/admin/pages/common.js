@@ -9,7 +9,7 @@ import { clock, num, short } from "../format.js";
  */
 export function episodeTable(episodes, withParticipant) {
   if (!episodes.length) return el("p", { className: "muted", text: "No episodes." });
-  const head = [withParticipant ? "Participant" : null, "Scene", "Episode", "Status", "Reason", "Frames", "Score", "Latency p50/p95 ms", "Seed", ""].filter((h) => h !== null);
+  const head = [withParticipant ? "Participant" : null, "Scene", "Episode", "Status", "Reason", "Frames", "Unfocused", "Score", "Latency p50/p95 ms", "Seed", ""].filter((h) => h !== null);
   return el("div", { className: "scroll" }, [
     el("table", { data: { table: "episodes" } }, [
       el("thead", {}, [el("tr", {}, head.map((h) => el("th", { text: h })))]),
@@ -24,6 +24,7 @@ export function episodeTable(episodes, withParticipant) {
             el("td", {}, [badge(e.status, e.status === "complete" ? "ok" : e.status === "partial" ? "warn" : "")]),
             el("td", { text: e.reason ?? "" }),
             el("td", { className: "num", text: e.frames }),
+            el("td", { className: "num", text: e.summary.frames_unfocused ?? "–" }),
             el("td", { className: "num", text: num(e.score, 1) }),
             el("td", { className: "num", text: `${num(e.summary.latency_p50_ms, 1)} / ${num(e.summary.latency_p95_ms, 1)}` }),
             el("td", { className: "num mono", text: e.seed }),

@@ -10,6 +10,7 @@ rebuilds the dashboard, at most every :data:`MIN_INTERVAL_S`; streams wait for a
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -48,6 +49,7 @@ class AdminConsole:
         self.events = EventDigest()
         self.assignments = AssignmentLog(state.settings.assignment_log(state.experiment.id))
         self.snapshot: dict[str, Any] | None = None
+        self.snapshot_event = b""
         self.version = 0
         self.watchers = 0
         self._newer = asyncio.Event()
@@ -154,6 +156,9 @@ class AdminConsole:
     def publish(self, snapshot: dict[str, Any]) -> None:
         self.version += 1
         self.snapshot = {**snapshot, "version": self.version, "study": self.gate.view()}
+        data = json.dumps(self.snapshot, allow_nan=False, default=str)
+        #: the snapshot as a server-sent event, encoded once for every stream
+        self.snapshot_event = f"event: summary\nid: {self.version}\ndata: {data}\n\n".encode()
         newer, self._newer = self._newer, asyncio.Event()
         newer.set()
 

@@ -74,7 +74,16 @@ def _placeholders(values: Sequence[Any]) -> str:
 # -- the dashboard ------------------------------------------------------------------------------
 
 
-def participants(db: ReadDB) -> list[dict[str, Any]]:
+def participants(db: ReadDB, params: bool = True) -> list[dict[str, Any]]:
+    """Every participant, oldest first; ``params`` (the URL parameters) only when asked for."""
+    if not params:
+        return [
+            dict(r)
+            for r in db.rows(
+                "SELECT participant_id, scene_index, status, created_at, updated_at "
+                "FROM participants ORDER BY created_at, participant_id"
+            )
+        ]
     return [
         {**dict(r), "params": _json(r["params"], {})}
         for r in db.rows(

@@ -226,10 +226,29 @@ async def asset(name: str) -> Response:
 # -- data ---------------------------------------------------------------------------------------
 
 
+def _encode(value: Any) -> str:
+    return json.dumps(value, allow_nan=False, default=str)
+
+
+async def _page_data(function: Any, *args: Any, wrap: str | None = None) -> str | None:
+    """A view's data as JSON text, built and encoded on the console's thread (big lists stay
+    off the event loop); None when the view found nothing."""
+
+    def build(ctx: views.Context) -> str | None:
+        found = function(ctx, *args)
+        if found is None:
+            return None
+        return _encode({wrap: found} if wrap else found)
+
+    return await console().view(build)
+
+
+def _json_text(text: str) -> Response:
+    return Response(text, mimetype="application/json")
+
+
 def _json_response(value: Any, status: int = 200) -> Response:
-    return Response(
-        json.dumps(value, allow_nan=False, default=str), status=status, mimetype="application/json"
-    )
+    return Response(_encode(value), status=status, mimetype="application/json")
 
 
 @admin_blueprint.get("/api/me")
@@ -276,8 +295,7 @@ async def stream() -> Response:
                     yield b": keep-alive\n\n"
                     continue
                 version = snapshot["version"]
-                data = json.dumps(snapshot, allow_nan=False, default=str)
-                yield f"event: summary\nid: {version}\ndata: {data}\n\n".encode()
+                yield admin.snapshot_event
         finally:
             admin.watching(-1)
 
@@ -290,28 +308,28 @@ async def stream() -> Response:
 
 @admin_blueprint.get("/api/participants")
 async def participants() -> Response:
-    return _json_response({"participants": await console().view(views.participant_list)})
+    return _json_text(await _page_data(views.participant_list, wrap="participants"))
 
 
 @admin_blueprint.get("/api/participants/<participant_id>")
 async def participant(participant_id: str) -> Response:
-    found = await console().view(views.participant_detail, participant_id)
+    found = await _page_data(views.participant_detail, participant_id)
     if found is None:
         return _refuse(404, f"there is no participant {participant_id[:80]!r}")
-    return _json_response(found)
+    return _json_text(found)
 
 
 @admin_blueprint.get("/api/matches")
 async def matches() -> Response:
-    return _json_response({"matches": await console().view(views.match_list)})
+    return _json_text(await _page_data(views.match_list, wrap="matches"))
 
 
 @admin_blueprint.get("/api/matches/<match_id>")
 async def match(match_id: str) -> Response:
-    found = await console().view(views.match_detail, match_id)
+    found = await _page_data(views.match_detail, match_id)
     if found is None:
         return _refuse(404, f"there is no match {match_id[:80]!r}")
-    return _json_response(found)
+    return _json_text(found)
 
 
 @admin_blueprint.get("/api/assignments")

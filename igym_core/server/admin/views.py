@@ -44,12 +44,6 @@ class LiveView:
     live: frozenset[str] = frozenset()
     sessions: tuple[SessionView, ...] = ()
 
-    def session(self, participant_id: str, scene_id: str) -> SessionView | None:
-        for s in self.sessions:
-            if s.participant_id == participant_id and s.scene_id == scene_id:
-                return s
-        return None
-
     def by_participant(self) -> dict[tuple[str, str], SessionView]:
         return {(s.participant_id, s.scene_id): s for s in self.sessions}
 
@@ -120,7 +114,7 @@ def last_seen(row: Mapping[str, Any], person: ParticipantDigest | None, live: Li
 def dashboard(ctx: Context) -> dict[str, Any]:
     exp, live, events = ctx.experiment, ctx.live, ctx.events
     sessions = live.by_participant()
-    rows = queries.participants(ctx.db)
+    rows = queries.participants(ctx.db, params=False)
     counts = dict.fromkeys(("active", "waiting", "playing", "completed", "excluded", "dropped"), 0)
     at_scene: dict[int, int] = {}
     for row in rows:
@@ -301,7 +295,6 @@ def match_summary(
     for p in parity:
         if p["match_id"] == match["match_id"]:
             verdicts[p["status"]] = verdicts.get(p["status"], 0) + 1
-    members_per_minute = minutes or None
     return {
         **{k: match[k] for k in ("match_id", "scene_id", "matchmaker", "status", "end_reason")},
         "members": members,
@@ -311,9 +304,8 @@ def match_summary(
             "rtt_p50_ms": quantile(rtts, 0.5),
             "rtt_p95_ms": quantile(rtts, 0.95),
             "rtt_samples": len(rtts),
-            "rollbacks_per_min": round(rollbacks / members_per_minute, 2)
-            if members_per_minute
-            else None,
+            # per member: summed over members and divided by the members' summed play time
+            "rollbacks_per_min": round(rollbacks / minutes, 2) if minutes else None,
             "stalls": int(stalls),
             "relayed_share": round(relayed / sent, 4) if sent else None,
             "disconnections": disconnections,

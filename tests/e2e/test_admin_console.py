@@ -11,6 +11,7 @@ the test's temporary folder (``screenshots/``).
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from pathlib import Path
@@ -53,8 +54,6 @@ def stored_rewards(data_dir: Path, participant_id: str, scene_id: str, episode: 
             "scene_id = ? AND episode = ? ORDER BY frame",
             (participant_id, scene_id, episode),
         ).fetchall()
-        import json
-
         for (rewards,) in rows:
             for agent, value in json.loads(rewards).items():
                 totals[agent] = totals.get(agent, 0.0) + value

@@ -133,3 +133,18 @@ def test_events_are_read_incrementally_and_problems_grouped(store, tmp_path):
 def test_what_an_event_means(kind, data, flag, problem):
     meaning = classify(kind, data)
     assert (meaning.flag, meaning.problem) == (flag, problem)
+
+
+def test_parity_mismatches_are_problems_linked_to_their_match(store, tmp_path):
+    store.save_match("m1", "g", ["a", "b"], "fifo", "ended", "completed", 1.0, 2.0)
+    store.save_parity("m1", "g", 0, "identical", {}, None, 3.0)
+    store.save_parity("m1", "g", 1, "mismatch", {}, {"frame": 17, "field": "actions"}, 4.0)
+    ctx = context(store, tmp_path, now=10.0)
+    dash = views.dashboard(ctx)
+    assert dash["parity"] == {"identical": 1, "mismatch": 1}
+    assert dash["matches"] == {"running": 0, "finished": 1, "requeued": 0, "total": 1}
+    (problem,) = dash["problems"]
+    assert problem["match_id"] == "m1" and problem["kind"] == "parity_mismatch"
+    assert problem["message"] == "episode 1: the members' logs differ from frame 17"
+    (match,) = views.match_list(ctx)
+    assert match["health"]["parity"] == {"identical": 1, "mismatch": 1}

@@ -138,6 +138,18 @@ def parity_rows(db: ReadDB, match_ids: Iterable[str] | None = None) -> list[dict
     ]
 
 
+def mismatches(db: ReadDB, limit: int) -> list[dict[str, Any]]:
+    """The newest parity mismatches (match, episode, first difference, when)."""
+    return [
+        {**dict(r), "first_difference": _json(r["first_difference"])}
+        for r in db.rows(
+            "SELECT match_id, episode, first_difference, checked_at FROM parity "
+            "WHERE status = 'mismatch' ORDER BY checked_at DESC LIMIT ?",
+            (limit,),
+        )
+    ]
+
+
 def exclusion_rows(db: ReadDB, participant_id: str | None = None) -> list[dict[str, Any]]:
     """Rows of an ``exclusions`` table, if the store has one (any columns it has)."""
     columns = db.columns("exclusions")

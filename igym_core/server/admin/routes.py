@@ -23,7 +23,7 @@ from typing import Any
 from quart import Blueprint, Response, current_app, g, redirect, request
 
 from igym_core.config import GameScene
-from igym_core.server.admin import views
+from igym_core.server.admin import queries, views
 from igym_core.server.admin.auth import csrf_ok, verify_password
 from igym_core.server.admin.console import AdminConsole
 from igym_core.server.admin.controls import ActionError
@@ -258,7 +258,7 @@ async def me() -> Response:
         {
             "csrf": g.admin_session.csrf,
             "experiment": {"id": state.experiment.id, "title": state.experiment.title},
-            "scenes": [{"id": s.id, "kind": views._scene_kind(s)} for s in state.experiment.scenes],
+            "scenes": [{"id": s.id, "kind": views.scene_kind(s)} for s in state.experiment.scenes],
         }
     )
 
@@ -361,13 +361,13 @@ async def replay(participant_id: str, scene_id: str, episode: int) -> Response:
     def read(ctx: views.Context) -> dict[str, Any] | None:
         found = [
             e
-            for e in views.queries.episodes(ctx.db, [scene_id], [participant_id])
+            for e in queries.episodes(ctx.db, [scene_id], [participant_id])
             if e["episode"] == episode
         ]
         if not found:
             return None
-        frames = views.queries.episode_frames(ctx.db, participant_id, scene_id, episode)
-        return {"episode": views._episode_view(found[0]), "frames": frames}
+        frames = queries.episode_frames(ctx.db, participant_id, scene_id, episode)
+        return {"episode": views.episode_view(found[0]), "frames": frames}
 
     data = await console().view(read)
     if data is None:

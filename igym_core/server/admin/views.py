@@ -66,7 +66,7 @@ def quantile(xs: Sequence[float], q: float) -> float | None:
     return round(ordered[rank], 3)
 
 
-def _scene_kind(scene: Any) -> str:
+def scene_kind(scene: Any) -> str:
     if isinstance(scene, GameScene):
         return "multiplayer" if scene.multiplayer else "game"
     return "end" if isinstance(scene, EndScene) else "static"
@@ -136,7 +136,7 @@ def dashboard(ctx: Context) -> dict[str, Any]:
             {
                 "id": scene.id,
                 "index": index,
-                "kind": _scene_kind(scene),
+                "kind": scene_kind(scene),
                 "here_now": at_scene.get(index, 0),
                 "reached": reached.get(scene.id, 0),
                 "finished": len(times),
@@ -192,11 +192,8 @@ def dashboard(ctx: Context) -> dict[str, Any]:
 
 def _parity_problems(db: queries.ReadDB) -> list[dict[str, Any]]:
     out = []
-    for row in db.rows(
-        "SELECT match_id, episode, first_difference, checked_at FROM parity "
-        "WHERE status = 'mismatch' ORDER BY checked_at DESC LIMIT 100"
-    ):
-        difference = queries._json(row["first_difference"], {}) or {}
+    for row in queries.mismatches(db, 100):
+        difference = row["first_difference"] or {}
         frame = difference.get("frame") if isinstance(difference, dict) else None
         out.append(
             {
@@ -266,7 +263,8 @@ def match_summary(
         for e in episodes
         if played and e["scene_id"] == match["scene_id"] and e["participant_id"] in members
     ]
-    scene = ctx.experiment.scene(match["scene_id"]) if played else None
+    # (a store may hold scenes an edited experiment file no longer has)
+    scene = next((s for s in ctx.experiment.scenes if s.id == match["scene_id"]), None)
     fps = scene.fps if isinstance(scene, GameScene) else 30
     rtts = ctx.log.probe_rtts(match["match_id"])
     rollbacks = stalls = relayed = sent = 0.0
@@ -338,9 +336,7 @@ def participant_detail(ctx: Context, participant_id: str) -> dict[str, Any] | No
             None if p["finished_at"] is None else round(p["finished_at"] - p["started_at"], 3)
         )
         scenes.append({**p, "duration_s": duration, "responses": responses.get(p["scene_id"], {})})
-    episodes = [
-        _episode_view(e) for e in queries.episodes(ctx.db, participant_ids=[participant_id])
-    ]
+    episodes = [episode_view(e) for e in queries.episodes(ctx.db, participant_ids=[participant_id])]
     timeline, total = queries.events_of(ctx.db, [participant_id])
     timeline = [_timeline_item(e) for e in timeline]
     errors = [e for e in timeline if e["problem"]]
@@ -375,7 +371,7 @@ def participant_detail(ctx: Context, participant_id: str) -> dict[str, Any] | No
     }
 
 
-def _episode_view(e: Mapping[str, Any]) -> dict[str, Any]:
+def episode_view(e: Mapping[str, Any]) -> dict[str, Any]:
     s = e["summary"]
     reason = next(
         (s[k] for k in ("termination_reason", "ended", "reason", "error") if s.get(k)), None
@@ -488,7 +484,7 @@ def match_detail(ctx: Context, match_id: str) -> dict[str, Any] | None:
                 "online": pid in ctx.live.live,
             }
         )
-    views = [_episode_view(e) for e in episodes] if played else []
+    views = [episode_view(e) for e in episodes] if played else []
     return {
         **summary,
         "members": people,

@@ -106,6 +106,13 @@ async def test_every_admin_route_refuses_without_a_session(admin_app):
             assert "p1" not in body
             checked += 1
     assert checked >= 2 * 14
+    # the page's code is only served after login, under /admin/static/, never under /static/
+    assert (await client.get("/static/admin/app.js")).status_code == 404
+    assert (await client.get("/static/participant.js")).status_code == 200
+    client, _ = await logged_in(admin_app)
+    code = await client.get("/admin/static/app.js")
+    assert code.status_code == 200 and code.mimetype == "text/javascript"
+    assert (await client.get("/admin/static/../participant.js")).status_code == 404
 
 
 async def test_login_logout_and_the_session_cookie(admin_app):

@@ -46,7 +46,10 @@ def handle(args: argparse.Namespace) -> int:
 
 def host(experiments: list[Experiment], args: argparse.Namespace) -> int:
     """Serve each experiment on its own port (``args.port``, the next one, ...) until stopped."""
-    settings = Settings(data_dir=args.data_dir)
+    try:
+        settings = Settings(data_dir=args.data_dir)
+    except ValueError as exc:  # a setting from the environment (admin password, TURN) is wrong
+        raise CommandError(str(exc)) from None
     servers = []
     try:
         for offset, experiment in enumerate(experiments):

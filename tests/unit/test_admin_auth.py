@@ -126,3 +126,16 @@ def test_the_admin_password_command_prints_a_usable_hash(monkeypatch, capsys):
     monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
     assert main(["admin-password"]) == 2
     assert "at least 8 characters" in capsys.readouterr().err
+
+
+def test_a_bad_hash_in_the_environment_stops_igym_run_with_one_clear_line(monkeypatch, capsys):
+    from igym_core.cli import main
+    from tests.conftest import ROOT
+
+    monkeypatch.setenv("IGYM_ADMIN_PASSWORD_HASH", "not-a-hash")
+    assert main(["run", str(ROOT / "examples" / "overcooked_human_ai.py"), "--port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert (
+        err.startswith("igym run: IGYM_ADMIN_PASSWORD_HASH must look like")
+        and "Traceback" not in err
+    )

@@ -9,6 +9,7 @@ from typing import Any
 
 import attrs
 
+from igym_core.server.admin.auth import check_hash, password_hash_from_env
 from igym_core.server.limits import Limits
 
 
@@ -58,6 +59,13 @@ class Settings:
         factory=lambda: ice_servers_from_env(os.environ), converter=tuple
     )
     disconnect_grace_s: float = attrs.field(default=20.0, validator=_positive)
+    #: the admin console's password as a scrypt hash (``igym admin-password``); by default from
+    #: ``IGYM_ADMIN_PASSWORD_HASH`` or ``IGYM_ADMIN_PASSWORD``. None: the console is disabled.
+    admin_password_hash: str | None = attrs.field(
+        factory=lambda: password_hash_from_env(os.environ),
+        repr=False,
+        validator=lambda _s, _a, value: value is None or check_hash(value),
+    )
 
     def store_path(self, experiment_id: str) -> Path:
         return self.data_dir / f"{experiment_id}.sqlite3"

@@ -26,6 +26,12 @@ const MULTIPLAYER_MESSAGES = new Set([
 /** Errors that mean "not now": the message is kept and sent again later. */
 const RETRY_ERRORS = new Set(["store_busy", "rate_limited"]);
 
+/** Refusals that end the visit with a page of their own (the server's message is the text). */
+const CLOSED_PAGES = {
+  study_closed: "This study is full",
+  excluded: "Your participation has ended",
+};
+
 const FATAL_ERRORS = {
   session_taken:
     "This study is open in another tab or window. Please close this one and continue there.",
@@ -122,6 +128,21 @@ function main() {
 
   /** @param {{code: string, message: string, seq: number | null}} error */
   function handleError(error) {
+    if (error.code in CLOSED_PAGES) {
+      // the study is closed or full, or this participant was excluded: a page, not a banner
+      const heading = CLOSED_PAGES[/** @type {keyof typeof CLOSED_PAGES} */ (error.code)];
+      connection.stop(error.code);
+      view?.destroy?.();
+      view = null;
+      const title = document.createElement("h1");
+      title.textContent = heading;
+      const text = document.createElement("p");
+      text.textContent = error.message;
+      sceneRoot.replaceChildren(title, text);
+      sceneRoot.dataset.sceneKind = "closed";
+      sceneRoot.dataset.closed = error.code;
+      return;
+    }
     if (error.code in FATAL_ERRORS) {
       connection.stop(error.code);
       status.showFatal(FATAL_ERRORS[/** @type {keyof typeof FATAL_ERRORS} */ (error.code)]);

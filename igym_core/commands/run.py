@@ -67,7 +67,7 @@ def host(experiments: list[Experiment], args: argparse.Namespace) -> int:
             public_origins=tuple(getattr(args, "public_origin", ())),
             trusted_proxies=tuple(getattr(args, "trusted_proxy", ())),
         )
-    except ValueError as exc:
+    except ValueError as exc:  # a setting (an origin, the admin password, TURN) is wrong
         raise CommandError(str(exc)) from None
     servers = []
     try:

@@ -13,6 +13,8 @@ from igym_core.config import Experiment
 from igym_core.experiment import check_plugins
 from igym_core.plugins import PluginManager
 from igym_core.server import memory
+from igym_core.server.admin.controls import StudyGate
+from igym_core.server.admin.routes import install_admin
 from igym_core.server.games import GameService
 from igym_core.server.gate import Gate
 from igym_core.server.lobby.lobby import Lobby
@@ -70,7 +72,10 @@ def create_app(
     )
     bundles = Bundles()
     games = GameService(store, plugins, bundles, experiment.id)
-    participants = ParticipantService(experiment, store, plugins, settings, games)
+    study = StudyGate.load(store)
+    participants = ParticipantService(
+        experiment, store, plugins, settings, games, admission=study.admit
+    )
     lobby = Lobby(
         experiment,
         plugins,
@@ -95,6 +100,7 @@ def create_app(
     )
     app.register_blueprint(participant_blueprint)
     _register_assets(app)
+    install_admin(app, study)
     app.asgi_app = Gate(  # type: ignore[method-assign]
         app.asgi_app,
         path="/ws",

@@ -32,8 +32,9 @@ class Limits:
 
     - ``max_message_bytes``: the largest message accepted, refused by the transport before it
       is buffered (the connection is closed with code 1009).
-    - ``messages_per_s`` / ``message_burst``: message rate (a token bucket); more gets
-      ``rate_limited`` without being parsed.
+    - ``messages_per_s`` / ``message_burst``: message rate (a token bucket), and
+      ``bytes_per_s`` / ``byte_burst``: what those messages weigh; more gets ``rate_limited``
+      without being parsed.
     - ``hello_timeout_s``: a socket that has not said hello by then is closed;
       ``idle_timeout_s``: a socket that sent nothing for that long is closed (pages ping
       every 5 s; a background tab's timers may slow to one a minute).
@@ -61,6 +62,8 @@ class Limits:
     max_message_bytes: int = _field(64 * 1024)
     messages_per_s: float = _field(100.0)
     message_burst: float = _field(400.0)
+    bytes_per_s: float = _field(512 * 1024)
+    byte_burst: float = _field(2 * 1024 * 1024)
     hello_timeout_s: float = _field(10.0)
     idle_timeout_s: float = _field(90.0)
     outbox_messages: int = _field(2000)

@@ -90,7 +90,11 @@ class ParticipantService:
         settings: Settings,
         games: GameService,
         clock: Callable[[], float] = time.time,
+        admission: Callable[[Participant | None], ProtocolError | None] = lambda existing: None,
     ) -> None:
+        """``admission`` may refuse a hello: a new participant (``None``) when the study is
+        closed or full, a known one (e.g. excluded); it returns the error to answer with."""
+        self.admission = admission
         self.experiment = experiment
         self.store = store
         self.plugins = plugins
@@ -164,6 +168,16 @@ class ParticipantService:
             if self.lobby is not None:
                 self.lobby.disconnected(conn.participant_id)
 
+    def end_connection(self, participant_id: str, error: Error) -> bool:
+        """Tell a participant's open page why it can go no further (an admin excluded them);
+        its connection then refuses every message. False when no page is open."""
+        conn = self.live.get(participant_id)
+        if conn is None:
+            return False
+        conn.replaced = True
+        conn.send(error)
+        return True
+
     def send_to(self, participant_id: str, message: Outgoing) -> None:
         """Queue a message for a participant's open page (dropped when it is not open)."""
         conn = self.live.get(participant_id)
@@ -191,6 +205,9 @@ class ParticipantService:
         participant_id = wanted or uuid.uuid4().hex
         existing = await asyncio.to_thread(self.store.participant, participant_id)
         if existing is None:
+            refusal = self.admission(None)
+            if refusal is not None:
+                raise refusal
             if not self._new_participants.take(conn.address):
                 raise ProtocolError(
                     "rate_limited",
@@ -209,6 +226,9 @@ class ParticipantService:
         else:
             if token is None or not hmac.compare_digest(existing.token_hash, hash_token(token)):
                 raise ProtocolError("bad_token", _taken(participant_id))
+            refusal = self.admission(existing)
+            if refusal is not None:
+                raise refusal
             resumed = True
         conn.participant_id = participant_id
         conn.token_hash = hash_token(token)

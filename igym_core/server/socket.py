@@ -108,6 +108,7 @@ class ParticipantSocket:
         self.outbox = Outbox(limits, self.close)
         self.conn = Connection(send=self.outbox.put, address=address, close=self.close)
         self.rate = TokenBucket(limits.messages_per_s, limits.message_burst, clock)
+        self.volume = TokenBucket(limits.bytes_per_s, limits.byte_burst, clock)
         self.closing: str | None = None
         self._stop = asyncio.Event()
 
@@ -181,6 +182,15 @@ class ParticipantSocket:
                         "rate_limited",
                         f"more than {self.limits.messages_per_s:g} messages a second; "
                         "this one was not read, send it again later",
+                        peek_seq(raw),
+                    )
+                )
+            elif not self.volume.take(len(raw)):
+                await self._refuse(
+                    ProtocolError(
+                        "rate_limited",
+                        f"more than {self.limits.bytes_per_s / 1024:g} KiB a second; "
+                        "this message was not read, send it again later",
                         peek_seq(raw),
                     )
                 )

@@ -463,6 +463,18 @@ class Store:
 
         return self._write(job)
 
+    def set_status(self, participant_id: str, status: str, now: float) -> Pending:
+        """Set a participant's status (e.g. ``excluded``); False when there is no such one."""
+
+        def job(db: sqlite3.Connection) -> bool:
+            cur = db.execute(
+                "UPDATE participants SET status = ?, updated_at = ? WHERE participant_id = ?",
+                (status, now, participant_id),
+            )
+            return cur.rowcount == 1
+
+        return self._write(job)
+
     def responses_for(self, participant_id: str, scene_id: str) -> dict[str, Any]:
         rows = self._all(
             "SELECT field, value FROM responses WHERE participant_id = ? AND scene_id = ?",
@@ -667,6 +679,22 @@ class Store:
             )
 
         return self._write(job, background=True)
+
+    def close_episodes(
+        self, participant_id: str, scene_id: str, reason: str, now: float
+    ) -> Pending:
+        """Close a scene's open episodes (``playing`` or ``interrupted``) as ``partial`` with
+        ``reason``: the game was ended for the participant (excluded, ended by hand)."""
+
+        def job(db: sqlite3.Connection) -> None:
+            db.execute(
+                "UPDATE episodes SET status = 'partial', reason = ?, "
+                "ended_at = COALESCE(ended_at, ?) WHERE participant_id = ? AND scene_id = ? "
+                "AND status IN ('playing', 'interrupted')",
+                (reason, now, participant_id, scene_id),
+            )
+
+        return self._write(job)
 
     def episodes_for(self, participant_id: str, scene_id: str) -> list[dict[str, Any]]:
         rows = self._all(

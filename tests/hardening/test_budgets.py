@@ -21,7 +21,7 @@ async def test_an_event_flood_stores_a_bounded_amount(hardened):
     server = hardened("static")
     results, rtts, baseline, peak, after = await under_attack(server, "event_flood", seconds=3)
     replies = results["replies"]
-    assert replies.get("too_large", 0) > 50, replies  # the 60 KB ones
+    assert replies.get("too_large", 0) > 20, replies  # the 60 KB ones (the others: too many bytes)
     assert replies.get("rate_limited", 0) > 0, replies  # the small ones, past the burst
     # and a page that goes on being refused is disconnected
     assert "event-flooder (127.0.0.2): 200 messages were refused" in server.output()

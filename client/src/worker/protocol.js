@@ -17,6 +17,10 @@
 //   {id, cmd: "echo", value}    reply with value without touching Python (measures the hop)
 //   {id, cmd: "ping"}           call into Python and back (measures a full round trip)
 //   {id, cmd: "unpack", url}    fetch a zip of Python packages and unpack it into site-packages
+//   {id, cmd: "replay", scene, seed, frames}
+//                               admin console: replay stored frames (after "unpack" of the
+//                               scene's packages); reply {first, frames, differences, totals,
+//                               complete, ms} (igym_core.runtime.replay)
 //   {id, cmd: "game_load", scene, packages_url, time_origin}
 //                               unpack the env's packages zip, build LocalPlay(scene); reply with
 //                               load timings. time_origin: the main thread's performance.timeOrigin

@@ -51,6 +51,8 @@ SERVER_END_REASONS = (
     "validation_timeout",
     "match_timeout",
     "reconnect_timeout",
+    "ended_by_researcher",
+    "excluded_by_researcher",
 )
 
 

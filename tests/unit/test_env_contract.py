@@ -128,7 +128,7 @@ def test_multidiscrete_actions_are_flat_ints() -> None:
 
 
 def test_unreadable_action_spaces_are_named() -> None:
-    with pytest.raises(AdapterError, match="Discrete or MultiDiscrete.*Box"):
+    with pytest.raises(AdapterError, match=r"Discrete or MultiDiscrete.*Box"):
         read_space(spaces.Box(0, 1, (2,)))
 
 

@@ -57,7 +57,10 @@ def host(experiments: list[Experiment], args: argparse.Namespace) -> int:
                 raise CommandError(f"cannot listen on {args.host}:{port}: {exc.strerror}") from None
             sock.set_inheritable(True)
             servers.append((experiment, sock))
-        apps = [(create_app(e, settings), e, sock) for e, sock in servers]
+        try:
+            apps = [(create_app(e, settings), e, sock) for e, sock in servers]
+        except ConfigError as exc:  # start-up checks: plugins, env kwargs, browser packages
+            raise CommandError(str(exc)) from None
         asyncio.run(_serve(apps, settings))
     finally:
         for _, sock in servers:

@@ -10,7 +10,7 @@ from quart import Quart, Response
 from quart_schema import QuartSchema
 
 from igym_core.config import Experiment
-from igym_core.experiment import check_plugins
+from igym_core.experiment import check_plugins, plugins_for
 from igym_core.plugins import PluginManager
 from igym_core.server.games import GameService
 from igym_core.server.lobby.lobby import Lobby
@@ -39,7 +39,7 @@ def create_app(
 ) -> Quart:
     """Build a Quart app hosting ``experiment``; its store lives under ``settings.data_dir``."""
     settings = settings or Settings()
-    plugins = plugins or PluginManager()
+    plugins = plugins_for(experiment, plugins)  # installed plugins + the file's own envs
     app = Quart("igym_core.server", static_folder=None)
     QuartSchema(
         app,

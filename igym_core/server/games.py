@@ -7,32 +7,18 @@ scene, hands out episode seeds, and stores frame records exactly once each.
 from __future__ import annotations
 
 import asyncio
-import functools
-import importlib
-import inspect
 import time
 from collections.abc import Callable
 from typing import Any
 
 from igym_core.config import GameScene
+from igym_core.envcheck import scene_kwargs
 from igym_core.plugins import PluginManager
 from igym_core.server.packages import Bundles
 from igym_core.server.protocol import Ack, EpisodeEnd, EpisodeStart, Frames, ProtocolError
-from igym_core.specs import EnvironmentSpec
 from igym_core.storage.store import Store, StoreError
 
 MAX_RECORDS_PER_CHUNK = 1000
-
-
-@functools.cache
-def _takes(factory: str, parameter: str) -> bool:
-    module, _, name = factory.partition(":")
-    try:
-        function = getattr(importlib.import_module(module), name)
-        parameters = inspect.signature(function).parameters.values()
-    except (ImportError, AttributeError, TypeError, ValueError):
-        return False
-    return any(p.name == parameter or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
 
 
 class GameService:
@@ -78,7 +64,7 @@ class GameService:
             "env": {
                 "name": spec.name,
                 "factory": spec.factory,
-                "kwargs": self._kwargs(spec, scene),
+                "kwargs": scene_kwargs(spec, scene),
                 "agent_ids": list(spec.agent_ids),
                 "action_labels": {str(k): v for k, v in spec.action_labels.items()},
                 "default_action": (
@@ -123,14 +109,6 @@ class GameService:
                 else None
             ),
         }
-
-    def _kwargs(self, spec: EnvironmentSpec, scene: GameScene) -> dict[str, Any]:
-        """The env's kwargs; the scene's ``max_steps`` is passed on when the factory takes one,
-        so that the environment and the scene agree on when an episode is over."""
-        kwargs = {**spec.kwargs, **scene.env_kwargs}
-        if "max_steps" not in kwargs and _takes(spec.factory, "max_steps"):
-            kwargs["max_steps"] = scene.max_steps
-        return kwargs
 
     async def progress(self, scene: GameScene, participant_id: str) -> list[dict[str, Any]]:
         return await asyncio.to_thread(self.store.episodes_for, participant_id, scene.id)

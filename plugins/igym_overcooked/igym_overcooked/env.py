@@ -640,7 +640,7 @@ class OvercookedEnv:
         pass
 
 
-def make(layout: str = "cramped_room", **kwargs: Any) -> OvercookedEnv:
+def make(layout: str = "cramped_room", max_steps: int = 400, **kwargs: Any) -> OvercookedEnv:
     """An Overcooked env: ``make("cramped_room", max_steps=400)``.
 
     Keyword arguments: ``max_steps`` (default 400), ``n_agents`` (default: the layout's),
@@ -656,8 +656,8 @@ def make(layout: str = "cramped_room", **kwargs: Any) -> OvercookedEnv:
     if _parallel_available():
         from igym_overcooked.parallel import OvercookedParallelEnv
 
-        return OvercookedParallelEnv(layout, **kwargs)
-    return OvercookedEnv(layout, **kwargs)
+        return OvercookedParallelEnv(layout, max_steps=max_steps, **kwargs)
+    return OvercookedEnv(layout, max_steps=max_steps, **kwargs)
 
 
 def _parallel_available() -> bool:

@@ -12,6 +12,7 @@ from quart_schema import QuartSchema
 from igym_core.config import Experiment
 from igym_core.experiment import check_plugins, plugins_for
 from igym_core.plugins import PluginManager
+from igym_core.server.authoritative.service import ServerGames
 from igym_core.server.games import GameService
 from igym_core.server.lobby.lobby import Lobby
 from igym_core.server.packages import Bundles
@@ -66,6 +67,17 @@ def create_app(
     participants.lobby = lobby
     games.match_of = lobby.match_of
     games.on_episode_closed = lobby.episode_closed
+    server_games = ServerGames(  # server-authoritative scenes (mode="server")
+        experiment,
+        store,
+        plugins,
+        participants.send_to,
+        games.play_description,
+        threads=settings.server_game_threads,
+    )
+    participants.server_games = server_games
+    lobby.on_server_match = server_games.start
+    lobby.on_match_ended = server_games.stop
     app.extensions["igym"] = ServerState(
         experiment=experiment,
         settings=settings,
@@ -95,6 +107,7 @@ def create_app(
     async def close_store() -> None:
         for task in timers:
             task.cancel()
+        server_games.close()
         store.close()
 
     return app

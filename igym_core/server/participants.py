@@ -42,6 +42,9 @@ from igym_core.server.protocol import (
     ProtocolError,
     Relay,
     SceneMessage,
+    ServerDrawn,
+    ServerInput,
+    ServerReady,
     Signal,
     Submit,
     Welcome,
@@ -89,6 +92,8 @@ class ParticipantService:
         self.clock = clock
         self.live: dict[str, Connection] = {}
         self.lobby: Lobby | None = None
+        #: set by the app: the server-authoritative games (igym_core.server.authoritative)
+        self.server_games: Any = None
 
     # -- entry point ----------------------------------------------------------------------------
 
@@ -110,6 +115,11 @@ class ParticipantService:
             return await self._event(conn, message)
         if isinstance(message, LobbyJoin | LobbyLeave | Signal | Relay | Probe):
             return await self._lobby_message(conn, message)
+        if isinstance(message, ServerInput | ServerReady | ServerDrawn):  # server-mode games
+            if self.server_games is None:
+                raise ProtocolError("invalid", "this server runs no server-mode games", message.seq)
+            self.server_games.handle(conn.participant_id or "", message)
+            return []
         return await self._game_message(conn, message)
 
     async def record_bad_message(self, conn: Connection, error: ProtocolError) -> None:
@@ -267,7 +277,7 @@ class ParticipantService:
         if isinstance(scene, GameScene):
             session = (
                 self.lobby.tracker.session(participant_id, scene.id)
-                if self.lobby is not None and scene.multiplayer
+                if self.lobby is not None and scene.matched
                 else None
             )
             if session is not None and session.phase is Phase.ENDED:
@@ -275,7 +285,7 @@ class ParticipantService:
                 await asyncio.to_thread(
                     self.store.close_interrupted, participant_id, scene.id, self.clock()
                 )
-            elif scene.multiplayer and session is None:
+            elif scene.matched and session is None:
                 raise ProtocolError(
                     "episodes_incomplete",
                     f"join the waiting room of {scene.id!r} first",
@@ -283,7 +293,7 @@ class ParticipantService:
                 )
             else:
                 await self.games.finish_scene(scene, participant_id, submit.seq)
-            if self.lobby is not None and scene.multiplayer:
+            if self.lobby is not None and scene.matched:
                 self.lobby.finish(participant_id, scene.id)
         next_index = index + 1
         done = isinstance(self.experiment.scenes[next_index], EndScene)
@@ -357,7 +367,7 @@ class ParticipantService:
         participant = await asyncio.to_thread(self.store.participant, participant_id)
         assert participant is not None
         scene = self.experiment.scenes[participant.scene_index]
-        if scene.id != message.scene_id or not (isinstance(scene, GameScene) and scene.multiplayer):
+        if scene.id != message.scene_id or not (isinstance(scene, GameScene) and scene.matched):
             raise ProtocolError(
                 "wrong_scene",
                 f"{message.type} for {message.scene_id!r}, but the current scene is {scene.id!r}",

@@ -44,7 +44,8 @@ import { GameView } from "./view.js";
  * @returns {{sceneId: string, setBusy: (busy: boolean) => void, destroy: () => void}}
  */
 export function renderGame(container, message, handlers) {
-  if (/** @type {any} */ (message.scene).multiplayer) return renderNetGameLazily(container, message, handlers);
+  if (/** @type {any} */ (message.scene).mode === "server") return renderLazily("./server-game-scene.js", "renderServerGame", container, message, handlers);
+  if (/** @type {any} */ (message.scene).multiplayer) return renderLazily("./net-game-scene.js", "renderNetGame", container, message, handlers);
   const game = new GameScene(container, message, handlers);
   window.igym = Object.assign(window.igym ?? {}, { game: game.state });
   game.run();
@@ -52,23 +53,26 @@ export function renderGame(container, message, handlers) {
 }
 
 /**
- * Multiplayer scenes load their modules (WebRTC, netplay) only when one is shown.
+ * Multiplayer and server scenes load their modules (WebRTC, netplay; the server game's page)
+ * only when one is shown.
+ * @param {string} path the module
+ * @param {string} name its render function
  * @param {HTMLElement} container
  * @param {GameSceneMessage} message
  * @param {GameHandlers} handlers
  * @returns {{sceneId: string, setBusy: (busy: boolean) => void, destroy: () => void,
  *            receive: (m: Record<string, any>) => boolean, resumed: () => void}}
  */
-function renderNetGameLazily(container, message, handlers) {
+function renderLazily(path, name, container, message, handlers) {
   /** @type {{setBusy: (busy: boolean) => void, destroy: () => void, receive: (m: Record<string, any>) => boolean, resumed: () => void} | null} */
   let inner = null;
   let destroyed = false;
   /** @type {Record<string, any>[]} lobby messages that came before the module */
   const early = [];
-  import("./net-game-scene.js")
+  import(path)
     .then((module) => {
       if (destroyed) return;
-      inner = module.renderNetGame(container, message, handlers);
+      inner = module[name](container, message, handlers);
       for (const m of early.splice(0)) inner.receive(m);
     })
     .catch((error) => {

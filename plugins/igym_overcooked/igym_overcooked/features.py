@@ -30,6 +30,8 @@ The differential tests compare these vectors with cogrid's own observations step
 
 from __future__ import annotations
 
+from typing import Any
+
 from igym_overcooked.kitchen import (
     COUNTER,
     DELIVERY,
@@ -46,7 +48,15 @@ from igym_overcooked.kitchen import (
     Layout,
 )
 
-__all__ = ["FEATURE_DIM_PER_AGENT", "GLOBAL_DIM", "MASK_H", "MASK_W", "feature_dim", "features"]
+__all__ = [
+    "FEATURE_DIM_PER_AGENT",
+    "GLOBAL_DIM",
+    "MASK_H",
+    "MASK_W",
+    "feature_dim",
+    "features",
+    "state_from_features",
+]
 
 # cogrid 0.3.2's type ids in the "overcooked" scope (get_object_names order).
 _FREE, _COUNTER, _WALL, _DELIVERY = 1, 2, 6, 7
@@ -231,3 +241,52 @@ def features(lay: Layout, state: dict, agent_index: int) -> list[float]:
                 mask[r * MASK_W + c] = 1.0
         out += mask
     return out
+
+
+def state_from_features(lay: Layout, vector: Any, agent_index: int) -> dict:
+    """What agent ``agent_index`` can tell of the kitchen from its feature vector (a list or
+    array of numbers, e.g. cogrid's own observation): a partial ``get_state()`` dict with
+    ``pos``, ``dir``, ``held``, ``items``, ``pots`` and ``timers`` (``t`` is 0: the vector has
+    no clock). Enough for :class:`igym_overcooked.policies.ScriptedCook` to play with the
+    observations of a cogrid env."""
+    v = [float(x) for x in vector]
+    if len(v) != feature_dim(2):
+        raise ValueError(f"a feature vector has {feature_dim(2)} numbers, got {len(v)}")
+    per = FEATURE_DIM_PER_AGENT
+    blocks = {agent_index: v[:per], 1 - agent_index: v[per : 2 * per]}
+    masks = v[2 * per :]
+    w = lay.width
+    pos, dirs, held = [0, 0], [0, 0], [0, 0]
+    for i, block in blocks.items():
+        dirs[i] = max(range(4), key=lambda d: block[d])
+        inventory = block[4:9]
+        held[i] = next((_INVENTORY[k] for k in range(5) if inventory[k] > 0.5), 0)
+        r, c = int(block[per - 6]), int(block[per - 5])
+        pos[i] = r * w + c
+    cells = MASK_H * MASK_W
+    item_of_mask = {2: ONION, 3: ONION_SOUP, 5: PLATE, 7: TOMATO, 8: TOMATO_SOUP}
+    items = [0] * lay.n_cells
+    for k in range(lay.n_cells):
+        if lay.kind[k] not in (FLOOR, COUNTER):
+            continue
+        r, c = divmod(k, w)
+        for m, item in item_of_mask.items():
+            if masks[m * cells + r * MASK_W + c] > 0.5:
+                items[k] = item
+    me = blocks[agent_index]
+    pots, timers = [], []
+    for p in range(min(len(lay.pot_cells), _MAX_POTS)):
+        f = me[29 + 12 * p : 41 + 12 * p]  # this pot's 12 numbers of ordered_pot_features
+        contents = (ONION,) * int(f[5]) + (TOMATO,) * int(f[6])
+        pots.append(list(contents))
+        ready, cooking = f[1] > 0.5, f[3] > 0.5
+        timers.append(int(f[7]) if cooking else 0 if ready else 30)
+    return {
+        "t": 0,
+        "pos": pos,
+        "dir": dirs,
+        "held": held,
+        "items": items,
+        "pots": pots,
+        "timers": timers,
+    }

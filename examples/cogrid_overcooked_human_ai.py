@@ -1,16 +1,19 @@
 """cogrid's own Overcooked-CrampedRoom-V0 (the reference system's environment), unmodified,
 with an AI partner that runs on the server.
 
-The environment is ``cogrid.make("Overcooked-CrampedRoom-V0", render_mode="rgb_array")``:
-a PettingZoo parallel env whose agents are the ints 0 and 1 (igym names them "0" and "1"). The
-server steps it at 30 frames a second and sends its own rendering as JPEG frames. The AI seat's
-policy runs on the server too, in ordinary CPython: here igym_overcooked's scripted cook reading
-cogrid's 892-number feature observations (``igym_overcooked.policies:feature_cook``); a policy
-trained in cogrid (numpy, torch, onnxruntime...) is plugged in the same way, as a
-``module:factory`` returning an object with ``act(observation)``.
+The environment is ``cogrid.make("Overcooked-CrampedRoom-V0")``: a PettingZoo parallel env
+whose agents are the ints 0 and 1 (igym names them "0" and "1"). The server steps it at 30
+frames a second. It is drawn by ``igym_overcooked.cogrid_render``, which only adds a
+``render()`` that turns cogrid's public ``get_state()`` into draw objects with igym_overcooked's
+sprites: cogrid's own ``render_mode="rgb_array"`` draws inside every ``step()`` (about 36 ms a
+step here, more than a 30 fps frame lasts). The AI seat's policy runs on the server too, in
+ordinary CPython: igym_overcooked's scripted cook reading cogrid's 892-number feature
+observations (``igym_overcooked.policies:feature_cook``); a policy trained in cogrid (numpy,
+torch, onnxruntime...) plugs in the same way, as a ``module:factory`` returning an object with
+``act(observation)``.
 
 Host it with ``igym run examples/cogrid_overcooked_human_ai.py`` (needs ``pip install
-cogrid pillow``).
+cogrid``).
 """
 
 from igym_core import EnvironmentSpec, PolicySpec
@@ -18,8 +21,8 @@ from igym_core.config import EndScene, Experiment, GameScene, StaticScene
 
 COGRID_OVERCOOKED = EnvironmentSpec(
     name="cogrid.cramped_room",
-    factory="cogrid:make",
-    kwargs={"environment_id": "Overcooked-CrampedRoom-V0", "render_mode": "rgb_array"},
+    factory="igym_overcooked.cogrid_render:make",  # cogrid.make(...), drawn with sprites
+    kwargs={"environment_id": "Overcooked-CrampedRoom-V0"},
     agent_ids=("0", "1"),  # str() of cogrid's possible_agents
     action_labels={
         0: "up",
@@ -31,6 +34,7 @@ COGRID_OVERCOOKED = EnvironmentSpec(
         6: "no-op",
     },
     default_action=6,
+    assets=("igym_overcooked:assets/overcooked.png", "igym_overcooked:assets/overcooked.json"),
     key_bindings={"ArrowUp": 0, "ArrowDown": 1, "ArrowLeft": 2, "ArrowRight": 3, " ": 4},
     policies=(
         PolicySpec(

@@ -25,6 +25,7 @@ import asyncio
 import logging
 import math
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
 from typing import Any
@@ -135,6 +136,10 @@ class ServerGame:
         self.episode_open = False
         self.last_frame: dict[str, Any] | None = None
         self.stats = {"ticks": 0, "frames": 0, "step_ms": [], "late_ms": []}
+        #: over the whole game (the benchmark reads it): ticks, late ticks (more than one
+        #: frame period after their due time), CPU-side tick work in ms (the last 10,000)
+        self.totals = {"ticks": 0, "late": 0, "frames": 0}
+        self.tick_ms: deque[float] = deque(maxlen=10_000)
         self.ended: str | None = None
         self.task: asyncio.Task | None = None
         self._writes: set[asyncio.Task] = set()
@@ -248,14 +253,19 @@ class ServerGame:
             started = self.clock()
             due = math.floor((started - t0) / period) + 1 - ticks
             count = max(1, min(MAX_BATCH, due))
-            self.stats["late_ms"].append(max(0.0, (started - (t0 + ticks * period)) * 1000))
+            late_ms = max(0.0, (started - (t0 + ticks * period)) * 1000)
+            self.stats["late_ms"].append(late_ms)
+            self.totals["late"] += late_ms > period * 1000
             samples = self._sample(count)
             tick_ms = started * 1000.0
             made, payload, error = await loop.run_in_executor(self.executor, self._advance, samples)
             step_ms = self.now_ms()
             self.stats["step_ms"].append(step_ms - tick_ms)
+            self.tick_ms.append(step_ms - tick_ms)
             ticks += count
             self.stats["ticks"] += count
+            self.totals["ticks"] += count
+            self.totals["frames"] += len(made)
             if error is not None:
                 self._keep(made, samples, tick_ms, step_ms)
                 raise error

@@ -194,3 +194,25 @@ def test_feature_cooks_score_in_cogrid_itself() -> None:
         obs, rewards, *_ = env.step(acts)
         score += rewards[0]
     assert score >= 60  # at least two soups delivered (and their onions and platings)
+
+
+@pytest.mark.parametrize("layout", CLASSIC)
+def test_cogrid_drawn_with_our_sprites_looks_like_our_kitchen(layout: str) -> None:
+    """cogrid_render.make(...) is cogrid's env; its draw objects, built from cogrid's
+    get_state(), are what our own env draws in the same state."""
+    from igym_overcooked.cogrid_render import make as cogrid_drawn
+
+    ce = cogrid_drawn(COGRID_NAMES[layout])
+    ours = make(layout, max_steps=1000)
+    ce.reset(seed=11)
+    ours.reset(seed=11)
+    assert ce.possible_agents == [0, 1]  # still cogrid's env
+    rnd = random.Random(layout)
+    for t in range(120):
+        if t % 10 == 0:
+            assert ce.render() == ours.render(), f"{layout} step {t}"
+        acts = [rnd.choice((0, 1, 2, 3, 4, 4, 6)) for _ in range(2)]
+        ce.step({0: acts[0], 1: acts[1]})
+        ours.step(dict(zip(ours.possible_agents, acts, strict=True)))
+    with pytest.raises(ValueError, match="render_mode"):
+        cogrid_drawn("Overcooked-CrampedRoom-V0", render_mode="rgb_array")

@@ -120,6 +120,17 @@ class Person:
         assert not foreign, f"the browser contacted non-loopback hosts: {foreign}"
 
 
+def enter_all(people: list[Person]) -> None:
+    """Everyone opens the study and waits in the waiting room until the game plays."""
+    for person in people:
+        person.enter()
+    for person in people:
+        person.page.wait_for_function(
+            "() => ['playing', 'error'].includes(document.body.dataset.game)", timeout=30_000
+        )
+        failed(person.page)
+
+
 def test_two_people_cook_in_cogrid_on_the_server(browser, igym_server, tmp_path):
     pytest.importorskip("cogrid")
     path = copy_of(
@@ -132,13 +143,7 @@ def test_two_people_cook_in_cogrid_on_the_server(browser, igym_server, tmp_path)
     server = igym_server(path)
     people = [Person(browser, server.url(f"/?PROLIFIC_PID=e2e-cook{i}")) for i in range(2)]
     try:
-        for person in people:
-            person.enter()
-        for person in people:
-            person.page.wait_for_function(
-                "() => ['playing', 'error'].includes(document.body.dataset.game)", timeout=30_000
-            )
-            failed(person.page)
+        enter_all(people)
         rng = random.Random(9)
         keys = ["ArrowUp", "ArrowDown", "ArrowLeft", "ArrowRight", " "]
         while any(phase(p.page) in ("playing", "countdown") for p in people):
@@ -182,13 +187,7 @@ def test_tictactoe_two_people_turn_by_turn(browser, igym_server, tmp_path):
     # keypad keys: player_1 plays 5 (centre), 1, 9: the diagonal; player_2 plays 2 and 3
     plan = {"player_1": ["5", "1", "9"], "player_2": ["2", "3"]}
     try:
-        for person in people:
-            person.enter()
-        for person in people:
-            person.page.wait_for_function(
-                "() => ['playing', 'error'].includes(document.body.dataset.game)", timeout=30_000
-            )
-            failed(person.page)
+        enter_all(people)
         agents = {p.game()["match"]["agent"]: p for p in people}
         assert sorted(agents) == ["player_1", "player_2"]
         deadline = time.monotonic() + 60

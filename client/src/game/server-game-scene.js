@@ -18,7 +18,7 @@ import { fromBase64 } from "../base64.js";
 import { loadAtlases } from "./atlas.js";
 import { DRAW_TIMEOUT_MS } from "./frame-drawer.js";
 import { Keyboard } from "./keyboard.js";
-import { LobbyView } from "./lobby-view.js";
+import { LobbyView, sendLobbyJoin, waitingCount } from "./lobby-view.js";
 import { clearPhase, setPhase, showFailure } from "./phase.js";
 import { Renderer } from "./renderer.js";
 import { percentiles } from "./stats.js";
@@ -159,12 +159,7 @@ class ServerGameScene {
   join() {
     this.setPhase("waiting");
     this.lobby.showWaiting(this.state.waiting);
-    this.handlers.enqueue({
-      type: "lobby_join",
-      scene_id: this.scene.id,
-      attributes: {},
-      server_rtt_ms: this.handlers.serverRtt?.() ?? null,
-    });
+    sendLobbyJoin(this.scene.id, this.handlers);
   }
 
   /** The websocket reconnected and the server re-sent the scene: say we are here. */
@@ -196,8 +191,7 @@ class ServerGameScene {
     const match = this.state.match;
     switch (message.type) {
       case "lobby":
-        this.state.waiting = message.waiting ?? null;
-        if (this.state.phase === "waiting") this.lobby.showWaiting(this.state.waiting);
+        waitingCount(this.state, this.lobby, message);
         return true;
       case "match":
         this.matched(message);

@@ -6,8 +6,9 @@ their factories (and be JSON for a browser scene, whose page receives them), and
 scene's packages must be shippable to Pyodide (pure Python; a package with C extensions is
 refused with a suggestion to use ``mode="server"``). :func:`run_environments` is ``igym
 validate``'s deeper check: it builds each scene's environment once, plays a few frames, runs a
-short ``check-env`` for peer-to-peer scenes, and imports the browser bundle in a Python that
-sees nothing but the bundle and the standard library.
+short ``check-env`` (a failure is an error for peer-to-peer scenes, which need rollback, and a
+warning otherwise), and imports the browser bundle in a Python that sees nothing but the bundle
+and the standard library.
 """
 
 from __future__ import annotations
@@ -135,9 +136,10 @@ def check_environments(experiment: Experiment, plugins: PluginManager) -> None:
 
 def run_environments(experiment: Experiment, plugins: PluginManager, frames: int = 60) -> list[str]:
     """Build each game scene's environment once and play ``frames`` frames with its seats'
-    actions; for peer-to-peer scenes, a short check-env (rollback at every frame); for browser
-    scenes, import the bundle in an isolated Python. Returns what was checked, one line per
-    scene; raises :class:`ConfigError` naming the scene at the first failure."""
+    actions; a short check-env (rollback at every frame: required of peer-to-peer scenes, a
+    ``warning:`` line for others); for browser scenes, import the bundle in an isolated Python.
+    Returns what was checked, one line per scene (and warnings); raises :class:`ConfigError`
+    naming the scene at the first failure."""
     from igym_core.runtime.game import EnvGame
     from igym_core.runtime.synctest import check_game
 
@@ -179,7 +181,7 @@ def run_environments(experiment: Experiment, plugins: PluginManager, frames: int
                 f"{where}: {scene.env!r} raised {type(exc).__name__} in step {played}: {exc}"
             ) from None
         line = f"{scene.id}: {scene.env} ({game.kind}, {scene.mode}) built, {played} frames played"
-        if scene.multiplayer and not scene.server_mode:
+        try:
             check = check_game(
                 make,
                 seeds=[0],
@@ -187,12 +189,21 @@ def run_environments(experiment: Experiment, plugins: PluginManager, frames: int
                 max_distance=4,
                 action_count=max(spec.action_labels) + 1,
             )
-            if not check.ok:
-                raise ConfigError(
-                    f"{where}: {scene.env!r} is not rollback-safe (peer-to-peer scenes need it): "
-                    f"{check.problems[0]} (run `igym check-env` for all checks)"
-                )
-            line += f", rollback-safe ({len(check.checks)} checks)"
+            problems, checks = check.problems, check.checks
+        except Exception as exc:  # the env raised under the check: that is its verdict
+            problems, checks = [f"the environment raised {type(exc).__name__}: {exc}"], []
+        if problems and scene.multiplayer and not scene.server_mode:
+            raise ConfigError(
+                f"{where}: {scene.env!r} is not rollback-safe (peer-to-peer scenes need it): "
+                f"{problems[0]} (run `igym check-env` for all checks)"
+            )
+        if not problems:
+            line += f", deterministic and rollback-safe ({len(checks)} checks)"
+        else:  # only rollback needs it; a replay of the recorded actions needs determinism
+            report.append(
+                f"warning: {scene.id}: check-env found a problem (not needed for this scene, "
+                f"but a replay of its records may differ): {problems[0]}"
+            )
         if not scene.server_mode and key not in built:
             built[key] = _isolated_import(where, spec, kwargs)
         if not scene.server_mode:

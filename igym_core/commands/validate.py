@@ -38,7 +38,7 @@ def handle(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         raise CommandError(str(exc)) from None
     for line in ran:
-        print(f"  ok    {line}")
+        print(line if line.startswith("warning:") else f"  ok    {line}")
     for problem in plugins.problems:
         print(f"warning: {problem}")
     print(

@@ -380,3 +380,32 @@ async def test_two_humans_play_tictactoe_turn_by_turn(tmp_path):
     assert rows[-1]["terminated"] and rows[-1]["rewards"] == {"player_1": 1.0, "player_2": -1.0}
     [episode] = app.extensions["igym"].store.episodes_for("tB", "ttt")
     assert episode["status"] == "complete" and episode["frames"] == 5
+
+
+async def test_three_humans_share_one_server_game(tmp_path):
+    pytest.importorskip("igym_overcooked")
+    scene = GameScene(
+        id="cook3",
+        env="overcooked.three_chefs",
+        mode="server",
+        seats={"agent_0": "human", "agent_1": "human", "agent_2": "human"},
+        max_steps=15,
+        fps=60,
+        countdown_s=0,
+    )
+    app = make_app(tmp_path, scene)
+    async with (
+        app.test_client().websocket("/ws") as ws1,
+        app.test_client().websocket("/ws") as ws2,
+        app.test_client().websocket("/ws") as ws3,
+    ):
+        pages = [Page(ws1), Page(ws2), Page(ws3)]
+        matches = await asyncio.gather(*(enter(p, f"c{i}") for i, p in enumerate(pages)))
+        assert len({m["match_id"] for m in matches}) == 1
+        agents = sorted(m["members"][m["you"]]["agents"][0] for m in matches)
+        assert agents == ["agent_0", "agent_1", "agent_2"]
+        seen = await asyncio.gather(*(play_out(p, matches[0]["match_id"]) for p in pages))
+    assert all(s[-1]["reason"] == "completed" for s in seen)
+    rows = [stored_frames(app, f"c{i}", "cook3", 0) for i in range(3)]
+    assert [len(r) for r in rows] == [15, 15, 15]
+    assert rows[0][0]["focused"] == {"agent_0": True, "agent_1": True, "agent_2": True}

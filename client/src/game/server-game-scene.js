@@ -158,7 +158,9 @@ class ServerGameScene {
 
   join() {
     this.setPhase("waiting");
-    this.lobby.showWaiting(this.state.waiting);
+    const alone = (this.scene.server?.human_agents ?? []).length <= 1;
+    if (alone) this.view.showMessage("Starting", "Starting the game…");
+    else this.lobby.showWaiting(this.state.waiting);
     sendLobbyJoin(this.scene.id, this.handlers);
   }
 

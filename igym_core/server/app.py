@@ -78,6 +78,7 @@ def create_app(
     participants.server_games = server_games
     lobby.on_server_match = server_games.start
     lobby.on_match_ended = server_games.stop
+    server_games.on_error = lobby.server_game_over
     app.extensions["igym"] = ServerState(
         experiment=experiment,
         settings=settings,

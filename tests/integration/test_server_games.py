@@ -249,6 +249,11 @@ async def test_many_games_at_once_and_a_raising_env_ends_only_its_own(tmp_path):
             match = await enter(page, pid)
             seen = await play_out(page, match["match_id"])
             results[pid] = (seen[-1]["reason"], seen[-1]["message"])
+            # completed or not, the participant goes on (an error ended the match for them)
+            scene_id = page.scene["scene"]["id"]
+            while (await page.submit({}, scene_id=scene_id))[-1]["type"] != "scene":
+                await asyncio.sleep(0.05)  # (the match_ended message may come first)
+            assert page.scene["scene"]["kind"] == "end"
 
     pids = [f"m{i}" for i in range(8)]
     await asyncio.wait_for(

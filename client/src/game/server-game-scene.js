@@ -377,8 +377,10 @@ class ServerGameScene {
       this.view.showMessage("Saving…", "Well done! Your game is being saved.");
       this.continueScene();
     } else if (reason === "error") {
-      this.state.ended = "error";
-      this.fail("game_error", text);
+      // the server kept every frame and ended the match: say what happened and go on
+      this.state.error = text;
+      this.handlers.enqueue({ type: "event", name: "game_error", data: { code: "game_error", message: text.slice(0, 500), episode: this.state.episode } });
+      this.stopped("The game stopped", `${text} Your data is saved; you can go on.`, "error");
     } else {
       this.stopped("The game has ended", text || "The game was stopped.", reason);
     }

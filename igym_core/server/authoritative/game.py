@@ -116,8 +116,11 @@ class ServerGame:
         experiment_id: str,
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
+        on_error: Callable[[str, str, str], None] = lambda *args: None,
     ) -> None:
         self.match_id = match_id
+        #: the game stopped on its own (the env raised): (match id, reason, message)
+        self.on_error = on_error
         self.scene = scene
         self.description = dict(description)
         #: the actions a human may send
@@ -210,11 +213,9 @@ class ServerGame:
             log.exception("server game %s (scene %r) failed", self.match_id, self.scene.id)
             self.ended = "error"
             await self._close_episode(partial=True, extra={"error": message[:200]})
-            self._broadcast(
-                ServerGameEnd(
-                    self.match_id, "error", f"The game stopped because of an error: {message}"
-                )
-            )
+            text = f"The game stopped because of an error: {message}"
+            self._broadcast(ServerGameEnd(self.match_id, "error", text))
+            self.on_error(self.match_id, "game_error", text)
 
     async def _wait_ready(self) -> None:
         waits = [m.ready.wait() for m in self.members.values()]

@@ -50,6 +50,8 @@ class ServerGames:
         self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="igym-game")
         self.games: dict[str, ServerGame] = {}
         self._finished: list[str] = []
+        #: set by the app: a game stopped on its own (its env raised), so its match ends
+        self.on_error: Callable[[str, str, str], None] = lambda *args: None
 
     # -- from the lobby ------------------------------------------------------------------------
 
@@ -65,6 +67,7 @@ class ServerGames:
             send=self.send,
             executor=self.executor,
             experiment_id=self.experiment.id,
+            on_error=lambda *args: self.on_error(*args),
         )
         self.games[match_id] = game
         game.task = asyncio.ensure_future(game.run())

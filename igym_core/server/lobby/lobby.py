@@ -329,6 +329,13 @@ class Lobby:
             self._store_match(match, "ended")
             self._append_end(match)
 
+    def server_game_over(self, match_id: str, reason: str, message: str) -> None:
+        """A server-mode game stopped on its own (its environment raised): the match ends for
+        every member, who can go on (their data is kept)."""
+        match = self.tracker.matches.get(match_id)
+        if match is not None and match.ended is None:
+            self._end_match(match, self._scene(match.scene_id), reason, message, None)
+
     def disconnected(self, participant_id: str) -> None:
         """The participant's websocket closed: they leave if not back within the grace time."""
         now = self.clock()

@@ -66,6 +66,8 @@ class Settings:
         repr=False,
         validator=lambda _s, _a, value: value is None or check_hash(value),
     )
+    #: threads that step server-authoritative games (shared by all of them)
+    server_game_threads: int = attrs.field(default=8, validator=_positive)
 
     def store_path(self, experiment_id: str) -> Path:
         return self.data_dir / f"{experiment_id}.sqlite3"

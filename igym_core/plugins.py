@@ -24,6 +24,7 @@ BUILTIN_PLUGINS = (
     "igym_core.export.csv_exporter",
     "igym_core.export.jsonl_exporter",
     "igym_core.export.validation_exporter",
+    "igym_core.export.parquet_exporter",
 )
 
 ENTRY_POINT_GROUP = "igym"

@@ -221,6 +221,26 @@ class Store:
             max_pending=max_pending_writes,
         )
 
+    @classmethod
+    def open_existing(cls, path: Path | str, experiment_id: str | None = None) -> Store:
+        """Open a store that exists, for reading a study (its experiment read from the file
+        when not given)."""
+        path = Path(path)
+        if not path.is_file():
+            raise StoreError(f"{path} does not exist")
+        if experiment_id is None:
+            try:
+                with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+                    row = db.execute(
+                        "SELECT value FROM meta WHERE key = 'experiment_id'"
+                    ).fetchone()
+            except sqlite3.DatabaseError as exc:
+                raise StoreError(f"{path} is damaged or not an igym store: {exc}") from None
+            if row is None:
+                raise StoreError(f"{path} is not an igym store")
+            experiment_id = str(row[0])
+        return cls(path, experiment_id)
+
     # -- opening --------------------------------------------------------------------------------
 
     def _check_file(self) -> None:

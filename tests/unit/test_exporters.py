@@ -36,7 +36,7 @@ def test_csv_and_jsonl_files(tmp_path, plugins):
     names = sorted(p.relative_to(tmp_path / "out").as_posix() for p in result.files)
     assert names == sorted(
         f"{fmt}/{stem}.{fmt}"
-        for fmt in ("csv", "jsonl")
+        for fmt in ("csv", "jsonl", "parquet")
         for stem in (
             "participants",
             "scene_progress",

@@ -37,7 +37,7 @@ def test_bundled_plugins_are_found_through_entry_points(plugins):
         assert infos[name].version
     assert "fifo" in plugins.matchmakers
     assert {"device", "screen_size"} <= set(plugins.exclusion_rules)
-    assert set(plugins.exporters) == {"csv", "jsonl", "validation"}
+    assert set(plugins.exporters) == {"csv", "jsonl", "validation", "parquet"}
     assert infos["igym_core.export.csv_exporter"].provides == ("exporter csv",)
 
 

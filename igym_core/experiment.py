@@ -6,6 +6,7 @@ import runpy
 from pathlib import Path
 
 from igym_core.config import ConfigError, EndScene, Experiment, GameScene, Scene
+from igym_core.options import check_matchmaker_options
 from igym_core.plugins import PluginManager
 
 __all__ = ["ConfigError", "Experiment", "check_plugins", "load_experiment", "scene_for_client"]
@@ -48,7 +49,8 @@ def scene_for_client(scene: Scene, participant_id: str) -> dict:
 
 
 def check_plugins(experiment: Experiment, plugins: PluginManager) -> None:
-    """Check what only the installed plugins can tell: environments, agents, policies, keys.
+    """Check what only the installed plugins can tell: environments, agents, policies, keys,
+    and matchmaker options (:func:`igym_core.options.check_matchmaker_options`).
 
     Raises :class:`ConfigError` naming the scene and field.
     """
@@ -87,3 +89,4 @@ def check_plugins(experiment: Experiment, plugins: PluginManager) -> None:
                 raise ConfigError(
                     f"{where}.key_bindings[{key!r}] = {action!r} is not an action of {scene.env!r}"
                 )
+    check_matchmaker_options(experiment, plugins)

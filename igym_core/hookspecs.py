@@ -1,5 +1,5 @@
 """Every hook igym calls. Each docstring here is that hook's documentation (docs/plugins.md is
-generated from them by ``python tools/plugin_docs.py``).
+generated from them by ``python -m igym_core.plugin_docs``).
 
 Plugins implement hooks with ``from igym_core import hookimpl``::
 

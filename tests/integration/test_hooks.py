@@ -71,9 +71,10 @@ def test_hook_igym_matchmakers(tmp_path, plugins):
     class Reverse(Matchmaker):
         name = "reverse"
 
-        def match(self, waiting, group_size):
+        def match(self, waiting, context):
             ids = sorted((w.participant_id for w in waiting), reverse=True)
-            return [tuple(ids[:group_size])] if len(ids) >= group_size else []
+            size = context.group_size
+            return [tuple(ids[:size])] if len(ids) >= size else []
 
     plugins.register(DuoPlugin(), name="duo")
     plugins.register(

@@ -220,3 +220,27 @@ test("episode log: samples go only where the scene keeps them; each episode star
     ],
   );
 });
+
+// -- failures: a short message and a reference for the participant, the detail for the log ------
+
+test("a Python traceback is not shown to the participant, only its reference", async () => {
+  const { failure } = await import("../src/game/phase.js");
+  const traceback = 'Traceback (most recent call last):\n  File "env.py", line 9, in step\nValueError: boom';
+  const what = failure("The game stopped because of an error", traceback);
+  assert.match(what.ref, /^[0-9A-F]{4}-[0-9A-F]{4}$/);
+  assert.equal(what.text, `The game stopped because of an error. (Reference ${what.ref})`);
+  assert.equal(what.detail, `The game stopped because of an error: ${traceback}`);
+  assert.notEqual(failure("x").ref, what.ref, "a new reference each time");
+});
+
+test("the first line of a reason is shown, cut to a readable length; the detail has it all", async () => {
+  const { failure } = await import("../src/game/phase.js");
+  const oom = failure("The game stopped unexpectedly", "out of memory");
+  assert.equal(oom.text, `The game stopped unexpectedly: out of memory. (Reference ${oom.ref})`);
+  const zip = failure("The game could not start", "the packages could not be unpacked: BadZipFile\nmore");
+  assert.equal(zip.text, `The game could not start: the packages could not be unpacked: BadZipFile. (Reference ${zip.ref})`);
+  const long = failure("The game could not start", "x".repeat(20_000));
+  assert.equal(long.text, `The game could not start: ${"x".repeat(119)}. (Reference ${long.ref})`);
+  assert.equal(long.detail.length, 8000);
+  assert.equal(failure("This browser cannot run the game").detail, "This browser cannot run the game");
+});

@@ -21,6 +21,7 @@ import attrs
 from igym_core.config import EndScene, Experiment, GameScene, StaticScene
 from igym_core.experiment import scene_for_client
 from igym_core.plugins import PluginManager
+from igym_core.server.failures import log_game_error
 from igym_core.server.games import GameService
 from igym_core.server.lobby.lobby import Lobby
 from igym_core.server.lobby.sessions import Phase
@@ -414,7 +415,7 @@ class ParticipantService:
             raise ProtocolError(
                 "invalid", "event name must be 1-64 letters, digits or _.:-", event.seq
             )
-        await asyncio.to_thread(
+        stored = await asyncio.to_thread(
             self.store.add_event,
             conn.participant_id,
             f"client:{event.name}",
@@ -422,6 +423,8 @@ class ParticipantService:
             self.clock(),
             event.seq,
         )
+        if stored and event.name == "game_error":  # once, not again when the page re-sends
+            log_game_error(conn.participant_id, event.data)
         return [Ack(event.seq)]
 
 

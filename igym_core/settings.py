@@ -31,6 +31,8 @@ class Settings:
         factory=lambda: ice_servers_from_env(os.environ), converter=tuple
     )
     disconnect_grace_s: float = attrs.field(default=20.0, validator=_positive)
+    #: how often the server checks whether an installed plugin changed since it started
+    plugin_check_s: float = attrs.field(default=10.0, validator=_positive)
 
     def store_path(self, experiment_id: str) -> Path:
         return self.data_dir / f"{experiment_id}.sqlite3"

@@ -36,6 +36,7 @@ def pip_install(roots: list[Path], site: Path) -> None:
             "--no-deps",
             "--no-build-isolation",
             "--no-index",
+            "--upgrade",
             "--target",
             str(site),
             *map(str, roots),

@@ -20,6 +20,7 @@ from igym_core.server.routes import participant_blueprint
 from igym_core.server.state import ServerState
 from igym_core.settings import Settings
 from igym_core.storage.store import Store
+from igym_core.watch import watch_plugins
 
 log = logging.getLogger("igym.server")
 
@@ -90,6 +91,7 @@ def create_app(
     @app.before_serving
     async def start_timers() -> None:
         timers.append(asyncio.ensure_future(_every(1.0, lobby.expire)))
+        timers.append(asyncio.ensure_future(watch_plugins(settings.plugin_check_s)))
 
     @app.after_serving
     async def close_store() -> None:

@@ -17,6 +17,7 @@ COMMANDS = (
     "igym_core.commands.validate",
     "igym_core.commands.simulate",
     "igym_core.commands.check_env",
+    "igym_core.commands.admin_password",
     "igym_core.commands.new",
 )
 

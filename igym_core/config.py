@@ -327,6 +327,12 @@ class GameScene(Scene):
     ``env_kwargs`` override its defaults. ``seats`` maps every agent id to a seat: ``"human"``,
     ``"policy:<name>"`` or ``"random"`` (or :class:`Seat` objects). ``input_mode`` is ``"held"``
     (the action of the key held at each tick) or ``"press"`` (each key press acts once).
+
+    Multiplayer scenes (two or more human seats) also have a waiting room
+    (``waiting_timeout_s``), a P2P check that must be done within ``validation_timeout_s``
+    (members who sent theirs go back to waiting, silent ones are dropped with
+    ``validation_timeout_message``), and a game that the server ends after
+    :attr:`play_timeout_s` (``match_timeout_message``).
     """
 
     kind: ClassVar[str] = "game"
@@ -360,6 +366,20 @@ class GameScene(Scene):
     partner_left_message: str = attrs.field(
         default="Your partner left the game. Your data is saved; you can go on.", validator=text
     )
+    connection_lost_message: str = attrs.field(
+        default="The connection to your partner was lost. Your data is saved; you can go on.",
+        validator=text,
+    )
+    validation_timeout_s: float = attrs.field(default=15.0)
+    validation_timeout_message: str = attrs.field(
+        default="We could not connect you with your partner in time. You can go on.",
+        validator=text,
+    )
+    match_timeout_message: str = attrs.field(
+        default="The game went on far longer than it can take, so it was ended. Your data is "
+        "saved; you can go on.",
+        validator=text,
+    )
 
     @seats.validator
     def _check_seats(self, attribute: attrs.Attribute, value: dict[str, Any]) -> None:
@@ -385,6 +405,18 @@ class GameScene(Scene):
     def _timeout(self, attribute: attrs.Attribute, value: Any) -> None:
         if isinstance(value, bool) or not isinstance(value, int | float) or not 1 <= value <= 86400:
             raise ConfigError(f"{_where(self, attribute)} must be 1..86400 seconds, got {value!r}")
+
+    @validation_timeout_s.validator
+    def _validation_timeout(self, attribute: attrs.Attribute, value: Any) -> None:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 1 <= value <= 600:
+            raise ConfigError(f"{_where(self, attribute)} must be 1..600 seconds, got {value!r}")
+
+    @property
+    def play_timeout_s(self) -> float:
+        """How long a multiplayer game may be played before the server ends it: twice what
+        every episode takes at full length with its countdown, plus ten minutes."""
+        per_episode = self.max_steps / self.fps + self.countdown_s + 10
+        return 2 * self.episodes * per_episode + 600
 
     @input_mode.validator
     def _mode(self, attribute: attrs.Attribute, value: Any) -> None:

@@ -9,10 +9,27 @@ from typing import Any
 
 import attrs
 
+from igym_core.server.admin.auth import check_hash, password_hash_from_env
+from igym_core.server.limits import Limits
+
 
 def _positive(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
         raise ValueError(f"Settings.{attribute.name} must be a positive number, got {value!r}")
+
+
+def _origins(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [v for v in value.split(",") if v.strip()]
+    origins = []
+    for origin in value:
+        origin = str(origin).strip().rstrip("/")
+        if not origin.startswith(("http://", "https://")) or "/" in origin.split("://", 1)[1]:
+            raise ValueError(
+                f"Settings.public_origins: {origin!r} must look like https://host[:port]"
+            )
+        origins.append(origin)
+    return tuple(origins)
 
 
 @attrs.frozen
@@ -20,17 +37,35 @@ class Settings:
     """Hosting settings for :func:`igym_core.server.app.create_app`.
 
     ``data_dir`` holds the store (``<experiment id>.sqlite3``); ``static_dir`` the built client
-    and Pyodide runtime (``igym_core/static`` unless given).
+    and Pyodide runtime (``igym_core/static`` unless given). ``limits`` are the server's budgets
+    (:class:`~igym_core.server.limits.Limits`). ``public_origins`` are the origins participants
+    open the study at (``https://study.example.org``); a websocket from a page of any other
+    origin is refused. Without them, a page must come from the host it connects to.
+    ``trusted_proxies`` are addresses of reverse proxies whose ``X-Forwarded-For`` names the
+    participant's address. ``store_write_timeout_s`` is how long a write waits for a database
+    another program has locked before the page is told to send it again.
+    ``frame_ancestors`` is the CSP source list of the pages allowed to embed the participant
+    page in a frame (``'self'``; e.g. ``'self' https://*.qualtrics.com``; ``'none'``).
     """
 
     data_dir: Path = attrs.field(default=Path("igym-data"), converter=Path)
     static_dir: Path | None = attrs.field(default=None, converter=attrs.converters.optional(Path))
-    max_message_bytes: int = attrs.field(default=64 * 1024, validator=_positive)
-    max_bad_messages_logged: int = attrs.field(default=1000, validator=_positive)
+    limits: Limits = attrs.field(factory=Limits)
+    public_origins: tuple[str, ...] = attrs.field(default=(), converter=_origins)
+    trusted_proxies: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    store_write_timeout_s: float = attrs.field(default=5.0, validator=_positive)
+    frame_ancestors: str = attrs.field(default="'self'")
     ice_servers: tuple[dict[str, Any], ...] = attrs.field(
         factory=lambda: ice_servers_from_env(os.environ), converter=tuple
     )
     disconnect_grace_s: float = attrs.field(default=20.0, validator=_positive)
+    #: the admin console's password as a scrypt hash (``igym admin-password``); by default from
+    #: ``IGYM_ADMIN_PASSWORD_HASH`` or ``IGYM_ADMIN_PASSWORD``. None: the console is disabled.
+    admin_password_hash: str | None = attrs.field(
+        factory=lambda: password_hash_from_env(os.environ),
+        repr=False,
+        validator=lambda _s, _a, value: value is None or check_hash(value),
+    )
     #: how often the server checks whether an installed plugin changed since it started
     plugin_check_s: float = attrs.field(default=10.0, validator=_positive)
 

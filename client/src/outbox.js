@@ -10,6 +10,8 @@ export class Outbox {
     this.state = loadOutbox();
     /** @type {string | null} */
     this.token = null;
+    /** @type {Map<number, number>} retries so far of messages the server asked to send again */
+    this.retries = new Map();
   }
 
   /**
@@ -61,8 +63,30 @@ export class Outbox {
     const index = this.state.pending.findIndex((entry) => entry.seq === seq);
     if (index < 0) return null;
     const [entry] = this.state.pending.splice(index, 1);
+    this.retries.delete(seq);
     saveOutbox(this.state);
     return entry.message;
+  }
+
+  /**
+   * The server could not take message seq now (its database was busy, or this page sent too
+   * much too fast) and asks for it again later: keep it and send it again after a delay that
+   * grows with each retry (1 s, 2 s, 4 s, … up to 30 s, with jitter).
+   * @param {number} seq
+   * @returns {number} the delay in ms, or -1 if the message is not waiting any more
+   */
+  retryLater(seq) {
+    const entry = this.state.pending.find((e) => e.seq === seq);
+    if (!entry) return -1;
+    const attempt = (this.retries.get(seq) ?? 0) + 1;
+    this.retries.set(seq, attempt);
+    const base = Math.min(30_000, 1000 * 2 ** (attempt - 1));
+    const delay = Math.round(base / 2 + Math.random() * (base / 2));
+    setTimeout(() => {
+      const still = this.state.pending.find((e) => e.seq === seq);
+      if (still && this.token) this.transmit({ ...still.message, token: this.token, seq });
+    }, delay);
+    return delay;
   }
 
   /** @returns {number} how many messages wait for an ack */

@@ -23,6 +23,15 @@ const MULTIPLAYER_MESSAGES = new Set([
   "parity",
 ]);
 
+/** Errors that mean "not now": the message is kept and sent again later. */
+const RETRY_ERRORS = new Set(["store_busy", "rate_limited"]);
+
+/** Refusals that end the visit with a page of their own (the server's message is the text). */
+const CLOSED_PAGES = {
+  study_closed: "This study is full",
+  excluded: "Your participation has ended",
+};
+
 const FATAL_ERRORS = {
   session_taken:
     "This study is open in another tab or window. Please close this one and continue there.",
@@ -119,9 +128,36 @@ function main() {
 
   /** @param {{code: string, message: string, seq: number | null}} error */
   function handleError(error) {
+    if (error.code in CLOSED_PAGES) {
+      // the study is closed or full, or this participant was excluded: a page, not a banner
+      const heading = CLOSED_PAGES[/** @type {keyof typeof CLOSED_PAGES} */ (error.code)];
+      connection.stop(error.code);
+      view?.destroy?.();
+      view = null;
+      const title = document.createElement("h1");
+      title.textContent = heading;
+      const text = document.createElement("p");
+      text.textContent = error.message;
+      sceneRoot.replaceChildren(title, text);
+      sceneRoot.dataset.sceneKind = "closed";
+      sceneRoot.dataset.closed = error.code;
+      return;
+    }
     if (error.code in FATAL_ERRORS) {
       connection.stop(error.code);
       status.showFatal(FATAL_ERRORS[/** @type {keyof typeof FATAL_ERRORS} */ (error.code)]);
+      return;
+    }
+    if (RETRY_ERRORS.has(error.code) && !outbox.token) {
+      // the hello itself could not be taken now: say it again in a moment
+      const delay = 1000 + Math.round(Math.random() * 1000);
+      status.showNotice("The study is busy for a moment; please wait…");
+      setTimeout(() => connection.send({ type: "hello", params, ...credentialsFor(params) }), delay);
+      return;
+    }
+    if (RETRY_ERRORS.has(error.code) && typeof error.seq === "number" && error.seq > 0) {
+      const delay = outbox.retryLater(error.seq);
+      console.warn(`igym: the server asked to send message ${error.seq} again (${error.code}); in ${delay} ms`);
       return;
     }
     if (error.seq === 0) {

@@ -13,7 +13,7 @@ export class StatusView {
   connection(status) {
     if (this.fatal) return;
     document.body.dataset.connection = status.state;
-    if (status.state === "open") {
+    if (status.state === "open" || status.state === "stopped") {
       this.banner.hidden = true;
       this.banner.textContent = "";
       return;

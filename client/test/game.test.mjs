@@ -241,6 +241,28 @@ test("the first line of a reason is shown, cut to a readable length; the detail 
   assert.equal(zip.text, `The game could not start: the packages could not be unpacked: BadZipFile. (Reference ${zip.ref})`);
   const long = failure("The game could not start", "x".repeat(20_000));
   assert.equal(long.text, `The game could not start: ${"x".repeat(119)}. (Reference ${long.ref})`);
-  assert.equal(long.detail.length, 8000);
+  assert.equal(long.detail.length, 2500);
+  assert.ok(long.detail.startsWith("…x"), "a long detail keeps its end, where the exception is");
   assert.equal(failure("This browser cannot run the game").detail, "This browser cannot run the game");
+});
+
+test("the game_error event always fits the server's 4096-character limit on event data", async () => {
+  const { failure, showFailure } = await import("../src/game/phase.js");
+  globalThis.document ??= /** @type {any} */ ({ body: { dataset: {} } });
+  const sent = [];
+  const view = { showError() {} };
+  const state = { phase: "playing", error: null, error_ref: null, episode: 2 };
+  const quoted = 'File "env.py"\n'.repeat(400); // escapes to more characters than it has
+  const what = failure("The game stopped because of an error", `${quoted}ValueError: boom`);
+  const error = console.error;
+  console.error = () => {};
+  try {
+    showFailure(state, /** @type {any} */ (view), (m) => sent.push(m), "game_error", what);
+  } finally {
+    console.error = error;
+  }
+  const [event] = sent;
+  assert.ok(JSON.stringify(event.data).length <= 4000, JSON.stringify(event.data).length);
+  assert.ok(event.data.detail.endsWith("ValueError: boom"));
+  assert.deepEqual([event.data.ref, event.data.episode, state.error_ref], [what.ref, 2, what.ref]);
 });

@@ -60,8 +60,8 @@ function meshFor() {
     match: {
       match_id: "m1",
       members: [
-        { participant_id: "a", agents: ["agent_0"] },
-        { participant_id: "b", agents: ["agent_1"] },
+        { peer: "a", agents: ["agent_0"] },
+        { peer: "b", agents: ["agent_1"] },
       ],
       you: 0,
       ice_servers: [],

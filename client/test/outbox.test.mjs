@@ -87,3 +87,18 @@ test("offline: enqueue keeps the message and re-sends it after the welcome", () 
   assert.equal(sent.length, 1);
   assert.equal(sent[0].seq, 1);
 });
+
+test("a message the server could not take now is kept and sent again later", async () => {
+  const { sent, outbox } = setup();
+  outbox.established(welcome);
+  outbox.enqueue({ type: "frames", scene_id: "g", episode: 0, records: [] });
+  const delay = outbox.retryLater(1);
+  assert.ok(delay >= 500 && delay <= 1000, `first retry after 0.5-1 s, got ${delay}`);
+  assert.equal(outbox.size, 1, "kept until it is acked");
+  await new Promise((resolve) => setTimeout(resolve, delay + 20));
+  assert.equal(sent.length, 2);
+  assert.deepEqual(sent[1], sent[0], "the same message with the same seq");
+  assert.ok(outbox.retryLater(1) >= 1000, "the next retry waits longer");
+  outbox.settle(1);
+  assert.equal(outbox.retryLater(1), -1, "an acked message is not retried");
+});

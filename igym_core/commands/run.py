@@ -5,13 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import logging
 import signal
 import socket
 from pathlib import Path
 
 from hypercorn.asyncio import serve
-from hypercorn.config import Config
 from quart import Quart
 
 from igym_core.commands import CommandError
@@ -19,7 +17,9 @@ from igym_core.config import ConfigError, Experiment
 from igym_core.experiment import load_experiment
 from igym_core.reloader import child_command, free_port, supervise
 from igym_core.server.app import create_app
+from igym_core.server.transport import hypercorn_config
 from igym_core.settings import Settings
+from igym_core.storage.store import StoreError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -40,6 +40,21 @@ def add_server_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data-dir", type=Path, default=Path("igym-data"), help="where the store lives"
     )
+    parser.add_argument(
+        "--public-origin",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="an origin participants open the study at, e.g. https://study.example.org "
+        "(repeatable; default: the host the page was served from)",
+    )
+    parser.add_argument(
+        "--trusted-proxy",
+        action="append",
+        default=[],
+        metavar="ADDRESS",
+        help="a reverse proxy whose X-Forwarded-For names the participant's address (repeatable)",
+    )
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -55,7 +70,14 @@ def handle(args: argparse.Namespace) -> int:
 
 def host(experiments: list[Experiment], args: argparse.Namespace) -> int:
     """Serve each experiment on its own port (``args.port``, the next one, ...) until stopped."""
-    settings = Settings(data_dir=args.data_dir)
+    try:
+        settings = Settings(
+            data_dir=args.data_dir,
+            public_origins=tuple(getattr(args, "public_origin", ())),
+            trusted_proxies=tuple(getattr(args, "trusted_proxy", ())),
+        )
+    except ValueError as exc:  # a setting (an origin, the admin password, TURN) is wrong
+        raise CommandError(str(exc)) from None
     servers = []
     try:
         for offset, experiment in enumerate(experiments):
@@ -66,7 +88,10 @@ def host(experiments: list[Experiment], args: argparse.Namespace) -> int:
                 raise CommandError(f"cannot listen on {args.host}:{port}: {exc.strerror}") from None
             sock.set_inheritable(True)
             servers.append((experiment, sock))
-        apps = [(create_app(e, settings), e, sock) for e, sock in servers]
+        try:
+            apps = [(create_app(e, settings), e, sock) for e, sock in servers]
+        except StoreError as exc:
+            raise CommandError(str(exc)) from None
         asyncio.run(_serve(apps, settings))
     finally:
         for _, sock in servers:
@@ -82,11 +107,7 @@ async def _serve(apps: list[tuple[Quart, Experiment, socket.socket]], settings: 
         loop.add_signal_handler(sig, stop.set)
     tasks = []
     for app, experiment, sock in apps:
-        config = Config()
-        config.bind = [f"fd://{sock.fileno()}"]
-        config.accesslog = None
-        config.errorlog = logging.getLogger("hypercorn.error")
-        config.websocket_ping_interval = 20
+        config = hypercorn_config(settings, f"fd://{sock.fileno()}")
         host, port = sock.getsockname()[:2]
         print(f"igym: hosting {experiment.id!r} at http://{host}:{port}/", flush=True)
         print(f"igym: data in {settings.store_path(experiment.id)}", flush=True)

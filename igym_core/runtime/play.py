@@ -103,6 +103,49 @@ class LocalPlay:
         self.done = False
         return {"render": self.render(), "hud": self.hud()}
 
+    def resume(
+        self, episode: int, seed: int, frames: Sequence[Mapping[str, Any]]
+    ) -> dict[str, Any]:
+        """Start ``episode`` again and replay its recorded ``frames`` (``{"frame", "actions",
+        "focused"}`` for frames 0, 1, …) without drawing, to go on where a reloaded page left
+        off. AI seats act at every replayed frame, so they go on exactly as they would have;
+        an AI action that differs from the recorded one means the game is not deterministic,
+        and raises :class:`PlayError`. Returns the frame to draw, the HUD, ``resumed_at`` (the
+        frames replayed) and ``done`` (the recorded frames already ended the episode)."""
+        self.start(episode, seed)
+        game = self.game
+        assert game is not None
+        for expected, frame in enumerate(frames):
+            if int(frame["frame"]) != expected:
+                raise PlayError(f"the frames to replay must be 0, 1, …; got {frame['frame']}")
+            if self.done:
+                break
+            recorded = frame["actions"]
+            actions = []
+            for index, agent in enumerate(self.agent_ids):
+                action = int(recorded[agent])
+                if index in self._ai:
+                    mine = int(self._ai[index].act(game.observe(index)))
+                    if mine != action:
+                        raise PlayError(
+                            f"replaying frame {expected}: {agent} acts {mine}, but {action} was "
+                            "recorded (the AI or the environment is not deterministic)"
+                        )
+                actions.append(action)
+            outcome = game.step(actions)
+            self.frame += 1
+            self.score += outcome.rewards[self.human_index]
+            truncated = outcome.truncated or (
+                self.frame >= self.max_steps and not outcome.terminated
+            )
+            self.done = outcome.terminated or truncated
+        return {
+            "render": self.render(),
+            "hud": self.hud(),
+            "resumed_at": self.frame,
+            "done": self.done,
+        }
+
     def tick(self, action: int | None, focused: bool = True) -> dict[str, Any]:
         """Step one frame with the human's ``action`` (``None``: the default action)."""
         record = self._step(action, focused)

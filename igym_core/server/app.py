@@ -12,11 +12,16 @@ from quart_schema import QuartSchema
 from igym_core.config import Experiment
 from igym_core.experiment import check_plugins
 from igym_core.plugins import PluginManager
+from igym_core.server import memory
+from igym_core.server.admin.controls import StudyGate
+from igym_core.server.admin.routes import install_admin
 from igym_core.server.games import GameService
+from igym_core.server.gate import Gate
 from igym_core.server.lobby.lobby import Lobby
 from igym_core.server.packages import Bundles
 from igym_core.server.participants import ParticipantService
 from igym_core.server.routes import participant_blueprint
+from igym_core.server.socket import BoundedWebsocketConnection
 from igym_core.server.state import ServerState
 from igym_core.settings import Settings
 from igym_core.storage.store import Store
@@ -30,6 +35,11 @@ ISOLATION_HEADERS = {
     "Cross-Origin-Embedder-Policy": "require-corp",
     "Cross-Origin-Resource-Policy": "same-origin",
 }
+#: on every response: no content sniffing, no referrer to other sites
+SAFETY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
 
 
 def create_app(
@@ -42,6 +52,11 @@ def create_app(
     settings = settings or Settings()
     plugins = plugins or PluginManager()
     app = Quart("igym_core.server", static_folder=None)
+    app.asgi_websocket_class = BoundedWebsocketConnection
+    # no redirects for "//x" or a missing trailing slash: werkzeug would build their Location
+    # from the request's Host header
+    app.url_map.merge_slashes = False
+    app.url_map.strict_slashes = False
     QuartSchema(
         app,
         openapi_path=None,
@@ -51,10 +66,17 @@ def create_app(
         conversion_preference="msgspec",
     )
     check_plugins(experiment, plugins)
-    store = Store(settings.store_path(experiment.id), experiment.id)
+    store = Store(
+        settings.store_path(experiment.id),
+        experiment.id,
+        write_timeout_s=settings.store_write_timeout_s,
+    )
     bundles = Bundles()
     games = GameService(store, plugins, bundles, experiment.id)
-    participants = ParticipantService(experiment, store, plugins, settings, games)
+    study = StudyGate.load(store)
+    participants = ParticipantService(
+        experiment, store, plugins, settings, games, admission=study.admit
+    )
     lobby = Lobby(
         experiment,
         plugins,
@@ -79,10 +101,19 @@ def create_app(
     )
     app.register_blueprint(participant_blueprint)
     _register_assets(app)
+    install_admin(app, study)
+    app.asgi_app = Gate(  # type: ignore[method-assign]
+        app.asgi_app,
+        path="/ws",
+        limits=settings.limits,
+        allowed_origins=settings.public_origins,
+        trusted_proxies=settings.trusted_proxies,
+        admit=participants.admit,
+    )
 
     @app.after_request
     async def isolate(response: Response) -> Response:
-        for name, value in ISOLATION_HEADERS.items():
+        for name, value in (*ISOLATION_HEADERS.items(), *SAFETY_HEADERS.items()):
             response.headers.setdefault(name, value)
         return response
 
@@ -91,13 +122,14 @@ def create_app(
     @app.before_serving
     async def start_timers() -> None:
         timers.append(asyncio.ensure_future(_every(1.0, lobby.expire)))
+        timers.append(asyncio.ensure_future(_every(memory.TRIM_EVERY_S, memory.trim)))
         timers.append(asyncio.ensure_future(watch_plugins(settings.plugin_check_s)))
 
     @app.after_serving
     async def close_store() -> None:
         for task in timers:
             task.cancel()
-        store.close()
+        await asyncio.to_thread(store.close)
 
     return app
 

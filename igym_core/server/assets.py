@@ -88,6 +88,8 @@ def make_assets_blueprint(static_dir: Path | None = None) -> Blueprint:
 
     @blueprint.get("/static/<path:filename>")
     async def static_file(filename: str) -> Response:
+        if filename.split("/", 1)[0] == "admin":  # the admin page: /admin/static/, after login
+            return Response(f"Not found: /static/{filename}\n", status=404, mimetype="text/plain")
         return await serve(root(), filename)
 
     @blueprint.get("/selftest")

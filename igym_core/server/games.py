@@ -11,7 +11,7 @@ import functools
 import importlib
 import inspect
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from igym_core.config import GameScene
@@ -19,9 +19,20 @@ from igym_core.plugins import PluginManager
 from igym_core.server.packages import Bundles
 from igym_core.server.protocol import Ack, EpisodeEnd, EpisodeStart, Frames, ProtocolError
 from igym_core.specs import EnvironmentSpec
-from igym_core.storage.store import Store, StoreError
+from igym_core.storage.store import Store, StoreBusy, StoreError
 
 MAX_RECORDS_PER_CHUNK = 1000
+#: an env's infos per frame: most keys, longest key, longest text value
+MAX_INFO_KEYS = 64
+MAX_INFO_KEY_CHARS = 64
+MAX_INFO_TEXT_CHARS = 1000
+#: a frame's latency timestamps (``t``): most keys, longest key
+MAX_TIMESTAMPS = 12
+MAX_TIMESTAMP_KEY_CHARS = 16
+
+
+async def _nothing(*args: Any) -> None:
+    return None
 
 
 @functools.cache
@@ -51,8 +62,8 @@ class GameService:
         self.clock = clock
         #: set by the lobby: the match a participant plays a multiplayer scene in
         self.match_of: Callable[[str, str], str | None] = lambda participant_id, scene_id: None
-        #: set by the lobby: called after a multiplayer episode was closed
-        self.on_episode_closed: Callable[[str, GameScene, int], None] = lambda *args: None
+        #: set by the lobby: awaited after a multiplayer episode was closed
+        self.on_episode_closed: Callable[[str, GameScene, int], Awaitable[None]] = _nothing
 
     def seed(self, scene: GameScene, participant_id: str, episode: int) -> int:
         """Episode seeds: per participant alone, per match when several play together."""
@@ -135,6 +146,28 @@ class GameService:
     async def progress(self, scene: GameScene, participant_id: str) -> list[dict[str, Any]]:
         return await asyncio.to_thread(self.store.episodes_for, participant_id, scene.id)
 
+    async def resume(
+        self, scene: GameScene, progress: list[dict[str, Any]], participant_id: str
+    ) -> dict[str, Any] | None:
+        """Where a reloaded page goes on: the first episode still open (``playing`` or
+        ``interrupted``) with the frames stored for it (``frame``, ``actions``, ``focused``),
+        which the page replays before it plays on. None when no episode is open."""
+        if scene.multiplayer:
+            return None
+        open_ = next((e for e in progress if e["status"] in ("playing", "interrupted")), None)
+        if open_ is None:
+            return None
+        rows = await asyncio.to_thread(
+            self.store.frame_rows, participant_id, scene.id, open_["episode"]
+        )
+        return {
+            "episode": open_["episode"],
+            "frames": [
+                {"frame": r["frame"], "actions": r["actions"], "focused": r["focused"]}
+                for r in rows
+            ],
+        }
+
     # -- recording ------------------------------------------------------------------------------
 
     async def episode_start(
@@ -142,8 +175,8 @@ class GameService:
     ) -> list[Ack]:
         self._check_episode(scene, message.episode, message.seq)
         seed = self.seed(scene, participant_id, message.episode)
-        await asyncio.to_thread(
-            self.store.start_episode, participant_id, scene.id, message.episode, seed, self.clock()
+        await self.store.start_episode(
+            participant_id, scene.id, message.episode, seed, self.clock()
         )
         return [Ack(message.seq)]
 
@@ -169,6 +202,11 @@ class GameService:
                     f"{sorted(agents)}",
                     message.seq,
                 )
+            problem = _record_problem(record, agents)
+            if problem:
+                raise ProtocolError(
+                    "invalid_frame", f"frame {record.frame}: {problem}", message.seq
+                )
             rows.append(
                 (
                     record.frame,
@@ -185,10 +223,10 @@ class GameService:
                 )
             )
         try:
-            await asyncio.to_thread(
-                self.store.add_frames, participant_id, scene.id, message.episode, rows
-            )
+            await self.store.add_frames(participant_id, scene.id, message.episode, rows)
         except StoreError as exc:
+            if isinstance(exc, StoreBusy):
+                raise
             raise ProtocolError("invalid_episode", str(exc), message.seq) from None
         return [Ack(message.seq)]
 
@@ -198,54 +236,38 @@ class GameService:
         self._check_episode(scene, message.episode, message.seq)
         if not 0 <= message.frames <= scene.max_steps:
             raise ProtocolError("invalid", f"frames must be in 0..{scene.max_steps}", message.seq)
-        stored = await asyncio.to_thread(
-            self.store.max_frame, participant_id, scene.id, message.episode
-        )
-        stored_count = 0 if stored is None else stored + 1
-        complete = not message.partial and stored_count == message.frames
-        summary = {**message.summary, "frames_reported": message.frames}
+        summary = _bounded_summary(message.summary)
         try:
-            frames = await asyncio.to_thread(
-                self.store.end_episode,
+            closed = await self.store.end_episode(
                 participant_id,
                 scene.id,
                 message.episode,
-                "complete" if complete else "partial",
+                message.frames,
+                scene.max_steps,
                 summary,
                 self.clock(),
+                partial=message.partial,
             )
         except StoreError as exc:
+            if isinstance(exc, StoreBusy):
+                raise
             raise ProtocolError("invalid_episode", str(exc), message.seq) from None
         if scene.multiplayer:
-            self.on_episode_closed(participant_id, scene, message.episode)
+            await self.on_episode_closed(participant_id, scene, message.episode)
         self.plugins.notify(
             "igym_on_episode_end",
             experiment_id=self.experiment_id,
             participant_id=participant_id,
             scene_id=scene.id,
             episode=message.episode,
-            frames=frames,
-            partial=not complete,
+            frames=closed.frames,
+            partial=closed.status != "complete",
         )
         return [Ack(message.seq)]
 
-    async def finish_scene(self, scene: GameScene, participant_id: str, seq: int) -> None:
-        """The page wants to leave ``scene``: open episodes are closed as partial, and every
-        episode must have been played (started) by now."""
-        await asyncio.to_thread(
-            self.store.close_interrupted, participant_id, scene.id, self.clock()
-        )
-        played = len(await self.progress(scene, participant_id))
-        if played < scene.episodes:
-            raise ProtocolError(
-                "episodes_incomplete",
-                f"scene {scene.id!r} has {scene.episodes} episodes; {played} were played",
-                seq,
-            )
-
     async def interrupted(self, participant_id: str) -> None:
         """The page went away: episodes still playing become ``interrupted`` until it is back."""
-        await asyncio.to_thread(self.store.interrupt_episodes, participant_id, self.clock())
+        self.store.interrupt_episodes(participant_id, self.clock())
 
     @staticmethod
     def _check_episode(scene: GameScene, episode: int, seq: int) -> None:
@@ -255,3 +277,32 @@ class GameService:
                 f"scene {scene.id!r} has episodes 0..{scene.episodes - 1}, not {episode}",
                 seq,
             )
+
+
+def _record_problem(record: Any, agents: set[str]) -> str | None:
+    """What is wrong with a frame record beyond its schema, or None (bounded infos and
+    timestamps, so that a page cannot make the export grow a column per key it invents)."""
+    if len(record.infos) > MAX_INFO_KEYS:
+        return f"infos has {len(record.infos)} keys (at most {MAX_INFO_KEYS})"
+    for key, value in record.infos.items():
+        if len(key) > MAX_INFO_KEY_CHARS:
+            return f"infos key {key[:40]!r}… is longer than {MAX_INFO_KEY_CHARS} characters"
+        if isinstance(value, str) and len(value) > MAX_INFO_TEXT_CHARS:
+            return f"infos[{key!r}] is longer than {MAX_INFO_TEXT_CHARS} characters"
+    if len(record.t) > MAX_TIMESTAMPS or any(len(k) > MAX_TIMESTAMP_KEY_CHARS for k in record.t):
+        return f"t holds at most {MAX_TIMESTAMPS} timestamps with short names"
+    if isinstance(record.focused, dict) and not set(record.focused) <= agents:
+        return f"focused names agents that are not {sorted(agents)}"
+    return None
+
+
+#: an episode summary the page sends: most keys, longest key, longest text value
+MAX_SUMMARY_KEYS = 64
+
+
+def _bounded_summary(summary: dict[str, Any]) -> dict[str, Any]:
+    if len(summary) > MAX_SUMMARY_KEYS or any(len(k) > 64 for k in summary):
+        raise ProtocolError(
+            "invalid", f"an episode summary holds at most {MAX_SUMMARY_KEYS} short keys"
+        )
+    return {k: v[:500] if isinstance(v, str) else v for k, v in summary.items()}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import json
 import re
 import secrets
 import time
@@ -23,8 +24,9 @@ from igym_core.experiment import scene_for_client
 from igym_core.plugins import PluginManager
 from igym_core.server.failures import log_game_error
 from igym_core.server.games import GameService
+from igym_core.server.limits import KeyedBuckets
 from igym_core.server.lobby.lobby import Lobby
-from igym_core.server.lobby.sessions import Phase
+from igym_core.server.lobby.sessions import Phase, ended_by_server
 from igym_core.server.protocol import (
     Ack,
     EpisodeEnd,
@@ -53,6 +55,7 @@ from igym_core.storage.store import Participant, Store
 ID_PARAMS = ("subject_id", "PROLIFIC_PID")
 _PARTICIPANT_ID = re.compile(r"^[A-Za-z0-9_.@\-]{1,128}$")
 _STRONG_TOKEN = re.compile(r"^[A-Za-z0-9_\-]{32,128}$")
+_EVENT_NAME = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
 MAX_PARAMS = 50
 MAX_PARAM_LENGTH = 512
 
@@ -61,11 +64,18 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
+def _never_closed(reason: str) -> None:
+    pass
+
+
 @attrs.define(eq=False)
 class Connection:
-    """One open websocket; ``send`` queues a message for it."""
+    """One open websocket; ``send`` queues a message for it, ``close`` ends it (the page
+    reconnects). ``address`` is where it comes from (for per-address budgets)."""
 
     send: Callable[[Outgoing], None]
+    address: str = "local"
+    close: Callable[[str], None] = _never_closed
     participant_id: str | None = None
     token_hash: str | None = None
     replaced: bool = False
@@ -81,7 +91,11 @@ class ParticipantService:
         settings: Settings,
         games: GameService,
         clock: Callable[[], float] = time.time,
+        admission: Callable[[Participant | None], ProtocolError | None] = lambda existing: None,
     ) -> None:
+        """``admission`` may refuse a hello: a new participant (``None``) when the study is
+        closed or full, a known one (e.g. excluded); it returns the error to answer with."""
+        self.admission = admission
         self.experiment = experiment
         self.store = store
         self.plugins = plugins
@@ -90,6 +104,21 @@ class ParticipantService:
         self.clock = clock
         self.live: dict[str, Connection] = {}
         self.lobby: Lobby | None = None
+        limits = settings.limits
+        self.limits = limits
+        self._connections = KeyedBuckets(
+            limits.connections_per_s, limits.connection_burst, time.monotonic
+        )
+        self._new_participants = KeyedBuckets(
+            limits.new_participants_per_min / 60, limits.new_participants_per_min, time.monotonic
+        )
+        self._bad_logs = KeyedBuckets(
+            limits.bad_messages_logged / 60, limits.bad_messages_logged, time.monotonic
+        )
+        self._events = KeyedBuckets(limits.events_per_s, limits.event_burst, time.monotonic)
+        self._signals = KeyedBuckets(limits.signals_per_s, limits.signal_burst, time.monotonic)
+        #: events stored per participant (loaded from the store the first time it is needed)
+        self._event_counts: dict[str, int] = {}
 
     # -- entry point ----------------------------------------------------------------------------
 
@@ -113,17 +142,24 @@ class ParticipantService:
             return await self._lobby_message(conn, message)
         return await self._game_message(conn, message)
 
+    def admit(self, address: str) -> bool:
+        """Whether a new websocket from ``address`` is within its connection budget."""
+        return self._connections.take(address)
+
     async def record_bad_message(self, conn: Connection, error: ProtocolError) -> None:
-        """Keep a trace of a rejected message (bounded per connection)."""
+        """Keep a trace of a rejected message: at most ``Limits.bad_messages_logged`` per
+        connection, and as many a minute per address (a background write)."""
         conn.bad_messages += 1
-        if conn.bad_messages > self.settings.max_bad_messages_logged:
+        if conn.bad_messages > self.limits.bad_messages_logged:
             return
-        await asyncio.to_thread(
-            self.store.add_event,
+        if not self._bad_logs.take(conn.address):
+            return
+        self.store.add_event(
             conn.participant_id,
             "bad_message",
-            {"code": error.code, "message": error.message[:300]},
+            {"code": error.code, "message": error.message[:300], "count": conn.bad_messages},
             self.clock(),
+            background=True,
         )
 
     async def disconnected(self, conn: Connection) -> None:
@@ -132,6 +168,16 @@ class ParticipantService:
             await self.games.interrupted(conn.participant_id)
             if self.lobby is not None:
                 self.lobby.disconnected(conn.participant_id)
+
+    def end_connection(self, participant_id: str, error: Error) -> bool:
+        """Tell a participant's open page why it can go no further (an admin excluded them);
+        its connection then refuses every message. False when no page is open."""
+        conn = self.live.get(participant_id)
+        if conn is None:
+            return False
+        conn.replaced = True
+        conn.send(error)
+        return True
 
     def send_to(self, participant_id: str, message: Outgoing) -> None:
         """Queue a message for a participant's open page (dropped when it is not open)."""
@@ -160,18 +206,30 @@ class ParticipantService:
         participant_id = wanted or uuid.uuid4().hex
         existing = await asyncio.to_thread(self.store.participant, participant_id)
         if existing is None:
+            refusal = self.admission(None)
+            if refusal is not None:
+                raise refusal
+            if not self._new_participants.take(conn.address):
+                raise ProtocolError(
+                    "rate_limited",
+                    f"more than {self.limits.new_participants_per_min:g} new participants a "
+                    "minute from this address; wait a minute and reload",
+                )
             # a strong token the page proposed is kept, so that a hello sent again after a lost
             # welcome resumes; otherwise the server makes one
             if token is None or not _STRONG_TOKEN.match(token):
                 token = secrets.token_urlsafe(32)
-            created = await asyncio.to_thread(
-                self.store.create_participant, participant_id, hash_token(token), params, now
+            created = await self.store.create_participant(
+                participant_id, hash_token(token), params, now
             )
             if not created:  # somebody else created it a moment ago
                 raise ProtocolError("bad_token", _taken(participant_id))
         else:
             if token is None or not hmac.compare_digest(existing.token_hash, hash_token(token)):
                 raise ProtocolError("bad_token", _taken(participant_id))
+            refusal = self.admission(existing)
+            if refusal is not None:
+                raise refusal
             resumed = True
         conn.participant_id = participant_id
         conn.token_hash = hash_token(token)
@@ -182,9 +240,7 @@ class ParticipantService:
         self.live[participant_id] = conn
         if self.lobby is not None:
             self.lobby.reconnected(participant_id)
-        await asyncio.to_thread(
-            self.store.add_event, participant_id, "resumed" if resumed else "joined", {}, now
-        )
+        await self.store.add_event(participant_id, "resumed" if resumed else "joined", {}, now)
         self.plugins.notify(
             "igym_on_participant_joined",
             experiment_id=self.experiment.id,
@@ -220,8 +276,8 @@ class ParticipantService:
     async def _show_current(self, participant: Participant) -> SceneMessage:
         index = participant.scene_index
         scene = self.experiment.scenes[index]
-        first = await asyncio.to_thread(
-            self.store.start_scene, participant.participant_id, scene.id, index, self.clock()
+        first = await self.store.start_scene(
+            participant.participant_id, scene.id, index, self.clock()
         )
         if first:
             self.plugins.notify(
@@ -234,6 +290,9 @@ class ParticipantService:
         if isinstance(scene, GameScene):
             data = self.games.describe(scene, participant.participant_id)
             data["progress"] = await self.games.progress(scene, participant.participant_id)
+            data["resume"] = await self.games.resume(
+                scene, data["progress"], participant.participant_id
+            )
         else:
             data = scene_for_client(scene, participant.participant_id)
         data["responses"] = await asyncio.to_thread(
@@ -265,39 +324,15 @@ class ParticipantService:
         if isinstance(scene, EndScene):
             raise ProtocolError("wrong_scene", "the end scene has nothing to submit", submit.seq)
         answers = self._clean(scene, submit)
-        if isinstance(scene, GameScene):
-            session = (
-                self.lobby.tracker.session(participant_id, scene.id)
-                if self.lobby is not None and scene.multiplayer
-                else None
-            )
-            if session is not None and session.phase is Phase.ENDED:
-                # the game ended early (partner left, waiting timed out): nothing more to play
-                await asyncio.to_thread(
-                    self.store.close_interrupted, participant_id, scene.id, self.clock()
-                )
-            elif scene.multiplayer and session is None:
-                raise ProtocolError(
-                    "episodes_incomplete",
-                    f"join the waiting room of {scene.id!r} first",
-                    submit.seq,
-                )
-            else:
-                await self.games.finish_scene(scene, participant_id, submit.seq)
-            if self.lobby is not None and scene.multiplayer:
-                self.lobby.finish(participant_id, scene.id)
         next_index = index + 1
         done = isinstance(self.experiment.scenes[next_index], EndScene)
-        stored = await asyncio.to_thread(
-            self.store.finish_scene,
-            participant_id,
-            scene.id,
-            index,
-            answers,
-            next_index,
-            "completed" if done else "active",
-            self.clock(),
-        )
+        status = "completed" if done else "active"
+        if isinstance(scene, GameScene):
+            stored = await self._finish_game(scene, participant_id, index, status, submit.seq)
+        else:
+            stored = await self.store.finish_scene(
+                participant_id, scene.id, index, answers, next_index, status, self.clock()
+            )
         participant = await asyncio.to_thread(self.store.participant, participant_id)
         assert participant is not None
         if stored:
@@ -317,6 +352,31 @@ class ParticipantService:
                     reason="completed",
                 )
         return [Ack(submit.seq), await self._show_current(participant)]
+
+    async def _finish_game(
+        self, scene: GameScene, participant_id: str, index: int, status: str, seq: int
+    ) -> bool:
+        """Move on from a game scene: every episode complete, or the game ended by a reason
+        the server recorded (a partner left, a timeout). Refused otherwise."""
+        ended_by = None
+        if scene.multiplayer:
+            assert self.lobby is not None
+            session = self.lobby.tracker.session(participant_id, scene.id)
+            if session is None:
+                raise ProtocolError(
+                    "episodes_incomplete", f"join the waiting room of {scene.id!r} first", seq
+                )
+            if session.phase is Phase.ENDED and ended_by_server(session.end_reason):
+                ended_by = session.end_reason
+        result = await self.store.finish_game_scene(
+            participant_id, scene.id, index, scene.episodes, ended_by, index + 1, status,
+            self.clock(),
+        )  # fmt: skip
+        if result.outcome == "incomplete":
+            raise ProtocolError("episodes_incomplete", str(result.problem), seq)
+        if self.lobby is not None and scene.multiplayer:
+            self.lobby.finish(participant_id, scene.id)
+        return result.outcome == "stored"
 
     def _clean(self, scene: Any, submit: Submit) -> dict[str, Any]:
         fields = {f.name: f for f in scene.fields} if isinstance(scene, StaticScene) else {}
@@ -345,6 +405,7 @@ class ParticipantService:
         if self.lobby is None:
             raise ProtocolError("invalid", "this experiment has no multiplayer scenes", message.seq)
         if isinstance(message, Signal):
+            self._check_signal(participant_id, message)
             self.lobby.signal(participant_id, message.match_id, message.to, message.data)
             return []
         if isinstance(message, Relay):  # fire and forget, up to 30 a second: no ack, no database
@@ -371,18 +432,47 @@ class ParticipantService:
             self.lobby.leave(participant_id, scene.id, message.reason)
         return [Ack(message.seq)]
 
+    def _check_signal(self, participant_id: str, message: Signal) -> None:
+        """Signals are forwarded to a partner: size and rate are bounded per member."""
+        size = len(json.dumps(message.data, separators=(",", ":"), ensure_ascii=False))
+        if size > self.limits.signal_bytes:
+            raise ProtocolError(
+                "too_large",
+                f"signal of {size} characters (at most {self.limits.signal_bytes})",
+                message.seq,
+            )
+        if not self._signals.take(participant_id):
+            raise ProtocolError(
+                "rate_limited",
+                f"more than {self.limits.signals_per_s:g} signals a second",
+                message.seq,
+            )
+
     async def _attributes(
         self, participant: Participant, reported: dict[str, Any]
     ) -> dict[str, Any]:
-        """What matchmakers see of a participant: URL parameters, answers of earlier scenes
-        (as ``"<scene id>.<field>"``) and what the page reported, in that order of precedence."""
-        attributes: dict[str, Any] = dict(participant.params)
-        for scene in self.experiment.scenes[: participant.scene_index]:
-            answers = await asyncio.to_thread(
-                self.store.responses_for, participant.participant_id, scene.id
+        """What matchmakers see of a participant: what the page reported, then URL parameters
+        and answers of earlier scenes (as ``"<scene id>.<field>"``), which win over it: a page
+        cannot pretend to have other parameters or answers than the server stored."""
+        limits = self.limits
+        if len(reported) > limits.attribute_keys:
+            raise ProtocolError(
+                "invalid", f"at most {limits.attribute_keys} attributes may be reported"
             )
-            attributes.update({f"{scene.id}.{k}": v for k, v in answers.items()})
-        attributes.update(reported)
+        for key, value in reported.items():
+            if len(key) > 64 or (isinstance(value, str) and len(value) > limits.attribute_chars):
+                raise ProtocolError(
+                    "invalid",
+                    f"attribute {key[:64]!r} is too long (names ≤ 64, values ≤ "
+                    f"{limits.attribute_chars} characters)",
+                )
+        attributes: dict[str, Any] = dict(reported)
+        attributes.update(participant.params)
+        attributes.update(
+            await asyncio.to_thread(
+                self.store.responses_before, participant.participant_id, participant.scene_index
+            )
+        )
         return attributes
 
     # -- game recording -------------------------------------------------------------------------
@@ -411,20 +501,45 @@ class ParticipantService:
     # -- events ---------------------------------------------------------------------------------
 
     async def _event(self, conn: Connection, event: Event) -> list[Outgoing]:
-        if not re.match(r"^[A-Za-z0-9_.:\-]{1,64}$", event.name):
+        """Store what the page wants logged, within the participant's event budget."""
+        participant_id = conn.participant_id
+        assert participant_id is not None
+        limits = self.limits
+        if not _EVENT_NAME.match(event.name):
             raise ProtocolError(
                 "invalid", "event name must be 1-64 letters, digits or _.:-", event.seq
             )
-        stored = await asyncio.to_thread(
-            self.store.add_event,
-            conn.participant_id,
-            f"client:{event.name}",
-            event.data,
-            self.clock(),
-            event.seq,
+        if len(event.data) > limits.event_keys:
+            raise ProtocolError(
+                "too_large", f"event data has more than {limits.event_keys} keys", event.seq
+            )
+        size = len(json.dumps(event.data, separators=(",", ":"), ensure_ascii=False))
+        if size > limits.event_bytes:
+            raise ProtocolError(
+                "too_large",
+                f"event data of {size} characters (at most {limits.event_bytes})",
+                event.seq,
+            )
+        if not self._events.take(participant_id):
+            raise ProtocolError(
+                "rate_limited", f"more than {limits.events_per_s:g} events a second", event.seq
+            )
+        count = self._event_counts.get(participant_id)
+        if count is None:
+            count = await asyncio.to_thread(self.store.event_count, participant_id)
+        if count >= limits.events_total:
+            self._event_counts[participant_id] = count
+            raise ProtocolError(
+                "event_budget",
+                f"this participant already has {limits.events_total} events; no more are kept",
+                event.seq,
+            )
+        stored = await self.store.add_event(
+            participant_id, f"client:{event.name}", event.data, self.clock(), event.seq
         )
+        self._event_counts[participant_id] = count + (1 if stored else 0)
         if stored and event.name == "game_error":  # once, not again when the page re-sends
-            log_game_error(conn.participant_id, event.data)
+            log_game_error(participant_id, event.data)
         return [Ack(event.seq)]
 
 

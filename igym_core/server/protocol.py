@@ -43,6 +43,14 @@ class ProtocolError(Exception):
         self.message = message
         self.seq = seq
 
+    def with_seq(self, seq: int | None) -> ProtocolError:
+        """The same error, answering message ``seq``."""
+        return ProtocolError(self.code, self.message, seq)
+
+
+#: the largest ``seq`` a page may use: integers a browser counts exactly (2**53 - 1)
+MAX_SEQ = 2**53 - 1
+
 
 class _Invalid(Exception):
     """What quart-schema raises for a message that does not fit its class."""
@@ -228,9 +236,28 @@ Outgoing = (
 )
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def peek_seq(raw: str | bytes) -> int | None:
+    """The ``seq`` of a message without parsing it (for refusing one before it is read)."""
+    if not isinstance(raw, str):
+        return None
+    at = raw.rfind('"seq":')
+    if at < 0:
+        return None
+    digits = raw[at + 6 : at + 30].lstrip()
+    end = 0
+    while end < len(digits) and digits[end].isdigit():
+        end += 1
+    seq = int(digits[:end]) if 0 < end <= 16 else None
+    return seq if seq is not None and seq <= MAX_SEQ else None
+
+
 def decode(raw: str | bytes, max_bytes: int) -> Incoming:
     """Parse one websocket frame into a message, or raise :class:`ProtocolError`."""
-    size = len(raw.encode("utf-8") if isinstance(raw, str) else raw)
+    size = len(raw) if isinstance(raw, bytes) else len(raw.encode("utf-8"))
     if size > max_bytes:
         raise ProtocolError(
             "too_large", f"message of {size} bytes is over the {max_bytes}-byte limit"
@@ -238,12 +265,24 @@ def decode(raw: str | bytes, max_bytes: int) -> Incoming:
     if isinstance(raw, bytes):
         raise ProtocolError("not_json", "binary frames are not accepted; send JSON text")
     try:
-        data = json.loads(raw)
+        data = json.loads(raw, parse_constant=_no_constant)
     except (ValueError, RecursionError) as exc:
         raise ProtocolError("not_json", f"message is not JSON: {exc}") from None
     if not isinstance(data, dict):
         raise ProtocolError("invalid", f"message must be a JSON object, got {type(data).__name__}")
-    seq = data.get("seq") if isinstance(data.get("seq"), int) else None
+    seq = data.get("seq")
+    if isinstance(seq, int) and not isinstance(seq, bool) and not 0 <= seq <= MAX_SEQ:
+        raise ProtocolError("invalid", f"seq must be an integer in 0..{MAX_SEQ}, got {seq}")
+    seq = seq if isinstance(seq, int) else None
+    if "\\u" in raw:  # escapes may hide lone surrogates, which are not text
+        try:
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise ProtocolError(
+                "invalid",
+                "message holds a lone UTF-16 surrogate (an escape like \\ud800): not valid text",
+                seq,
+            ) from None
     kind = data.get("type")
     cls = INCOMING.get(kind) if isinstance(kind, str) else None
     if cls is None:

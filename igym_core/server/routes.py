@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
-
 from quart import Blueprint, Response, current_app, websocket
 
-from igym_core.server.participants import Connection
-from igym_core.server.protocol import Error, Outgoing, ProtocolError, decode, encode
+from igym_core.server.socket import serve_participant
 from igym_core.server.state import igym_state
-
-log = logging.getLogger("igym.server")
 
 participant_blueprint = Blueprint("participant", __name__)
 
@@ -28,7 +22,31 @@ async def index() -> Response:
         )
     response = Response(page.read_bytes(), mimetype="text/html")
     response.headers["Cache-Control"] = "no-cache"
+    response.headers["Content-Security-Policy"] = participant_page_policy(
+        igym_state().settings.frame_ancestors
+    )
     return response
+
+
+def participant_page_policy(frame_ancestors: str) -> str:
+    """The participant page's Content-Security-Policy: scripts, workers and connections only
+    from this server (Pyodide needs ``wasm-unsafe-eval`` to compile WebAssembly); researcher
+    markup may style itself and show images; only ``frame_ancestors`` may embed the page."""
+    return "; ".join(
+        (
+            "default-src 'self'",
+            "script-src 'self' 'wasm-unsafe-eval'",
+            "worker-src 'self' blob:",
+            "connect-src 'self'",
+            "style-src 'self' 'unsafe-inline'",
+            "img-src 'self' data: blob: https:",
+            "font-src 'self' data:",
+            "object-src 'none'",
+            "base-uri 'none'",
+            "form-action 'self'",
+            f"frame-ancestors {frame_ancestors}",
+        )
+    )
 
 
 @participant_blueprint.get("/healthz")
@@ -62,44 +80,7 @@ async def env_asset(env: str, name: str) -> Response:
 @participant_blueprint.websocket("/ws")
 async def ws() -> None:
     state = igym_state()
-    service = state.participants
-    outbox: asyncio.Queue[Outgoing] = asyncio.Queue()
-    conn = Connection(send=outbox.put_nowait)
-
-    async def sender() -> None:
-        while True:
-            message = await outbox.get()
-            await websocket.send(encode(message))
-
-    send_task = asyncio.ensure_future(sender())
-    try:
-        while True:
-            raw = await websocket.receive()
-            seq = None
-            try:
-                message = decode(raw, state.settings.max_message_bytes)
-                seq = getattr(message, "seq", None)
-                for reply in await service.handle(conn, message):
-                    conn.send(reply)
-            except ProtocolError as exc:
-                conn.send(Error(exc.code, exc.message, exc.seq if exc.seq is not None else seq))
-                await service.record_bad_message(conn, exc)
-            except Exception:  # a bug must cost one reply, not the connection or the server
-                log.exception("error handling a message from %s", conn.participant_id)
-                conn.send(Error("server_error", "the server could not handle this message", seq))
-    finally:
-        await service.disconnected(conn)
-        # let queued replies go out before the task ends (the socket may already be gone)
-        try:
-            await asyncio.wait_for(_drain(outbox), timeout=1)
-        except (TimeoutError, asyncio.CancelledError):
-            pass
-        send_task.cancel()
-
-
-async def _drain(outbox: asyncio.Queue[Outgoing]) -> None:
-    while not outbox.empty():
-        await asyncio.sleep(0.01)
+    await serve_participant(websocket, state.participants, state.settings.limits)
 
 
 __all__ = ["current_app", "participant_blueprint"]

@@ -55,7 +55,7 @@ class StoreReader:
     def scene_progress(self) -> Iterator[SceneProgressRow]:
         """Scenes shown and finished, by participant and scene position."""
         for row in self._rows(
-            "SELECT participant_id, scene_index, scene_id, started_at, finished_at "
+            "SELECT participant_id, scene_index, scene_id, status, started_at, finished_at "
             "FROM scene_progress ORDER BY participant_id, scene_index, scene_id"
         ):
             yield cast(SceneProgressRow, row)
@@ -82,8 +82,8 @@ class StoreReader:
     def episodes(self) -> Iterator[EpisodeRow]:
         """Episodes, by participant, scene and episode number."""
         for row in self._rows(
-            "SELECT participant_id, scene_id, episode, seed, status, frames, summary, started_at,"
-            " ended_at FROM episodes ORDER BY participant_id, scene_id, episode"
+            "SELECT participant_id, scene_id, episode, seed, status, reason, frames, summary, "
+            "started_at, ended_at FROM episodes ORDER BY participant_id, scene_id, episode"
         ):
             row["summary"] = json.loads(row["summary"])
             row["partial"] = row["status"] != "complete"

@@ -16,7 +16,8 @@ class ParticipantRow(TypedDict):
     - ``participant_id``: from the URL (``PROLIFIC_PID``, ``subject_id``) or a random one.
     - ``params``: the URL parameters they first arrived with.
     - ``scene_index``: the scene they are at (from 0).
-    - ``status``: ``active`` (somewhere in the study) or ``completed`` (reached the end).
+    - ``status``: ``active`` (somewhere in the study), ``completed`` (reached the end) or
+      ``excluded`` (turned away, e.g. by the researcher in the admin console).
     - ``created_at``, ``updated_at``: first arrival and last change.
     """
 
@@ -33,13 +34,17 @@ class SceneProgressRow(TypedDict):
 
     - ``participant_id``, ``scene_id``: who and which scene.
     - ``scene_index``: the scene's position in the experiment (from 0).
-    - ``started_at``: when it was first shown; ``finished_at``: when it was completed, or
-      ``None`` while it is not.
+    - ``status``: how the participant left it: ``completed``, or for a game scene the reason
+      the server ended its game (``partner_left:…``, ``connection_lost``, ``waiting_timeout``,
+      …); ``None`` while they are still at it.
+    - ``started_at``: when it was first shown; ``finished_at``: when it was left, or ``None``
+      while it is not.
     """
 
     participant_id: str
     scene_index: int
     scene_id: str
+    status: str | None
     started_at: float
     finished_at: float | None
 
@@ -85,13 +90,15 @@ class EpisodeRow(TypedDict):
     - ``participant_id``, ``scene_id``, ``episode`` (from 0): which episode.
     - ``seed``: the episode's reset seed.
     - ``status``: ``playing`` (being played now), ``interrupted`` (the page went away
-      mid-episode and may come back to finish it), ``complete`` (every frame up to the end
-      was stored) or ``partial`` (closed with frames missing or cut short).
+      mid-episode and may come back to finish it), ``complete`` (the server holds every frame
+      ``0 … n-1`` and the last one ends it) or ``partial``.
+    - ``reason``: why a ``partial`` episode is partial (``missing_frames``, ``superseded``,
+      ``ended_by_page``, or why the game was ended, e.g. ``partner_left:…``); else ``None``.
     - ``partial``: True for every status but ``complete``.
     - ``frames``: how many frames are stored.
     - ``summary``: what the page reported at the end (``score``, timing percentiles such as
-      ``latency_p50_ms``, relay counts, ``error`` when the game failed) and
-      ``frames_reported``.
+      ``latency_p50_ms``, relay counts, ``resumed_at`` after a reload) and what the server
+      adds (``frames_reported``, ``missing_ranges``).
     - ``started_at``, ``ended_at`` (``None`` while it is open).
     """
 
@@ -100,6 +107,7 @@ class EpisodeRow(TypedDict):
     episode: int
     seed: int
     status: str
+    reason: str | None
     frames: int
     summary: dict[str, Any]
     started_at: float

@@ -1,8 +1,15 @@
 """The embedded store: SQLite in WAL mode, the system of record.
 
-Every write is one transaction committed with ``synchronous=FULL`` before the caller returns, so
-a write that was acknowledged to a browser survives ``kill -9`` of the server. The store is used
-from the server's event loop through :func:`asyncio.to_thread`; a lock serialises writers.
+Writes go through one writer thread (:mod:`igym_core.storage.writer`): each write method queues a
+job and returns a :class:`~igym_core.storage.writer.Pending` — ``await`` it on the event loop,
+call ``.result()`` elsewhere, or leave it for a background write. Jobs are committed in groups
+with ``synchronous=FULL``; a result is set only after its commit, so a write that was
+acknowledged to a browser survives ``kill -9`` of the server. Nothing waits forever on another
+program's lock: a write that cannot get the lock in time fails with
+:class:`~igym_core.storage.writer.StoreBusy`, and the store goes on the moment the lock goes.
+
+Reads use their own connection per thread (WAL readers never wait for the writer); the server
+runs them through :func:`asyncio.to_thread`, never on the event loop.
 """
 
 from __future__ import annotations
@@ -17,9 +24,11 @@ from typing import Any
 import attrs
 
 from igym_core.storage.reader import StoreReader
+from igym_core.storage.writer import BUSY_STEP_MS, Pending, StoreBusy, StoreError, Writer
 
-SCHEMA_VERSION = 1
+__all__ = ["Participant", "Pending", "Store", "StoreBusy", "StoreError"]
 
+SCHEMA_VERSION = 2
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
@@ -40,6 +49,7 @@ CREATE TABLE IF NOT EXISTS scene_progress (
     scene_index INTEGER NOT NULL,
     started_at REAL NOT NULL,
     finished_at REAL,
+    status TEXT,
     PRIMARY KEY (participant_id, scene_id)
 );
 CREATE TABLE IF NOT EXISTS responses (
@@ -70,6 +80,7 @@ CREATE TABLE IF NOT EXISTS episodes (
     summary TEXT NOT NULL DEFAULT '{}',
     started_at REAL NOT NULL,
     ended_at REAL,
+    reason TEXT,
     PRIMARY KEY (participant_id, scene_id, episode)
 );
 CREATE TABLE IF NOT EXISTS frames (
@@ -112,10 +123,6 @@ CREATE INDEX IF NOT EXISTS events_by_participant ON events (participant_id, even
 """
 
 
-class StoreError(Exception):
-    """The store cannot be used (wrong file, newer schema, another experiment's data)."""
-
-
 @attrs.frozen
 class Participant:
     participant_id: str
@@ -127,79 +134,234 @@ class Participant:
     updated_at: float
 
 
+@attrs.frozen
+class EpisodeClosed:
+    """What :meth:`Store.end_episode` decided: the episode's status, why it is partial (if it
+    is), how many frames are stored, and the ranges of frames that are missing."""
+
+    status: str
+    reason: str | None
+    frames: int
+    missing: tuple[tuple[int, int], ...] = ()
+
+
+@attrs.frozen
+class SceneFinish:
+    """What :meth:`Store.finish_game_scene` decided: ``stored`` (moved on), ``stale`` (the
+    participant is no longer at that scene: a retry) or ``incomplete`` with the ``problem``."""
+
+    outcome: str
+    status: str | None = None
+    problem: str | None = None
+
+
+#: how many missing-frame ranges an episode's summary lists (the count is always exact)
+MAX_MISSING_RANGES = 100
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_OUR_TABLES = frozenset(
+    {
+        "meta",
+        "participants",
+        "scene_progress",
+        "responses",
+        "events",
+        "episodes",
+        "frames",
+        "matches",
+        "parity",
+        "validations",
+        "sqlite_sequence",
+    }
+)
+
+
 def _dumps(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def missing_ranges(frames: list[int], count: int) -> list[tuple[int, int]]:
+    """The ranges ``(first, last)`` of ``0..count-1`` that are not in sorted ``frames``."""
+    gaps = []
+    expected = 0
+    for frame in frames:
+        if frame >= count:
+            break
+        if frame > expected:
+            gaps.append((expected, frame - 1))
+        expected = frame + 1
+    if expected < count:
+        gaps.append((expected, count - 1))
+    return gaps
 
 
 class Store:
     """One experiment's records in one SQLite file."""
 
-    def __init__(self, path: Path | str, experiment_id: str) -> None:
+    def __init__(
+        self,
+        path: Path | str,
+        experiment_id: str,
+        *,
+        write_timeout_s: float = 5.0,
+        max_pending_writes: int = 20_000,
+    ) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.execute("PRAGMA busy_timeout=5000")
-        self._db.executescript(_SCHEMA)  # idempotent; runs in its own transaction
-        with self._tx():
-            self._claim(experiment_id)
         self.experiment_id = experiment_id
-
-    def _claim(self, experiment_id: str) -> None:
-        rows = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
-        version = int(rows.get("schema_version", SCHEMA_VERSION))
-        if version > SCHEMA_VERSION:
-            raise StoreError(f"{self.path} was written by a newer igym (schema {version})")
-        owner = rows.get("experiment_id")
-        if owner is not None and owner != experiment_id:
-            raise StoreError(f"{self.path} holds experiment {owner!r}, not {experiment_id!r}")
-        self._db.execute(
-            "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?), ('experiment_id', ?)",
-            (str(SCHEMA_VERSION), experiment_id),
+        self._check_file()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+        self._closed = False
+        self._writer = Writer(
+            self._open_for_writing,
+            name=f"igym-store-{experiment_id}",
+            timeout_s=write_timeout_s,
+            max_pending=max_pending_writes,
         )
 
-    class _Tx:
-        def __init__(self, store: Store) -> None:
-            self.store = store
+    # -- opening --------------------------------------------------------------------------------
 
-        def __enter__(self) -> sqlite3.Connection:
-            self.store._lock.acquire()
-            self.store._db.execute("BEGIN IMMEDIATE")
-            return self.store._db
+    def _check_file(self) -> None:
+        if self.path.is_dir():
+            raise StoreError(f"{self.path} is a folder, not an igym store")
+        if not self.path.exists() or self.path.stat().st_size == 0:
+            return
+        with self.path.open("rb") as f:
+            if f.read(16) != _SQLITE_MAGIC:
+                raise StoreError(f"{self.path} is not an SQLite database, so not an igym store")
 
-        def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+    def _open_for_writing(self) -> sqlite3.Connection:
+        """The writer thread's connection: pragmas, schema, migrations, the experiment's claim."""
+        try:
+            db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path} cannot be opened: {exc}") from None
+        try:
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA busy_timeout=5000")
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            db.execute("PRAGMA foreign_keys=ON")
+            db.execute("BEGIN IMMEDIATE")
             try:
-                self.store._db.execute("ROLLBACK" if exc_type else "COMMIT")
-            finally:
-                self.store._lock.release()
+                self._setup(db)
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+            db.execute(f"PRAGMA busy_timeout={BUSY_STEP_MS}")
+        except sqlite3.OperationalError as exc:
+            db.close()
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise StoreError(
+                    f"{self.path} is locked by another program; close it and start again"
+                ) from None
+            raise StoreError(f"{self.path} cannot be used: {exc}") from None
+        except sqlite3.DatabaseError as exc:
+            db.close()
+            raise StoreError(f"{self.path} is damaged or not an igym store: {exc}") from None
+        except BaseException:
+            db.close()
+            raise
+        return db
 
-    def _tx(self) -> Store._Tx:
-        return Store._Tx(self)
+    def _setup(self, db: sqlite3.Connection) -> None:
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        meta = (
+            dict(db.execute("SELECT key, value FROM meta").fetchall()) if "meta" in tables else {}
+        )
+        if tables and ("experiment_id" not in meta or not tables <= _OUR_TABLES):
+            raise StoreError(
+                f"{self.path} is an SQLite database of another program, not an igym store"
+            )
+        version = int(meta.get("schema_version", SCHEMA_VERSION))
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"{self.path} was written by a newer igym (schema {version})")
+        owner = meta.get("experiment_id")
+        if owner is not None and owner != self.experiment_id:
+            raise StoreError(f"{self.path} holds experiment {owner!r}, not {self.experiment_id!r}")
+        for statement in _SCHEMA.split(";"):
+            if statement.strip():
+                db.execute(statement)
+        if tables and version < 2:
+            _migrate_to_2(db)
+        db.execute(
+            "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?), ('experiment_id', ?)",
+            (str(SCHEMA_VERSION), self.experiment_id),
+        )
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        """Commit what is queued (waiting a few seconds at most), then close every connection."""
+        if self._closed:
+            return
+        self._closed = True
+        self._writer.close()
+        with self._readers_lock:
+            readers, self._readers = self._readers, []
+        for db in readers:
+            db.close()
+
+    @property
+    def writes_waiting(self) -> int:
+        return self._writer.pending
+
+    @property
+    def lock_waits(self) -> int:
+        """How often the writer found the database locked by another program."""
+        return self._writer.lock_waits
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    def _write(self, function: Any, *args: Any, background: bool = False) -> Pending:
+        return self._writer.submit(function, *args, background=background)
+
+    def _reader(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            if self._closed:
+                raise StoreError("the store is closed")
+            db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA busy_timeout=2000")
+            db.execute("PRAGMA query_only=1")
+            self._local.db = db
+            with self._readers_lock:
+                self._readers.append(db)
+        return db
+
+    def _one(self, sql: str, args: tuple[Any, ...] = ()) -> sqlite3.Row | None:
+        return self._reader().execute(sql, args).fetchone()
+
+    def _all(self, sql: str, args: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        return self._reader().execute(sql, args).fetchall()
+
+    def flush(self) -> None:
+        """Wait until every write queued so far is committed (or failed)."""
+        self._write(lambda db: None).result()
+
+    def pragma(self, name: str) -> Any:
+        """A pragma's value as the writer's connection sees it (for tests and checks)."""
+        return self._write(lambda db: db.execute(f"PRAGMA {name}").fetchone()[0]).result()
+
+    def transaction(self, function: Any, *args: Any) -> Pending:
+        """Run ``function(db, *args)`` as one write job (for tests and maintenance)."""
+        return self._write(function, *args)
 
     # -- participants ---------------------------------------------------------------------------
 
     def participant(self, participant_id: str) -> Participant | None:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT * FROM participants WHERE participant_id = ?", (participant_id,)
-            ).fetchone()
+        row = self._one("SELECT * FROM participants WHERE participant_id = ?", (participant_id,))
         if row is None:
             return None
         return Participant(**{**dict(row), "params": json.loads(row["params"])})
 
     def create_participant(
         self, participant_id: str, token_hash: str, params: Mapping[str, str], now: float
-    ) -> bool:
+    ) -> Pending:
         """Add a participant; False when the id is already taken (nothing changes then)."""
-        with self._tx() as db:
+
+        def job(db: sqlite3.Connection) -> bool:
             cur = db.execute(
                 "INSERT OR IGNORE INTO participants "
                 "(participant_id, token_hash, params, created_at, updated_at) VALUES (?,?,?,?,?)",
@@ -207,15 +369,22 @@ class Store:
             )
             return cur.rowcount == 1
 
-    def start_scene(self, participant_id: str, scene_id: str, scene_index: int, now: float) -> bool:
+        return self._write(job)
+
+    def start_scene(
+        self, participant_id: str, scene_id: str, scene_index: int, now: float
+    ) -> Pending:
         """Record that a scene was shown; True the first time only."""
-        with self._tx() as db:
+
+        def job(db: sqlite3.Connection) -> bool:
             cur = db.execute(
                 "INSERT OR IGNORE INTO scene_progress (participant_id, scene_id, scene_index, "
                 "started_at) VALUES (?,?,?,?)",
                 (participant_id, scene_id, scene_index, now),
             )
             return cur.rowcount == 1
+
+        return self._write(job)
 
     def finish_scene(
         self,
@@ -226,42 +395,102 @@ class Store:
         next_index: int,
         status: str,
         now: float,
-    ) -> bool:
+        scene_status: str = "completed",
+    ) -> Pending:
         """Store a scene's answers and move the participant on, atomically.
 
-        Returns False (and changes nothing) when the participant is no longer at
+        Resolves to False (and changes nothing) when the participant is no longer at
         ``scene_index``: a duplicate or stale submission.
         """
-        with self._tx() as db:
+
+        def job(db: sqlite3.Connection) -> bool:
+            return _move_on(
+                db, participant_id, scene_id, scene_index, responses, next_index, status, now,
+                scene_status,
+            )  # fmt: skip
+
+        return self._write(job)
+
+    def finish_game_scene(
+        self,
+        participant_id: str,
+        scene_id: str,
+        scene_index: int,
+        episodes: int,
+        ended_by: str | None,
+        next_index: int,
+        status: str,
+        now: float,
+    ) -> Pending:
+        """Move a participant past a game scene, if the scene is done; atomically.
+
+        Done means every one of its ``episodes`` is ``complete``, or the game was ended by a
+        reason the server recorded (``ended_by``: the partner left, a timeout...). Then every
+        episode still open or partial is closed with that reason, and the scene's status is
+        ``completed`` or the reason. Resolves to a :class:`SceneFinish`.
+        """
+
+        def job(db: sqlite3.Connection) -> SceneFinish:
+            row = db.execute(
+                "SELECT scene_index FROM participants WHERE participant_id = ?", (participant_id,)
+            ).fetchone()
+            if row is None or row["scene_index"] != scene_index:
+                return SceneFinish("stale")
+            played = {
+                r["episode"]: (r["status"], r["reason"])
+                for r in db.execute(
+                    "SELECT episode, status, reason FROM episodes WHERE participant_id = ? "
+                    "AND scene_id = ?",
+                    (participant_id, scene_id),
+                )
+            }
+            incomplete = [e for e in range(episodes) if played.get(e, ("",))[0] != "complete"]
+            if incomplete and ended_by is None:
+                return SceneFinish("incomplete", problem=_incomplete(scene_id, incomplete, played))
+            if ended_by is not None:
+                db.execute(
+                    "UPDATE episodes SET status = 'partial', reason = ?, "
+                    "ended_at = COALESCE(ended_at, ?) WHERE participant_id = ? AND scene_id = ? "
+                    "AND status != 'complete'",
+                    (ended_by, now, participant_id, scene_id),
+                )
+            scene_status = "completed" if not incomplete else ended_by
+            _move_on(
+                db, participant_id, scene_id, scene_index, {}, next_index, status, now,
+                scene_status or "completed",
+            )  # fmt: skip
+            return SceneFinish("stored", scene_status)
+
+        return self._write(job)
+
+    def set_status(self, participant_id: str, status: str, now: float) -> Pending:
+        """Set a participant's status (e.g. ``excluded``); False when there is no such one."""
+
+        def job(db: sqlite3.Connection) -> bool:
             cur = db.execute(
-                "UPDATE participants SET scene_index = ?, status = ?, updated_at = ? "
-                "WHERE participant_id = ? AND scene_index = ?",
-                (next_index, status, now, participant_id, scene_index),
+                "UPDATE participants SET status = ?, updated_at = ? WHERE participant_id = ?",
+                (status, now, participant_id),
             )
-            if cur.rowcount != 1:
-                return False
-            db.executemany(
-                "INSERT OR REPLACE INTO responses VALUES (?,?,?,?,?)",
-                [(participant_id, scene_id, k, _dumps(v), now) for k, v in responses.items()],
-            )
-            db.execute(
-                "INSERT OR IGNORE INTO scene_progress (participant_id, scene_id, scene_index, "
-                "started_at) VALUES (?,?,?,?)",
-                (participant_id, scene_id, scene_index, now),
-            )
-            db.execute(
-                "UPDATE scene_progress SET finished_at = ? WHERE participant_id = ? AND scene_id = ?",
-                (now, participant_id, scene_id),
-            )
-            return True
+            return cur.rowcount == 1
+
+        return self._write(job)
 
     def responses_for(self, participant_id: str, scene_id: str) -> dict[str, Any]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT field, value FROM responses WHERE participant_id = ? AND scene_id = ?",
-                (participant_id, scene_id),
-            ).fetchall()
+        rows = self._all(
+            "SELECT field, value FROM responses WHERE participant_id = ? AND scene_id = ?",
+            (participant_id, scene_id),
+        )
         return {row["field"]: json.loads(row["value"]) for row in rows}
+
+    def responses_before(self, participant_id: str, scene_index: int) -> dict[str, Any]:
+        """Answers of the scenes before ``scene_index``, as ``{"<scene id>.<field>": value}``."""
+        rows = self._all(
+            "SELECT r.scene_id, r.field, r.value FROM responses r JOIN scene_progress p "
+            "ON p.participant_id = r.participant_id AND p.scene_id = r.scene_id "
+            "WHERE r.participant_id = ? AND p.scene_index < ? ORDER BY p.scene_index, r.field",
+            (participant_id, scene_index),
+        )
+        return {f"{r['scene_id']}.{r['field']}": json.loads(r["value"]) for r in rows}
 
     def add_event(
         self,
@@ -270,31 +499,46 @@ class Store:
         data: Mapping[str, Any],
         now: float,
         client_seq: int | None = None,
-    ) -> bool:
+        *,
+        background: bool = False,
+    ) -> Pending:
         """Append an event; one the page sent again (same participant and ``client_seq``) is
         stored once: False then."""
-        with self._tx() as db:
+        text = _dumps(dict(data))
+
+        def job(db: sqlite3.Connection) -> bool:
             cur = db.execute(
                 "INSERT OR IGNORE INTO events (participant_id, kind, data, at, client_seq) "
                 "VALUES (?,?,?,?,?)",
-                (participant_id, kind, _dumps(dict(data)), now, client_seq),
+                (participant_id, kind, text, now, client_seq),
             )
             return cur.rowcount == 1
+
+        return self._write(job, background=background)
+
+    def event_count(self, participant_id: str) -> int:
+        """How many events are stored for a participant (for the per-participant budget)."""
+        row = self._one("SELECT COUNT(*) FROM events WHERE participant_id = ?", (participant_id,))
+        return int(row[0]) if row else 0
 
     # -- episodes and frames ---------------------------------------------------------------------
 
     def start_episode(
         self, participant_id: str, scene_id: str, episode: int, seed: int, now: float
-    ) -> bool:
+    ) -> Pending:
         """Open an episode; True the first time. Any earlier episode of the scene still open
-        (``playing`` or ``interrupted``) was cut short: it is closed as ``partial``.
+        (``playing`` or ``interrupted``) was cut short: it is closed as ``partial``
+        (reason ``superseded``).
 
         An episode's status is ``playing``, ``interrupted`` (the page went away; it may come
-        back and go on), ``complete`` or ``partial`` (closed with frames missing)."""
-        with self._tx() as db:
+        back and go on), ``complete`` or ``partial`` (closed with frames missing; ``reason``
+        says why)."""
+
+        def job(db: sqlite3.Connection) -> bool:
             db.execute(
-                "UPDATE episodes SET status = 'partial', ended_at = ? WHERE participant_id = ? "
-                "AND scene_id = ? AND episode < ? AND status IN ('playing', 'interrupted')",
+                "UPDATE episodes SET status = 'partial', reason = 'superseded', ended_at = ? "
+                "WHERE participant_id = ? AND scene_id = ? AND episode < ? "
+                "AND status IN ('playing', 'interrupted')",
                 (now, participant_id, scene_id, episode),
             )
             cur = db.execute(
@@ -304,18 +548,23 @@ class Store:
             )
             return cur.rowcount == 1
 
+        return self._write(job)
+
     def add_frames(
         self,
         participant_id: str,
         scene_id: str,
         episode: int,
         records: list[tuple[int, Mapping[str, Any]]],
-    ) -> int:
+    ) -> Pending:
         """Store ``(frame, record)`` pairs; frames already stored are kept as they were.
 
-        Returns how many were new. Raises :class:`StoreError` when the episode is not open.
+        Resolves to how many were new; fails with :class:`StoreError` when the episode is not
+        open.
         """
-        with self._tx() as db:
+        rows = [(participant_id, scene_id, episode, f, _dumps(dict(r))) for f, r in records]
+
+        def job(db: sqlite3.Connection) -> int:
             row = db.execute(
                 "SELECT status FROM episodes WHERE participant_id = ? AND scene_id = ? "
                 "AND episode = ?",
@@ -327,87 +576,141 @@ class Store:
                 raise StoreError(
                     f"episode {episode} of scene {scene_id!r} is already {row['status']}"
                 )
-            db.execute(
-                "UPDATE episodes SET status = 'playing', ended_at = NULL WHERE participant_id = ? "
-                "AND scene_id = ? AND episode = ?",
-                (participant_id, scene_id, episode),
-            )
             before = db.total_changes
-            db.executemany(
-                "INSERT OR IGNORE INTO frames VALUES (?,?,?,?,?)",
-                [(participant_id, scene_id, episode, f, _dumps(dict(r))) for f, r in records],
-            )
+            db.executemany("INSERT OR IGNORE INTO frames VALUES (?,?,?,?,?)", rows)
             added = db.total_changes - before
             db.execute(
-                "UPDATE episodes SET frames = (SELECT COUNT(*) FROM frames WHERE participant_id = ?"
-                " AND scene_id = ? AND episode = ?) WHERE participant_id = ? AND scene_id = ? "
-                "AND episode = ?",
-                (participant_id, scene_id, episode) * 2,
+                "UPDATE episodes SET status = 'playing', ended_at = NULL, frames = frames + ? "
+                "WHERE participant_id = ? AND scene_id = ? AND episode = ?",
+                (added, participant_id, scene_id, episode),
             )
             return added
+
+        return self._write(job)
 
     def end_episode(
         self,
         participant_id: str,
         scene_id: str,
         episode: int,
-        status: str,
+        reported: int,
+        max_steps: int,
         summary: Mapping[str, Any],
         now: float,
-    ) -> int:
-        """Close an episode as ``complete`` or ``partial``; returns its stored frame count.
+        *,
+        partial: bool = False,
+    ) -> Pending:
+        """Close an episode the page says it played for ``reported`` frames.
 
-        Closing an already closed episode changes nothing (a retried message)."""
-        with self._tx() as db:
-            db.execute(
-                "UPDATE episodes SET status = ?, summary = ?, ended_at = ? WHERE participant_id = ?"
-                " AND scene_id = ? AND episode = ? AND status IN ('playing', 'interrupted')",
-                (status, _dumps(dict(summary)), now, participant_id, scene_id, episode),
-            )
+        It is ``complete`` when frames ``0..reported-1`` are all stored, none beyond, and the
+        last one ends the episode (terminated, truncated, or frame ``max_steps - 1``); else
+        ``partial`` with a reason and the missing ranges in the summary. Counting is done on
+        what is stored, never on what the page claims. Closing an already closed episode
+        changes nothing (a retried message). Resolves to an :class:`EpisodeClosed`.
+        """
+
+        def job(db: sqlite3.Connection) -> EpisodeClosed:
             row = db.execute(
-                "SELECT frames FROM episodes WHERE participant_id = ? AND scene_id = ? "
-                "AND episode = ?",
+                "SELECT status, reason, frames FROM episodes WHERE participant_id = ? "
+                "AND scene_id = ? AND episode = ?",
                 (participant_id, scene_id, episode),
             ).fetchone()
             if row is None:
                 raise StoreError(f"episode {episode} of scene {scene_id!r} was never started")
-            return int(row["frames"])
+            if row["status"] not in ("playing", "interrupted"):
+                return EpisodeClosed(row["status"], row["reason"], row["frames"])
+            key = (participant_id, scene_id, episode)
+            frames = [
+                r[0]
+                for r in db.execute(
+                    "SELECT frame FROM frames WHERE participant_id = ? AND scene_id = ? "
+                    "AND episode = ? ORDER BY frame",
+                    key,
+                )
+            ]
+            gaps = missing_ranges(frames, reported)
+            beyond = sum(1 for f in frames if f >= reported)
+            last = db.execute(
+                "SELECT data FROM frames WHERE participant_id = ? AND scene_id = ? "
+                "AND episode = ? AND frame = ?",
+                (*key, reported - 1),
+            ).fetchone()
+            last_ends = last is not None and (
+                reported == max_steps
+                or bool(json.loads(last[0]).get("terminated"))
+                or bool(json.loads(last[0]).get("truncated"))
+            )
+            if partial:
+                reason = "ended_by_page"
+            elif reported == 0 or gaps:
+                reason = "missing_frames"
+            elif beyond:
+                reason = "frames_beyond_end"
+            elif not last_ends:
+                reason = "not_finished"
+            else:
+                reason = None
+            status = "partial" if reason else "complete"
+            missing_count = sum(b - a + 1 for a, b in gaps)
+            full = {
+                **summary,
+                "frames_reported": reported,
+                "frames_stored": len(frames),
+                "frames_missing": missing_count,
+                "missing_ranges": [list(g) for g in gaps[:MAX_MISSING_RANGES]],
+            }
+            db.execute(
+                "UPDATE episodes SET status = ?, reason = ?, summary = ?, ended_at = ? "
+                "WHERE participant_id = ? AND scene_id = ? AND episode = ?",
+                (status, reason, _dumps(full), now, *key),
+            )
+            return EpisodeClosed(status, reason, len(frames), tuple(gaps))
 
-    def interrupt_episodes(self, participant_id: str, now: float) -> None:
+        return self._write(job)
+
+    def interrupt_episodes(self, participant_id: str, now: float) -> Pending:
         """The participant's page went away: their playing episodes become ``interrupted``."""
-        with self._tx() as db:
+
+        def job(db: sqlite3.Connection) -> None:
             db.execute(
                 "UPDATE episodes SET status = 'interrupted', ended_at = ? WHERE participant_id = ?"
                 " AND status = 'playing'",
                 (now, participant_id),
             )
 
-    def close_interrupted(self, participant_id: str, scene_id: str, now: float) -> None:
-        """The participant moved on: open episodes of ``scene_id`` are closed as ``partial``."""
-        with self._tx() as db:
+        return self._write(job, background=True)
+
+    def close_episodes(
+        self, participant_id: str, scene_id: str, reason: str, now: float
+    ) -> Pending:
+        """Close a scene's open episodes (``playing`` or ``interrupted``) as ``partial`` with
+        ``reason``: the game was ended for the participant (excluded, ended by hand)."""
+
+        def job(db: sqlite3.Connection) -> None:
             db.execute(
-                "UPDATE episodes SET status = 'partial', ended_at = COALESCE(ended_at, ?) "
-                "WHERE participant_id = ? AND scene_id = ? AND status IN ('playing', 'interrupted')",
-                (now, participant_id, scene_id),
+                "UPDATE episodes SET status = 'partial', reason = ?, "
+                "ended_at = COALESCE(ended_at, ?) WHERE participant_id = ? AND scene_id = ? "
+                "AND status IN ('playing', 'interrupted')",
+                (reason, now, participant_id, scene_id),
             )
 
+        return self._write(job)
+
     def episodes_for(self, participant_id: str, scene_id: str) -> list[dict[str, Any]]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT episode, seed, status, frames FROM episodes WHERE participant_id = ? "
-                "AND scene_id = ? ORDER BY episode",
-                (participant_id, scene_id),
-            ).fetchall()
+        rows = self._all(
+            "SELECT episode, seed, status, reason, frames FROM episodes WHERE participant_id = ? "
+            "AND scene_id = ? ORDER BY episode",
+            (participant_id, scene_id),
+        )
         return [dict(r) for r in rows]
 
-    def max_frame(self, participant_id: str, scene_id: str, episode: int) -> int | None:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT MAX(frame) FROM frames WHERE participant_id = ? AND scene_id = ? "
-                "AND episode = ?",
-                (participant_id, scene_id, episode),
-            ).fetchone()
-        return row[0]
+    def frame_rows(self, participant_id: str, scene_id: str, episode: int) -> list[dict[str, Any]]:
+        rows = self._all(
+            "SELECT frame, data FROM frames WHERE participant_id = ? AND scene_id = ? "
+            "AND episode = ? ORDER BY frame",
+            (participant_id, scene_id, episode),
+        )
+        return [{"frame": r["frame"], **json.loads(r["data"])} for r in rows]
 
     # -- matches ---------------------------------------------------------------------------------
 
@@ -421,23 +724,28 @@ class Store:
         end_reason: str | None,
         created_at: float,
         now: float,
-    ) -> None:
-        with self._tx() as db:
+    ) -> Pending:
+        """Create or update a match's row (a background write: nobody waits for it)."""
+        values = (
+            match_id,
+            scene_id,
+            _dumps(members),
+            matchmaker,
+            status,
+            end_reason,
+            created_at,
+            now,
+        )
+
+        def job(db: sqlite3.Connection) -> None:
             db.execute(
                 "INSERT INTO matches VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(match_id) DO UPDATE "
                 "SET status = excluded.status, end_reason = excluded.end_reason, "
                 "updated_at = excluded.updated_at",
-                (
-                    match_id,
-                    scene_id,
-                    _dumps(members),
-                    matchmaker,
-                    status,
-                    end_reason,
-                    created_at,
-                    now,
-                ),
+                values,
             )
+
+        return self._write(job, background=True)
 
     def save_parity(
         self,
@@ -449,45 +757,87 @@ class Store:
         first_difference: Mapping[str, Any] | None,
         now: float,
         validation: Mapping[str, Any] | None = None,
-    ) -> None:
+    ) -> Pending:
         """Store a parity verdict, with the validation document (every member's confirmed
         actions, focus and hashes per frame) when given; both in one transaction."""
-        with self._tx() as db:
-            if validation is not None:
+        document = None if validation is None else _dumps(dict(validation))
+        difference = None if first_difference is None else _dumps(dict(first_difference))
+        values = (match_id, scene_id, episode, status, _dumps(dict(hashes)), difference, now)
+
+        def job(db: sqlite3.Connection) -> None:
+            if document is not None:
                 db.execute(
                     "INSERT OR REPLACE INTO validations VALUES (?,?,?)",
-                    (match_id, episode, _dumps(dict(validation))),
+                    (match_id, episode, document),
                 )
-            db.execute(
-                "INSERT OR REPLACE INTO parity VALUES (?,?,?,?,?,?,?)",
-                (
-                    match_id,
-                    scene_id,
-                    episode,
-                    status,
-                    _dumps(dict(hashes)),
-                    None if first_difference is None else _dumps(dict(first_difference)),
-                    now,
-                ),
-            )
+            db.execute("INSERT OR REPLACE INTO parity VALUES (?,?,?,?,?,?,?)", values)
 
-    def frame_rows(self, participant_id: str, scene_id: str, episode: int) -> list[dict[str, Any]]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT frame, data FROM frames WHERE participant_id = ? AND scene_id = ? "
-                "AND episode = ? ORDER BY frame",
-                (participant_id, scene_id, episode),
-            ).fetchall()
-        return [{"frame": r["frame"], **json.loads(r["data"])} for r in rows]
+        return self._write(job, background=True)
 
     def integrity_ok(self) -> bool:
-        with self._lock:
-            return self._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        return self._one("PRAGMA integrity_check")[0] == "ok"
 
     def reader(self) -> StoreReader:
         return StoreReader(self)
 
-    def rows(self, sql: str) -> list[sqlite3.Row]:
-        """Run a read-only query under the store's lock (for :class:`StoreReader`)."""
-        with self._lock:
-            return self._db.execute(sql).fetchall()
+    def rows(self, sql: str) -> sqlite3.Cursor:
+        """Run a read-only query on this thread's read connection (for :class:`StoreReader`);
+        rows come as they are read, so a large table is never all in memory."""
+        return self._reader().execute(sql)
+
+
+def _move_on(
+    db: sqlite3.Connection,
+    participant_id: str,
+    scene_id: str,
+    scene_index: int,
+    responses: Mapping[str, Any],
+    next_index: int,
+    status: str,
+    now: float,
+    scene_status: str,
+) -> bool:
+    cur = db.execute(
+        "UPDATE participants SET scene_index = ?, status = ?, updated_at = ? "
+        "WHERE participant_id = ? AND scene_index = ?",
+        (next_index, status, now, participant_id, scene_index),
+    )
+    if cur.rowcount != 1:
+        return False
+    db.executemany(
+        "INSERT OR REPLACE INTO responses VALUES (?,?,?,?,?)",
+        [(participant_id, scene_id, k, _dumps(v), now) for k, v in responses.items()],
+    )
+    db.execute(
+        "INSERT OR IGNORE INTO scene_progress (participant_id, scene_id, scene_index, "
+        "started_at) VALUES (?,?,?,?)",
+        (participant_id, scene_id, scene_index, now),
+    )
+    db.execute(
+        "UPDATE scene_progress SET finished_at = ?, status = ? WHERE participant_id = ? "
+        "AND scene_id = ?",
+        (now, scene_status, participant_id, scene_id),
+    )
+    return True
+
+
+def _incomplete(
+    scene_id: str, episodes: list[int], played: Mapping[int, tuple[str, str | None]]
+) -> str:
+    parts = []
+    for episode in episodes[:5]:
+        status, reason = played.get(episode, ("not played", None))
+        parts.append(f"episode {episode} is {status}" + (f" ({reason})" if reason else ""))
+    more = f" and {len(episodes) - 5} more" if len(episodes) > 5 else ""
+    return f"scene {scene_id!r} is not done: {', '.join(parts)}{more}"
+
+
+def _migrate_to_2(db: sqlite3.Connection) -> None:
+    """Schema 1 → 2: a scene's status and why an episode is partial."""
+    columns = {r[1] for r in db.execute("PRAGMA table_info(scene_progress)")}
+    if "status" not in columns:
+        db.execute("ALTER TABLE scene_progress ADD COLUMN status TEXT")
+        db.execute("UPDATE scene_progress SET status = 'completed' WHERE finished_at IS NOT NULL")
+    columns = {r[1] for r in db.execute("PRAGMA table_info(episodes)")}
+    if "reason" not in columns:
+        db.execute("ALTER TABLE episodes ADD COLUMN reason TEXT")

@@ -3,12 +3,14 @@ lets the participant continue after a reload."""
 
 from __future__ import annotations
 
+import json
 import random
 
 import pytest
 
 from tests.e2e.helpers import export_csv
 from tests.e2e.test_game_overcooked import (
+    finish_survey,
     play,
     play_short_game_until,
     reach_game,
@@ -42,7 +44,7 @@ def test_an_unsupported_browser_is_told_why(igym_server, page, tmp_path):
     assert "Reload the page" in text
     page.wait_for_function("() => window.igym.outbox.size === 0")
     errors = logged_errors(export_csv(server, path, tmp_path), "e2e-old-browser")
-    assert [e["data.code"] for e in errors] == ["unsupported_browser"]
+    assert [json.loads(e["data"])["code"] for e in errors] == ["unsupported_browser"]
 
 
 def test_a_package_zip_that_cannot_be_unpacked_is_reported(igym_server, page, tmp_path):
@@ -75,19 +77,32 @@ def test_a_worker_crash_mid_episode_keeps_the_frames_and_the_next_visit_goes_on(
     text = error_text(page)
     assert "The game stopped unexpectedly: out of memory. (Reference " in text
     state = page.evaluate("() => window.igym.game")
-    assert [(s["episode"], s["partial"]) for s in state["summaries"]] == [(0, True)]
+    assert state["summaries"] == [], "the episode stays open: a reload goes on with it"
     page.wait_for_function("() => window.igym.outbox.size === 0")
     assert page.locator("#notice").is_hidden(), "the server refused something the page sent"
     tables = export_csv(server, path, tmp_path)
     episode = next(e for e in tables["episodes"] if e["participant_id"] == participant)
     frames = [r for r in tables["frames"] if r["participant_id"] == participant]
-    assert episode["status"] == "partial" and int(episode["frames"]) == len(frames) >= 30
-    assert episode["summary.error"].startswith("The game stopped unexpectedly")
-    assert [e["data.code"] for e in logged_errors(tables, participant)] == ["worker_crashed"]
+    assert episode["status"] == "playing" and int(episode["frames"]) == len(frames) >= 30
+    assert [json.loads(e["data"])["code"] for e in logged_errors(tables, participant)] == [
+        "worker_crashed"
+    ]
 
     page.reload()
     wait_for_phase(page, ("countdown", "playing"))
-    assert page.evaluate("() => window.igym.game.first_episode") == 1
+    assert page.evaluate("() => window.igym.game.first_episode") == 0
+    assert page.evaluate("() => window.igym.game.resumed_at") == len(frames)
+    play(page, random.Random(4))
+    finish_survey(page)
+    tables = export_csv(server, path, tmp_path)
+    episodes = [e for e in tables["episodes"] if e["participant_id"] == participant]
+    assert [(e["status"], e["frames"]) for e in episodes] == [("complete", str(max_steps))] * 2
+    got = sorted(
+        int(r["frame"])
+        for r in tables["frames"]
+        if r["participant_id"] == participant and r["episode"] == "0"
+    )
+    assert got == list(range(max_steps)), "every frame once, across the crash"
 
 
 def test_a_server_crash_mid_episode_loses_no_frame_and_stores_none_twice(

@@ -148,22 +148,35 @@ async def test_play_two_episodes_with_retries_and_a_reconnect(game_app, plugins)
         assert (await request(page, first))["type"] == "ack"
     # the tab closed mid-episode: the episode is interrupted, its frames are kept
     store = game_app.extensions["igym"].store
+    store.flush()  # marking episodes interrupted is a background write
     assert [e["status"] for e in store.episodes_for("g1", "play")] == ["complete", "interrupted"]
 
     async with client.websocket("/ws") as ws:
         page.ws = ws
         await page.hello(subject_id="g1")
         assert [e["status"] for e in page.scene["scene"]["progress"]] == ["complete", "interrupted"]
+        # an episode that was not played to its end does not count: the page must finish it
+        [refused] = await page.submit({})
+        assert refused["code"] == "episodes_incomplete"
+        assert "episode 1 is interrupted" in refused["message"]
+        rest = [record(f, last=f == MAX_STEPS - 1) for f in range(7, MAX_STEPS)]
+        assert (await request(page, {"type": "frames", "episode": 1, "records": rest}))[
+            "type"
+        ] == "ack"
+        end = {"type": "episode_end", "episode": 1, "frames": MAX_STEPS}
+        assert (await request(page, end))["type"] == "ack"
         ack, end_scene = await page.submit({})
         assert ack["type"] == "ack" and end_scene["scene"]["kind"] == "end"
-    assert [e["status"] for e in store.episodes_for("g1", "play")] == ["complete", "partial"]
+    assert [e["status"] for e in store.episodes_for("g1", "play")] == ["complete", "complete"]
+    [progress] = [p for p in store.reader().scene_progress() if p["scene_id"] == "play"]
+    assert progress["status"] == "completed"
 
     result = export_store(store, game_app.extensions["igym"].settings.data_dir / "out", plugins)
     frames_csv = next(p for p in result.files if p.name == "frames.csv")
     with frames_csv.open() as f:
         rows = list(csv.DictReader(f))
     assert [r["episode"] for r in rows].count("0") == MAX_STEPS
-    assert [r["episode"] for r in rows].count("1") == 7
+    assert [r["episode"] for r in rows].count("1") == MAX_STEPS
     assert rows[3]["rewards.a0"] == "1.0" and rows[3]["actions.a0"] == "0"
     assert rows[0]["focused"] == "False" and rows[1]["focused"] == "True"
     assert rows[2]["t.drawn"] == "25.0" and rows[2]["infos.score"] == "2"
@@ -172,9 +185,62 @@ async def test_play_two_episodes_with_retries_and_a_reconnect(game_app, plugins)
         episodes = list(csv.DictReader(f))
     assert [(e["status"], e["partial"], e["frames"]) for e in episodes] == [
         ("complete", "False", str(MAX_STEPS)),
-        ("partial", "True", "7"),
+        ("complete", "False", str(MAX_STEPS)),
     ]
     assert episodes[0]["summary.latency_p50_ms"] == "12.5"
+
+
+async def test_no_completion_without_playing(game_app):
+    """Starting every episode and uploading nothing does not finish a game scene."""
+    client = game_app.test_client()
+    async with client.websocket("/ws") as ws:
+        page = Page(ws)
+        await page.hello(subject_id="lazy")
+        await page.submit({})
+        for episode in (0, 1):
+            assert (await request(page, {"type": "episode_start", "episode": episode}))[
+                "type"
+            ] == "ack"
+            end = {"type": "episode_end", "episode": episode, "frames": MAX_STEPS}
+            assert (await request(page, end))["type"] == "ack"
+        [refused] = await page.submit({})
+        assert refused["code"] == "episodes_incomplete"
+        assert "episode 0 is partial (missing_frames)" in refused["message"]
+        assert page.scene["scene"]["id"] == "play"
+    store = game_app.extensions["igym"].store
+    assert store.participant("lazy").status == "active"
+    assert [e["reason"] for e in store.episodes_for("lazy", "play")] == ["missing_frames"] * 2
+
+
+async def test_an_episode_with_a_gap_is_partial_with_the_missing_ranges(game_app):
+    client = game_app.test_client()
+    async with client.websocket("/ws") as ws:
+        page = Page(ws)
+        await page.hello(subject_id="gappy")
+        await page.submit({})
+        await request(page, {"type": "episode_start", "episode": 0})
+        kept = [f for f in range(MAX_STEPS) if not 5 <= f <= 9 and f != 17]
+        chunk = {"type": "frames", "episode": 0, "records": [record(f, f == 24) for f in kept]}
+        assert (await request(page, chunk))["type"] == "ack"
+        end = {"type": "episode_end", "episode": 0, "frames": MAX_STEPS}
+        assert (await request(page, end))["type"] == "ack"
+        # only the last frame stored, and the page says it played just that many: not complete
+        await request(page, {"type": "episode_start", "episode": 1})
+        only = {"type": "frames", "episode": 1, "records": [record(2)]}
+        assert (await request(page, only))["type"] == "ack"
+        end = {"type": "episode_end", "episode": 1, "frames": 3}
+        assert (await request(page, end))["type"] == "ack"
+    store = game_app.extensions["igym"].store
+    first, second = store.episodes_for("gappy", "play")
+    assert (first["status"], first["reason"], first["frames"]) == (
+        "partial",
+        "missing_frames",
+        MAX_STEPS - 6,
+    )
+    [row] = [e for e in store.reader().episodes() if e["episode"] == 0]
+    assert row["summary"]["missing_ranges"] == [[5, 9], [17, 17]]
+    assert row["summary"]["frames_missing"] == 6
+    assert (second["status"], second["reason"]) == ("partial", "missing_frames")
 
 
 async def test_game_messages_outside_the_game_scene_are_refused(game_app):

@@ -67,8 +67,9 @@ async def player(client, pid: str, results: dict, arrive: asyncio.Event, flip: i
         await send(page, {"type": "lobby_join", "scene_id": "play", "attributes": {"cohort": "x"}})
         match = await until(page, "match")
         me = match["members"][match["you"]]
-        assert me["participant_id"] == pid
-        others = [m["participant_id"] for m in match["members"] if m["participant_id"] != pid]
+        assert me["peer"] == f"peer{match['you']}"  # an alias: the partner never sees our id
+        assert pid not in json.dumps(match)
+        others = [m["peer"] for m in match["members"] if m is not me]
         # signaling: an offer to the partner, who gets it with our id
         await send(
             page,
@@ -80,7 +81,7 @@ async def player(client, pid: str, results: dict, arrive: asyncio.Event, flip: i
             },
         )
         relayed = await until(page, "signal")
-        assert relayed["sender"] == others[0] and relayed["data"]["sdp"] == f"v=0 {others[0]}"
+        assert relayed["sender"] == others[0] and relayed["data"]["sdp"].startswith("v=0 ")
         await send(
             page, {"type": "probe", "match_id": match["match_id"], "ok": True, "rtt_ms": 0.4}
         )
@@ -188,7 +189,7 @@ async def test_relay_forwards_game_packets_while_playing_and_refuses_the_rest(mp
             assert error["seq"] == 0
 
         # while validating, a relayed ping would fake the P2P RTT
-        await relay(a, match_id, "rb", packets=["AA=="])
+        await relay(a, match_id, "peer1", packets=["AA=="])
         await refused(a, "not_playing", "only allowed in the playing phase")
         for page in (a, b):
             await send(page, {"type": "probe", "match_id": match_id, "ok": True, "rtt_ms": 1.0})
@@ -197,40 +198,43 @@ async def test_relay_forwards_game_packets_while_playing_and_refuses_the_rest(mp
 
         packets = ["AAECAwQ=", "/+7dzA=="]
         controls = [{"t": "ready", "episode": 0}, {"t": "ping", "id": 3}]
-        await relay(a, match_id, "rb", packets=packets, controls=controls)
+        await relay(a, match_id, "peer1", packets=packets, controls=controls)
         got = await until(b, "relay")
         assert got == {
             "type": "relay",
             "match_id": match_id,
-            "sender": "ra",
+            "sender": "peer0",
             "packets": packets,
             "controls": controls,
         }
-        await relay(b, match_id, "ra", controls=[{"t": "pong", "id": 3}])
+        await relay(b, match_id, "peer0", controls=[{"t": "pong", "id": 3}])
         assert (await until(a, "relay"))["controls"] == [{"t": "pong", "id": 3}]
         # no ack, no error: the next thing the sender hears is the pong of a ping
-        await relay(a, match_id, "rb", packets=["AA=="])
+        await relay(a, match_id, "peer1", packets=["AA=="])
         await a.send({"type": "ping", "t": 2.0})
         assert [m["type"] for m in await upto(a, "pong")] == ["pong"]
         assert (await until(b, "relay"))["packets"] == ["AA=="]
 
         # refused, each with a clear error, and the connection stays open
-        await relay(c, match_id, "ra", packets=["AA=="])
+        await relay(c, match_id, "peer0", packets=["AA=="])
         await refused(c, "invalid", f"you are not in match {match_id!r}")
         cases = [
-            ({"to": "ra", "packets": ["AA=="]}, "'ra' is not another member"),
-            ({"to": "rc", "packets": ["AA=="]}, "'rc' is not another member"),
-            ({"to": "rb", "packets": ["AA=="] * 17}, "17 packets in one relay message"),
-            ({"to": "rb", "packets": ["AA==", "%%%"]}, "relay packet 1 is not valid base64"),
-            ({"to": "rb", "packets": ["A" * 2052]}, "relay packet 0 has 2052 characters"),
-            ({"to": "rb", "controls": [{"x": "y" * 1100}]}, "relay control 0 is 1108 characters"),
-            ({"to": "rb"}, "needs at least one packet or control"),
+            ({"to": "peer0", "packets": ["AA=="]}, "'peer0' is not another member"),
+            ({"to": "rb", "packets": ["AA=="]}, "'rb' is not another member"),
+            ({"to": "peer1", "packets": ["AA=="] * 17}, "17 packets in one relay message"),
+            ({"to": "peer1", "packets": ["AA==", "%%%"]}, "relay packet 1 is not valid base64"),
+            ({"to": "peer1", "packets": ["A" * 2052]}, "relay packet 0 has 2052 characters"),
+            (
+                {"to": "peer1", "controls": [{"x": "y" * 1100}]},
+                "relay control 0 is 1108 characters",
+            ),
+            ({"to": "peer1"}, "needs at least one packet or control"),
         ]
         for payload, text in cases:
             to = payload.pop("to")
             await relay(a, match_id, to, **payload)
             await refused(a, "invalid", text)
-        await relay(a, match_id, "rb", packets=["AQ=="])
+        await relay(a, match_id, "peer1", packets=["AQ=="])
         await a.send({"type": "ping", "t": 3.0})
         await until(a, "pong")  # the relay was handled: it is in b's queue before b's pong
         await b.send({"type": "ping", "t": 3.0})
@@ -241,3 +245,40 @@ async def test_relay_forwards_game_packets_while_playing_and_refuses_the_rest(mp
             "ra": {"messages": 3, "packets": 4, "controls": 2},
             "rb": {"messages": 1, "packets": 0, "controls": 1},
         }
+
+
+async def test_leaving_the_waiting_room_does_not_finish_the_scene(mp_app):
+    """Joining then leaving the lobby is not playing: no completion code for it. A waiting
+    room that timed out (the server's decision) does let the participant go on."""
+    client = mp_app.test_client()
+    async with client.websocket("/ws") as ws:
+        page = Page(ws)
+        await page.hello(subject_id="quitter")
+        await page.submit({})
+        await send(page, {"type": "lobby_join", "scene_id": "play"})
+        await until(page, "ack")
+        await send(page, {"type": "lobby_leave", "scene_id": "play", "reason": "left"})
+        await until(page, "ack")
+        await send(page, {"type": "submit", "scene_id": "play", "responses": {}})
+        refused = await until(page, "error")
+        assert refused["code"] == "episodes_incomplete", refused
+        assert "episode 0 is not played" in refused["message"]
+    lobby = mp_app.extensions["igym"].lobby
+    async with client.websocket("/ws") as ws:
+        page = Page(ws)
+        await page.hello(subject_id="patient")
+        await page.submit({})
+        await send(page, {"type": "lobby_join", "scene_id": "play"})
+        await until(page, "ack")
+        lobby.tracker.session("patient", "play").waiting_since -= 10_000
+        lobby.expire()
+        assert (await until(page, "lobby_timeout"))["message"].startswith("Sorry")
+        await send(page, {"type": "submit", "scene_id": "play", "responses": {}})
+        assert (await until(page, "scene"))["scene"]["kind"] == "end"
+    store = mp_app.extensions["igym"].store
+    status = {
+        (p["participant_id"], p["scene_id"]): p["status"] for p in store.reader().scene_progress()
+    }
+    assert status[("patient", "play")] == "waiting_timeout"
+    assert status[("quitter", "play")] is None
+    assert store.participant("quitter").scene_index == 1

@@ -101,6 +101,10 @@ def test_reload_serves_an_edited_env_and_experiment(tmp_path):
     assert text.count("hosting 'reload'") == 3
 
 
+def watched(caplog) -> list:
+    return [r for r in caplog.records if r.name == "igym.watch"]
+
+
 async def test_a_server_without_reload_warns_when_a_plugin_changes(tmp_path, monkeypatch, caplog):
     site = tmp_path / "site"
     monkeypatch.syspath_prepend(str(site))
@@ -112,8 +116,8 @@ async def test_a_server_without_reload_warns_when_a_plugin_changes(tmp_path, mon
             await asyncio.sleep(0.3)  # the watch takes its first look
             touch(site / "wlive" / "env.py", "A = 2\n")
             for _ in range(100):
-                if caplog.records:
+                if watched(caplog):
                     break
                 await asyncio.sleep(0.05)
-    [record] = caplog.records
+    [record] = watched(caplog)
     assert record.getMessage().startswith("plugin wlive changed (wlive/env.py) since the server")

@@ -12,10 +12,10 @@ from igym_core.storage.store import Store
 
 
 def _fill(store: Store) -> None:
-    store.create_participant("p2", "h", {"PROLIFIC_PID": "p2", "STUDY_ID": "s"}, 2.0)
-    store.create_participant("p1", "h", {"subject_id": "p1"}, 1.0)
-    store.start_scene("p1", "consent", 0, 1.1)
-    store.finish_scene("p1", "consent", 0, {"agree": True}, 1, "active", 1.2)
+    store.create_participant("p2", "h", {"PROLIFIC_PID": "p2", "STUDY_ID": "s"}, 2.0).result()
+    store.create_participant("p1", "h", {"subject_id": "p1"}, 1.0).result()
+    store.start_scene("p1", "consent", 0, 1.1).result()
+    store.finish_scene("p1", "consent", 0, {"agree": True}, 1, "active", 1.2).result()
     store.finish_scene(
         "p1",
         "survey",
@@ -24,8 +24,8 @@ def _fill(store: Store) -> None:
         2,
         "completed",
         1.3,
-    )
-    store.add_event("p1", "joined", {"nested": {"a": 1}}, 1.05)
+    ).result()
+    store.add_event("p1", "joined", {"nested": {"a": 1}}, 1.05).result()
 
 
 def test_csv_and_jsonl_files(tmp_path, plugins):
@@ -51,7 +51,9 @@ def test_csv_and_jsonl_files(tmp_path, plugins):
     with (tmp_path / "out/csv/participants.csv").open() as f:
         rows = list(csv.DictReader(f))
     assert [r["participant_id"] for r in rows] == ["p1", "p2"]
-    assert rows[1]["params.PROLIFIC_PID"] == "p2" and rows[0]["params.PROLIFIC_PID"] == ""
+    # URL parameters are free-form: one JSON column, never a column per parameter
+    assert json.loads(rows[1]["params"]) == {"PROLIFIC_PID": "p2", "STUDY_ID": "s"}
+    assert not [c for c in rows[0] if c.startswith("params.")]
     with (tmp_path / "out/csv/responses.csv").open() as f:
         responses = {r["field"]: r["value"] for r in csv.DictReader(f)}
     assert responses == {"agree": "True", "age": "30", "langs": '["en","fr"]', "note": 'a,"b"\n'}
@@ -109,3 +111,37 @@ def test_igym_export_command(tmp_path, capsys):
         == 2
     )
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_participants_cannot_choose_the_columns_or_plant_formulas(tmp_path, plugins):
+    """Keys a page invents stay inside JSON (or in a bounded number of columns), and text that
+    a spreadsheet would run as a formula is written inert."""
+    store = Store(tmp_path / "s.sqlite3", "study")
+    params = {f"k{i}": "v" for i in range(50)}
+    store.create_participant("p1", "h", params, 1.0).result()
+    for i in range(30):
+        store.add_event("p1", "client:x", {f"key{i}_{j}": j for j in range(30)}, 2.0 + i).result()
+    store.finish_scene("p1", "s1", 0, {"a": "=HYPERLINK(1)", "b": "-1", "c": "@x"}, 1, "active", 3)
+    store.flush()
+    export_store(store, tmp_path / "out", plugins)
+    with (tmp_path / "out/csv/participants.csv").open() as f:
+        header = next(csv.reader(f))
+    assert "params" in header and len(header) < 10
+    with (tmp_path / "out/csv/events.csv").open() as f:
+        events = list(csv.DictReader(f))
+    assert set(events[0]) == {"event_id", "participant_id", "kind", "data", "at"}
+    assert json.loads(events[0]["data"])["key0_29"] == 29
+    with (tmp_path / "out/csv/responses.csv").open() as f:
+        values = {r["field"]: r["value"] for r in csv.DictReader(f)}
+    assert values == {"a": "'=HYPERLINK(1)", "b": "'-1", "c": "'@x"}
+
+
+def test_a_nested_field_gives_at_most_a_hundred_columns():
+    from igym_core.export.flatten import capped, flatten
+
+    rows = [flatten({"id": i, "infos": {f"x{i}_{j}": j for j in range(30)}}) for i in range(10)]
+    names, out = capped(rows)
+    infos = [n for n in names if n.startswith("infos.")]
+    assert len(infos) == 101 and infos[-1] == "infos.more"
+    assert json.loads(out[9]["infos.more"]) == {f"x9_{j}": j for j in range(30)}
+    assert out[0]["infos.x0_0"] == 0 and "infos.more" not in out[0]

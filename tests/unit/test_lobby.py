@@ -61,7 +61,7 @@ def make_lobby(tmp_path, plugins):
             clock=clock,
         )
         for pid in ("p1", "p2", "p3", "p4", "p5", "p6"):
-            store.create_participant(pid, "h", {}, 0)
+            store.create_participant(pid, "h", {}, 0).result()
         return lobby, experiment.scenes[0], sent, clock
 
     return make
@@ -108,7 +108,9 @@ def test_six_arrivals_make_three_matches_with_one_log_line_each(make_lobby, tmp_
     assert {m.match_id for _, m in found} == set(lobby.tracker.matches)
     assert len(lobby.tracker.matches) == 3
     first = next(m for _, m in found if _ == "p1")
-    assert [x["participant_id"] for x in first.members] == ["p1", "p2"] and first.you == 0
+    # members know each other by aliases, never by participant (platform) ids
+    assert [x["peer"] for x in first.members] == ["peer0", "peer1"] and first.you == 0
+    assert "p2" not in json.dumps(first.members)
     assert first.ice_servers[0]["username"] == "u"
     assert len(first.seeds) == 1
     lines = [json.loads(x) for x in (tmp_path / "assign.jsonl").read_text().splitlines()]
@@ -124,12 +126,14 @@ def test_signals_reach_only_the_partner_and_probes_start_the_game(make_lobby):
     lobby.join("p2", sc, {}, None)
     lobby.join("p3", sc, {}, None)
     match_id = lobby.match_of("p1", "play")
-    lobby.signal("p1", match_id, "p2", {"sdp": "offer"})
-    assert of(sent, "signal")[-1][0] == "p2" and of(sent, "signal")[-1][1].sender == "p1"
+    lobby.signal("p1", match_id, "peer1", {"sdp": "offer"})
+    assert of(sent, "signal")[-1][0] == "p2" and of(sent, "signal")[-1][1].sender == "peer0"
     with pytest.raises(Exception, match="not another member"):
         lobby.signal("p1", match_id, "p3", {})
+    with pytest.raises(Exception, match="not another member"):
+        lobby.signal("p1", match_id, "peer0", {})
     with pytest.raises(Exception, match="not in match"):
-        lobby.signal("p3", match_id, "p1", {})
+        lobby.signal("p3", match_id, "peer0", {})
     lobby.probe("p1", match_id, True, 3.0)
     assert not of(sent, "match_start")
     lobby.probe("p2", match_id, True, 4.0)
@@ -193,6 +197,7 @@ def test_leaving_in_every_phase_cleans_up_idempotently(make_lobby):
     lobby.finish("p2", "play")  # after: nothing left to do
     lobby.leave("p2", "play", "closed")
     assert lobby.tracker.session("p2", "play").end_reason == "partner_left:p4"
+    lobby.store.flush()  # the lobby's writes are background ones
     rows = list(lobby.store.reader().matches())
     assert [r["status"] for r in rows] == ["requeued", "ended"]
 
@@ -262,15 +267,15 @@ def test_relay_forwards_packets_and_controls_to_the_partner_and_counts_them(make
     match_id = playing(lobby, sc)
     packets = ["AAECAw==", "/w=="]
     controls = [{"t": "ready", "episode": 1}]
-    lobby.relay("p1", match_id, "p2", packets, controls)
-    lobby.relay("p2", match_id, "p1", [], [{"t": "go", "in_ms": 500}])
-    lobby.relay("p1", match_id, "p2", ["AA=="], [])
+    lobby.relay("p1", match_id, "peer1", packets, controls)
+    lobby.relay("p2", match_id, "peer0", [], [{"t": "go", "in_ms": 500}])
+    lobby.relay("p1", match_id, "peer1", ["AA=="], [])
     relayed = of(sent, "relay")
     assert [pid for pid, _ in relayed] == ["p2", "p1", "p2"]
     first = relayed[0][1]
-    assert (first.match_id, first.sender) == (match_id, "p1")
+    assert (first.match_id, first.sender) == (match_id, "peer0")
     assert first.packets == packets and first.controls == controls
-    assert relayed[1][1].sender == "p2" and relayed[1][1].packets == []
+    assert relayed[1][1].sender == "peer1" and relayed[1][1].packets == []
     match = lobby.tracker.matches[match_id]
     assert match.relayed == {
         "p1": {"messages": 2, "packets": 3, "controls": 1},
@@ -286,9 +291,9 @@ def test_relay_forwards_packets_and_controls_to_the_partner_and_counts_them(make
 def test_relay_counts_are_logged_when_both_finish(make_lobby, tmp_path):
     lobby, sc, _sent, _clock = make_lobby()
     match_id = playing(lobby, sc)
-    lobby.relay("p1", match_id, "p2", ["AA=="], [])
+    lobby.relay("p1", match_id, "peer1", ["AA=="], [])
     lobby.finish("p1", "play")
-    lobby.relay("p2", match_id, "p1", ["AA=="], [])  # p1 left the scene: dropped, not counted
+    lobby.relay("p2", match_id, "peer0", ["AA=="], [])  # p1 left the scene: dropped, not counted
     lobby.finish("p2", "play")
     end = [json.loads(x) for x in (tmp_path / "assign.jsonl").read_text().splitlines()][-1]
     assert end["match_id"] == match_id and end["ended"] == "completed"
@@ -298,16 +303,17 @@ def test_relay_counts_are_logged_when_both_finish(make_lobby, tmp_path):
 @pytest.mark.parametrize(
     ("sender", "to", "packets", "controls", "code", "error"),
     [
-        ("p3", "p1", ["AA=="], [], "invalid", "you are not in match"),
-        ("p1", "p1", ["AA=="], [], "invalid", "'p1' is not another member"),
-        ("p1", "p3", ["AA=="], [], "invalid", "'p3' is not another member"),
-        ("p1", "p2", ["AA=="] * 17, [], "invalid", r"17 packets in one relay message \(at most 16"),
-        ("p1", "p2", ["AA==", "not base64!"], [], "invalid", "packet 1 is not valid base64"),
-        ("p1", "p2", ["AAA"], [], "invalid", "packet 0 is not valid base64"),  # bad padding
-        ("p1", "p2", ["A" * 2052], [], "invalid", r"2052 characters \(at most 2048"),
-        ("p1", "p2", [], [{"x": "y" * 1020}], "invalid", r"as JSON \(at most 1024"),
-        ("p1", "p2", [], [{}] * 5, "invalid", r"5 controls in one relay message \(at most 4"),
-        ("p1", "p2", [], [], "invalid", "needs at least one packet or control"),
+        ("p3", "peer0", ["AA=="], [], "invalid", "you are not in match"),
+        ("p1", "peer0", ["AA=="], [], "invalid", "'peer0' is not another member"),
+        ("p1", "p2", ["AA=="], [], "invalid", "'p2' is not another member"),  # ids are not names
+        ("p1", "peer2", ["AA=="], [], "invalid", "'peer2' is not another member"),
+        ("p1", "peer1", ["AA=="] * 17, [], "invalid", r"17 packets in one relay message \(at most"),
+        ("p1", "peer1", ["AA==", "not base64!"], [], "invalid", "packet 1 is not valid base64"),
+        ("p1", "peer1", ["AAA"], [], "invalid", "packet 0 is not valid base64"),  # bad padding
+        ("p1", "peer1", ["A" * 2052], [], "invalid", r"2052 characters \(at most 2048"),
+        ("p1", "peer1", [], [{"x": "y" * 1020}], "invalid", r"as JSON \(at most 1024"),
+        ("p1", "peer1", [], [{}] * 5, "invalid", r"5 controls in one relay message \(at most 4"),
+        ("p1", "peer1", [], [], "invalid", "needs at least one packet or control"),
     ],
 )
 def test_relay_refuses_what_it_should_not_forward(
@@ -325,7 +331,7 @@ def test_relay_accepts_the_largest_message(make_lobby):
     lobby, sc, sent, _clock = make_lobby()
     match_id = playing(lobby, sc)
     control = {"x": "y" * (1024 - len('{"x":""}'))}
-    lobby.relay("p1", match_id, "p2", ["A" * 2048] * 16, [control] * 4)
+    lobby.relay("p1", match_id, "peer1", ["A" * 2048] * 16, [control] * 4)
     [(pid, relayed)] = of(sent, "relay")
     assert pid == "p2" and len(relayed.packets) == 16 and len(relayed.controls) == 4
 
@@ -337,16 +343,16 @@ def test_relay_only_while_playing(make_lobby):
     match_id = lobby.match_of("p1", "play")
     # validating: the pages measure their P2P RTT, a relayed ping would fake it
     with pytest.raises(ProtocolError, match=r"playing phase; your session .* is validating") as c:
-        lobby.relay("p1", match_id, "p2", ["AA=="], [])
+        lobby.relay("p1", match_id, "peer1", ["AA=="], [])
     assert c.value.code == "not_playing"
     lobby.probe("p1", match_id, True, 3.0)
     lobby.probe("p2", match_id, True, 4.0)
     lobby.finish("p1", "play")
     with pytest.raises(ProtocolError, match="is ended"):
-        lobby.relay("p1", match_id, "p2", ["AA=="], [])
+        lobby.relay("p1", match_id, "peer1", ["AA=="], [])
     lobby.leave("p2", "play", "closed")
     with pytest.raises(ProtocolError, match="has ended") as c:
-        lobby.relay("p2", match_id, "p1", ["AA=="], [])
+        lobby.relay("p2", match_id, "peer0", ["AA=="], [])
     assert c.value.code == "match_ended"
     assert not of(sent, "relay")
 
@@ -366,3 +372,83 @@ def test_a_member_leaving_after_the_other_finished_ends_the_match_without_requeu
     end = [json.loads(x) for x in (tmp_path / "assign.jsonl").read_text().splitlines()][-1]
     assert end["match_id"] == match_id and end["ended"] == "partner_left:p2"
     lobby.leave("p2", "play", "closed")  # idempotent
+
+
+def test_a_silent_member_is_dropped_and_the_other_requeued_at_the_deadline(make_lobby):
+    lobby, sc, sent, clock = make_lobby(validation_timeout_s=15)
+    lobby.join("p1", sc, {}, None)
+    lobby.join("p2", sc, {}, None)
+    match_id = lobby.match_of("p1", "play")
+    lobby.probe("p1", match_id, True, 3.0)
+    clock.now += 14
+    lobby.expire()
+    assert lobby.tracker.session("p2", "play").phase is Phase.VALIDATING
+    clock.now += 1
+    lobby.expire()
+    assert lobby.tracker.session("p1", "play").phase is Phase.WAITING
+    assert lobby.tracker.session("p2", "play").end_reason == "validation_timeout"
+    assert [(p, m.reason) for p, m in of(sent, "requeued")] == [("p1", "validation_timeout")]
+    assert [(p, m.reason) for p, m in of(sent, "match_ended")] == [("p2", "validation_timeout")]
+    assert lobby.tracker.matches[match_id].ended == "validation_timeout:p2"
+    lobby.join("p3", sc, {}, None)  # the one who waited is matched again at once
+    assert lobby.match_of("p1", "play") == lobby.match_of("p3", "play") is not None
+
+
+def test_messages_that_do_not_fit_the_phase_change_nothing(make_lobby):
+    lobby, sc, sent, _clock = make_lobby()
+    match_id = playing(lobby, sc)
+    with pytest.raises(ProtocolError, match="already received") as caught:
+        lobby.probe("p1", match_id, False, None)  # a late failed check after play began
+    assert caught.value.code == "wrong_phase"
+    lobby.probe("p1", match_id, True, 3.0)  # the same check sent again: nothing changes
+    match = lobby.tracker.matches[match_id]
+    assert match.started and match.ended is None
+    assert lobby.tracker.session("p1", "play").phase is Phase.PLAYING
+    lobby.relay("p1", match_id, "peer1", ["AA=="], [])
+    assert of(sent, "relay")
+    lobby.store.flush()
+    assert [r["status"] for r in lobby.store.reader().matches()] == ["playing"]
+    # signaling is for connecting and playing: not once the member finished the scene
+    lobby.finish("p1", "play")
+    assert lobby.tracker.matches[match_id].ended is None  # p2 still plays
+    with pytest.raises(ProtocolError, match="your session is ended") as caught:
+        lobby.signal("p1", match_id, "peer1", {"sdp": "x"})
+    assert caught.value.code == "wrong_phase"
+    assert not of(sent, "signal")
+
+
+def test_a_game_played_far_too_long_is_ended(make_lobby):
+    lobby, sc, sent, clock = make_lobby(max_steps=300, fps=30, episodes=2)
+    match_id = playing(lobby, sc)
+    clock.now += sc.play_timeout_s - 1
+    lobby.expire()
+    assert lobby.tracker.matches[match_id].ended is None
+    clock.now += 1
+    lobby.expire()
+    assert lobby.tracker.matches[match_id].ended == "match_timeout"
+    assert {p for p, _ in of(sent, "match_ended")} == {"p1", "p2"}
+
+
+def test_who_left_is_decided_by_the_server_not_by_who_reports_it(make_lobby):
+    """A page that leaves because its partner seems gone names no culprit: the member whose
+    websocket closed left; when both are connected the connection was lost for both."""
+    lobby, sc, _sent, _clock = make_lobby()
+    match_id = playing(lobby, sc)
+    lobby.disconnected("p2")  # p2 closed the tab
+    lobby.leave("p1", "play", "partner_closed")  # p1 clicks Continue at once
+    assert lobby.tracker.matches[match_id].ended == "partner_left:p2"
+    assert lobby.tracker.session("p1", "play").end_reason == "partner_left:p2"
+    assert lobby.tracker.session("p2", "play").end_reason == "disconnected"
+    lobby, sc, _sent, _clock = make_lobby()
+    match_id = playing(lobby, sc)
+    lobby.leave("p2", "play", "p2p_disconnected")  # both still connected to the server
+    assert lobby.tracker.matches[match_id].ended == "connection_lost"
+    assert {lobby.tracker.session(p, "play").end_reason for p in ("p1", "p2")} == {
+        "connection_lost"
+    }
+    # a page that leaves for its own reasons is the one who left
+    lobby, sc, _sent, _clock = make_lobby()
+    match_id = playing(lobby, sc)
+    lobby.leave("p1", "play", "left")
+    assert lobby.tracker.matches[match_id].ended == "partner_left:p1"
+    assert lobby.tracker.session("p1", "play").end_reason == "left"

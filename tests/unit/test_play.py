@@ -149,3 +149,37 @@ def test_advance_batches_ticks_and_stops_at_the_end():
     assert rest["records"] == expected[1:] and rest["done"]
     assert rest["render"] == one_by_one.render() and rest["hud"]["frame"] == 10
     assert batched.advance([[0, True]])["records"] == []
+
+
+@pytest.mark.parametrize("at", [0, 1, 37, 119])
+def test_resume_replays_the_recorded_frames_and_goes_on_identically(at):
+    """A reloaded page replays what it recorded and plays on: same state, same AI, same
+    records as if it had never stopped."""
+    scene = cooking_scene(max_steps=120)
+    human = [(i * 5 + i // 7) % 7 for i in range(120)]
+    whole = LocalPlay(scene)
+    whole.start(0, seed=99)
+    recorded = [whole.tick(a, focused=i % 11 != 0)["record"] for i, a in enumerate(human)]
+    again = LocalPlay(scene)
+    resumed = again.resume(0, 99, recorded[:at])
+    assert resumed["resumed_at"] == at and resumed["done"] is False
+    assert resumed["hud"]["score"] == sum(r["rewards"]["agent_0"] for r in recorded[:at])
+    rest = [again.tick(a, focused=(at + i) % 11 != 0)["record"] for i, a in enumerate(human[at:])]
+    assert rest == recorded[at:]
+    assert again.render() == whole.render()
+
+
+def test_resume_of_a_finished_episode_is_done_and_a_foreign_recording_is_refused():
+    scene = cooking_scene(max_steps=20)
+    play = LocalPlay(scene)
+    play.start(0, seed=3)
+    recorded = [play.tick(4)["record"] for _ in range(20)]
+    assert LocalPlay(scene).resume(0, 3, recorded)["done"] is True
+    forged = [
+        dict(r, actions={**r["actions"], "agent_1": (r["actions"]["agent_1"] + 1) % 7})
+        for r in recorded
+    ]
+    with pytest.raises(PlayError, match=r"agent_1 acts .* but .* was recorded"):
+        LocalPlay(scene).resume(0, 3, forged)
+    with pytest.raises(PlayError, match="must be 0, 1"):
+        LocalPlay(scene).resume(0, 3, recorded[1:])

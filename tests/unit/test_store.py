@@ -19,31 +19,34 @@ def store(tmp_path):
 def test_wal_mode_and_full_sync(store):
     db = sqlite3.connect(store.path)
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert store._db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    assert store.pragma("synchronous") == 2  # FULL
 
 
 def test_participant_lifecycle(store):
-    assert store.create_participant("p1", "h", {"STUDY_ID": "s"}, 1.0)
-    assert not store.create_participant("p1", "other", {}, 2.0)
+    assert store.create_participant("p1", "h", {"STUDY_ID": "s"}, 1.0).result()
+    assert not store.create_participant("p1", "other", {}, 2.0).result()
     p = store.participant("p1")
     assert p.token_hash == "h" and p.params == {"STUDY_ID": "s"} and p.scene_index == 0
-    assert store.start_scene("p1", "consent", 0, 1.5)
-    assert not store.start_scene("p1", "consent", 0, 1.6)
-    assert store.finish_scene("p1", "consent", 0, {"agree": True}, 1, "active", 2.0)
+    assert store.start_scene("p1", "consent", 0, 1.5).result()
+    assert not store.start_scene("p1", "consent", 0, 1.6).result()
+    assert store.finish_scene("p1", "consent", 0, {"agree": True}, 1, "active", 2.0).result()
     # a retry of the same submission changes nothing
-    assert not store.finish_scene("p1", "consent", 0, {"agree": False}, 1, "active", 3.0)
+    assert not store.finish_scene("p1", "consent", 0, {"agree": False}, 1, "active", 3.0).result()
     assert store.responses_for("p1", "consent") == {"agree": True}
     assert store.participant("p1").scene_index == 1
 
 
 def test_a_failed_transaction_leaves_nothing(store):
-    store.create_participant("p1", "h", {}, 1.0)
-    store.finish_scene("p1", "consent", 0, {"agree": True}, 1, "active", 2.0)
+    store.create_participant("p1", "h", {}, 1.0).result()
+    store.finish_scene("p1", "consent", 0, {"agree": True}, 1, "active", 2.0).result()
+
+    def broken(db):
+        db.execute("UPDATE participants SET scene_index = 5 WHERE participant_id = 'p1'")
+        # a response for a participant that does not exist violates the foreign key
+        db.execute("INSERT INTO responses VALUES ('ghost','s','f','1',1)")
+
     with pytest.raises(sqlite3.IntegrityError):
-        with store._tx() as db:
-            db.execute("UPDATE participants SET scene_index = 5 WHERE participant_id = 'p1'")
-            # a response for a participant that does not exist violates the foreign key
-            db.execute("INSERT INTO responses VALUES ('ghost','s','f','1',1)")
+        store.transaction(broken).result()
     assert store.participant("p1").scene_index == 1
     assert store.integrity_ok()
 
@@ -55,10 +58,10 @@ def test_a_store_belongs_to_one_experiment(tmp_path):
 
 
 def test_reader_rows_are_sorted_and_decoded(store):
-    store.create_participant("b", "h", {"x": "1"}, 2.0)
-    store.create_participant("a", "h", {}, 1.0)
-    store.finish_scene("a", "s1", 0, {"z": 1, "y": [1, 2]}, 1, "active", 3.0)
-    store.add_event("a", "joined", {"k": "v"}, 4.0)
+    store.create_participant("b", "h", {"x": "1"}, 2.0).result()
+    store.create_participant("a", "h", {}, 1.0).result()
+    store.finish_scene("a", "s1", 0, {"z": 1, "y": [1, 2]}, 1, "active", 3.0).result()
+    store.add_event("a", "joined", {"k": "v"}, 4.0).result()
     reader = store.reader()
     assert [p["participant_id"] for p in reader.participants()] == ["a", "b"]
     assert [(r["field"], r["value"]) for r in reader.responses()] == [("y", [1, 2]), ("z", 1)]

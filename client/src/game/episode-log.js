@@ -29,10 +29,13 @@ export class EpisodeLog {
     this.telemetry = new EpisodeTelemetry();
   }
 
-  /** @param {number} episode sends episode_start */
-  begin(episode) {
+  /**
+   * @param {number} episode sends episode_start
+   * @param {number} [resumedAt] frames recorded before a reload (the episode goes on from there)
+   */
+  begin(episode, resumedAt = 0) {
     this.episode = episode;
-    this.frames = 0;
+    this.frames = resumedAt;
     this.telemetry = new EpisodeTelemetry();
     this.recorder.begin(episode);
     this.open = true;

@@ -5,8 +5,9 @@
 // countdowns and status (view.js), and passes the records on to the outbox and the telemetry
 // (episode-log.js, recorder.js). Nothing heavy runs here.
 //
-// Resuming: episodes the server has already seen (scene.progress), or that this browser already
-// queued for it, are not played again; the scene resumes at the next one.
+// Resuming (resume.js): episodes the server has (scene.progress) or this browser queued as
+// complete are not played again; an episode cut short by a reload or a crash is replayed from
+// its recorded frames in the worker and played on from the next frame, so it ends complete.
 //
 // For tests, `window.igym.game` is this scene's state and `document.body.dataset.game` its phase:
 // loading | countdown | playing | saving | error.
@@ -20,6 +21,7 @@ import { Keyboard } from "./keyboard.js";
 import { Recorder } from "./recorder.js";
 import { Renderer } from "./renderer.js";
 import { clearPhase, failure, setPhase, showFailure } from "./phase.js";
+import { resumePlan } from "./resume.js";
 import { missingFeatures, unsupportedText } from "./support.js";
 import { GameView } from "./view.js";
 
@@ -106,6 +108,8 @@ class GameScene {
       scene_id: this.scene.id,
       episode: -1,
       first_episode: 0,
+      /** frames of the first episode replayed after a reload */
+      resumed_at: 0,
       /** READY info and load timings from the worker */
       boot: /** @type {Record<string, number | string> | null} */ (null),
       load: /** @type {Record<string, number> | null} */ (null),
@@ -144,6 +148,12 @@ class GameScene {
     this.score = 0;
     /** @type {((done: {partial: boolean}) => void) | null} */
     this.finishEpisode = null;
+    // a reload or a closed tab: frames that came but were not drawn yet are recorded too
+    this.onPageHide = () => {
+      if (this.log.open) this.drawer.commit(null);
+      this.recorder.flush();
+    };
+    window.addEventListener("pagehide", this.onPageHide);
   }
 
   /** @param {string} phase */
@@ -205,10 +215,16 @@ class GameScene {
 
   /** The episodes not played yet, one after the other; then on to the next scene. */
   async play() {
-    const first = this.firstEpisode();
-    this.state.first_episode = first;
-    for (let episode = first; episode < this.scene.episodes && !this.destroyed; episode += 1) {
-      const partial = await this.playEpisode(episode);
+    const queued = (this.handlers.queued?.() ?? []).filter((m) => m.scene_id === this.scene.id);
+    const plan = resumePlan(this.scene, queued);
+    this.state.first_episode = plan.first;
+    this.state.resumed_at = plan.replay.length;
+    if (plan.problem) {
+      this.fail("cannot_resume", failure("This game cannot go on", plan.problem));
+      return;
+    }
+    for (let episode = plan.first; episode < this.scene.episodes && !this.destroyed; episode += 1) {
+      const partial = await this.playEpisode(episode, episode === plan.first ? plan.replay : []);
       if (partial) return; // fail() said what happened
     }
     if (this.destroyed) return;
@@ -218,32 +234,28 @@ class GameScene {
     this.handlers.onContinue(this.scene.id, {});
   }
 
-  /** @returns {number} the first episode this page has not played (or queued) yet */
-  firstEpisode() {
-    let next = (this.scene.progress ?? []).length;
-    for (const queued of this.handlers.queued?.() ?? []) {
-      if (queued.scene_id === this.scene.id && typeof queued.episode === "number") {
-        next = Math.max(next, queued.episode + 1);
-      }
-    }
-    return next;
-  }
-
   /**
    * @param {number} episode
+   * @param {import("./resume.js").ReplayFrame[]} replay frames recorded before a reload
    * @returns {Promise<boolean>} whether it ended early (an error)
    */
-  async playEpisode(episode) {
+  async playEpisode(episode, replay) {
     const py = /** @type {PythonWorker} */ (this.py);
     this.state.episode = episode;
     this.drawer.reset();
-    this.score = 0;
-    const first = /** @type {{render: any[], hud: Record<string, number>}} */ (
-      await py.call({ cmd: "game_start", episode, seed: this.scene.seeds[episode] })
+    const first = /** @type {{render: any[], hud: Record<string, number>, resumed_at?: number, done?: boolean}} */ (
+      await py.call({ cmd: "game_start", episode, seed: this.scene.seeds[episode], replay })
     );
-    this.log.begin(episode);
+    const resumedAt = first.resumed_at ?? 0;
+    this.score = resumedAt ? Number(first.hud.score ?? 0) : 0;
+    this.log.begin(episode, resumedAt);
     /** @type {any} */ (this.renderer).draw(first.render);
     this.view.updateHud(first.hud, this.scene);
+    if (first.done) {
+      // every frame was recorded before the reload; only the episode's end was not sent
+      this.closeEpisode(false, { resumed_at: resumedAt });
+      return false;
+    }
     await this.countdown(episode);
     if (this.destroyed) return true;
     const finished = new Promise((resolve) => {
@@ -255,8 +267,8 @@ class GameScene {
     await py.call({ cmd: "game_run" });
     const { partial } = /** @type {{partial: boolean}} */ (await finished);
     this.keyboard?.setEnabled(false);
-    if (partial || this.destroyed) return true; // endEarly() closed the episode
-    this.closeEpisode(false);
+    if (partial || this.destroyed) return true; // the episode stays open: a reload goes on
+    this.closeEpisode(false, resumedAt ? { resumed_at: resumedAt } : {});
     return false;
   }
 
@@ -329,7 +341,8 @@ class GameScene {
   }
 
   /**
-   * Something broke mid-scene: keep what was recorded, close the episode as partial, explain.
+   * Something broke mid-episode: send what was recorded and explain. The episode is not
+   * closed: after a reload the page replays its frames and goes on where it stopped.
    * @param {string} code
    * @param {import("./phase.js").Failure} what
    */
@@ -338,7 +351,7 @@ class GameScene {
     const finish = this.finishEpisode;
     this.finishEpisode = null;
     this.drawer.commit(null);
-    this.closeEpisode(true, { error: what.text.slice(0, 200), error_ref: what.ref });
+    this.recorder.flush();
     this.fail(code, what);
     finish?.({ partial: true });
   }
@@ -356,6 +369,7 @@ class GameScene {
 
   destroy() {
     this.destroyed = true;
+    window.removeEventListener("pagehide", this.onPageHide);
     this.drawer.destroy();
     this.keyboard?.destroy();
     this.recorder.destroy();

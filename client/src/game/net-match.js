@@ -129,7 +129,7 @@ export class NetMatch {
     this.earlySignals = [];
     this.match = match;
     this.state.matches_tried += 1;
-    this.state.match = { match_id: match.match_id, you: match.you, members: match.members.map((m) => m.participant_id) };
+    this.state.match = { match_id: match.match_id, you: match.you, members: match.members.map((m) => m.peer) };
     this.options.setPhase("connecting");
     this.lobby.showConnecting();
     // Test hook: a page may hold its peer connection back (e.g. until the test has set up

@@ -7,8 +7,10 @@
 
 /** The longest reason shown to a participant (the whole of it goes to the log). */
 const MAX_SHOWN_REASON = 120;
-/** The most detail sent to the server (a long traceback is cut at the end it starts with). */
-const MAX_DETAIL = 8000;
+/** The most detail sent to the server: a longer traceback keeps its end (the exception). */
+const MAX_DETAIL = 2500;
+/** The server refuses event data over 4096 characters of JSON (`Limits.event_bytes`). */
+const MAX_EVENT_JSON = 4000;
 
 /** @param {{phase: string}} state @param {string} phase */
 export function setPhase(state, phase) {
@@ -50,8 +52,13 @@ export function failure(headline, reason = "") {
   return {
     ref,
     text: `${sentence.replace(/[.…]$/, "")}. (Reference ${ref})`,
-    detail: reason.trim() ? `${headline}: ${reason}`.slice(0, MAX_DETAIL) : headline,
+    detail: reason.trim() ? tail(`${headline}: ${reason}`, MAX_DETAIL) : headline,
   };
+}
+
+/** @param {string} text @param {number} max @returns {string} the last `max` characters */
+function tail(text, max) {
+  return text.length <= max ? text : `…${text.slice(text.length - max + 1)}`;
 }
 
 /**
@@ -70,10 +77,8 @@ export function showFailure(state, view, enqueue, code, what) {
     "Reloading the page continues the study where you left it. If this happens again, please " +
       "tell the researcher the reference.",
   );
-  enqueue({
-    type: "event",
-    name: "game_error",
-    data: { code, ref: what.ref, message: what.text.slice(0, 500), detail: what.detail, episode: state.episode },
-  });
+  const data = { code, ref: what.ref, message: what.text.slice(0, 500), detail: what.detail, episode: state.episode };
+  while (JSON.stringify(data).length > MAX_EVENT_JSON) data.detail = tail(data.detail, data.detail.length - 200);
+  enqueue({ type: "event", name: "game_error", data });
   console.error(`igym game: ${what.detail} (reference ${what.ref})`);
 }

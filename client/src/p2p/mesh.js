@@ -30,7 +30,7 @@ export const RELAY_HOLD_MS = 1000;
 /** The server takes at most this many packets in one relay message. */
 const RELAY_MAX_PACKETS = 16;
 
-/** @typedef {{match_id: string, members: {participant_id: string, agents: string[]}[], you: number,
+/** @typedef {{match_id: string, members: {peer: string, agents: string[]}[], you: number,
  *             ice_servers: RTCIceServer[], max_p2p_rtt_ms: number | null, seeds: number[]}} MatchMessage */
 
 export const PINGS = 5;
@@ -64,7 +64,7 @@ export class PeerMesh {
     /** @type {Map<number, PeerLink>} */
     this.links = new Map();
     /** @type {Map<string, number>} participant id -> member index */
-    this.indexOf = new Map(options.match.members.map((m, i) => [m.participant_id, i]));
+    this.indexOf = new Map(options.match.members.map((m, i) => [m.peer, i]));
     /** @type {Map<string, {resolve: (ms: number) => void}>} pings waiting for their pong */
     this.pings = new Map();
     this.nextPing = 1;
@@ -85,7 +85,7 @@ export class PeerMesh {
         peer,
         polite: this.you > peer,
         iceServers: options.match.ice_servers ?? [],
-        sendSignal: (data) => options.sendSignal(member.participant_id, data),
+        sendSignal: (data) => options.sendSignal(member.peer, data),
         onPacket: (data) => options.onPacket(peer, data),
         onControl: (message) => this.control(peer, message),
         onState: (state) => {
@@ -302,7 +302,7 @@ export class PeerMesh {
     const member = this.match.members[peer];
     if (!this.canRelay || !member || this.sendRelay === null) return false;
     const deaf = this.silent(peer) ? [{ t: "deaf" }] : [];
-    this.sendRelay(member.participant_id, packets, [...controls, ...deaf]);
+    this.sendRelay(member.peer, packets, [...controls, ...deaf]);
     this.stats.relayed_out += packets.length + controls.length;
     return true;
   }

@@ -23,7 +23,10 @@ from igym_core.runtime.play import LocalPlay as _LocalPlay
 
 _igym_play = _LocalPlay(_json.loads(_igym_scene_json))
 
-def _igym_start(episode, seed):
+def _igym_start(episode, seed, replay_json):
+    replay = _json.loads(replay_json)
+    if replay:
+        return _json.dumps(_igym_play.resume(episode, seed, replay))
     return _json.dumps(_igym_play.start(episode, seed))
 
 def _igym_advance(inputs_json):
@@ -56,7 +59,7 @@ export class GameLoop {
     this.ticks = 0;
     /** @type {((inputs: string) => string) | null} */
     this.advanceFn = null;
-    /** @type {((episode: number, seed: number) => string) | null} */
+    /** @type {((episode: number, seed: number, replay: string) => string) | null} */
     this.startFn = null;
   }
 
@@ -127,16 +130,17 @@ export class GameLoop {
   }
 
   /**
-   * Reset for an episode; the clock does not run until run().
-   * @param {{episode: number, seed: number}} command
-   * @returns {{render: object[], hud: Record<string, number>}}
+   * Reset for an episode; the clock does not run until run(). With `replay` (the frames a
+   * reloaded page had already recorded), the game replays them first and goes on from there.
+   * @param {{episode: number, seed: number, replay?: object[]}} command
+   * @returns {{render: object[], hud: Record<string, number>, resumed_at?: number}}
    */
   start(command) {
     if (!this.startFn) throw new Error("the game is not loaded");
     this.stop();
     this.episode = command.episode;
     this.input.clear();
-    return JSON.parse(this.startFn(command.episode, command.seed));
+    return JSON.parse(this.startFn(command.episode, command.seed, JSON.stringify(command.replay ?? [])));
   }
 
   /** Start the clock: the first tick is now, then one every 1/fps s, without drift. */

@@ -17,10 +17,17 @@
 //   {id, cmd: "echo", value}    reply with value without touching Python (measures the hop)
 //   {id, cmd: "ping"}           call into Python and back (measures a full round trip)
 //   {id, cmd: "unpack", url}    fetch a zip of Python packages and unpack it into site-packages
+//   {id, cmd: "replay", scene, seed, frames}
+//                               admin console: replay stored frames (after "unpack" of the
+//                               scene's packages); reply {first, frames, differences, totals,
+//                               complete, ms} (igym_core.runtime.replay)
 //   {id, cmd: "game_load", scene, packages_url, time_origin}
 //                               unpack the env's packages zip, build LocalPlay(scene); reply with
 //                               load timings. time_origin: the main thread's performance.timeOrigin
-//   {id, cmd: "game_start", episode, seed}   reset; reply {render, hud} of the first state
+//   {id, cmd: "game_start", episode, seed, replay?}   reset; reply {render, hud} of the first
+//                               state. replay: frames a reloaded page had recorded
+//                               ([{frame, actions, focused}] from 0): replayed first, and the
+//                               reply is the state after them, with resumed_at (frames replayed)
 //   {id, cmd: "game_run"}       start the game clock (ticks at scene.fps until the episode is done)
 //   {id, cmd: "game_stop"}      stop the clock
 //   {id, cmd: "net_load", scene, match, packages_url, time_origin}

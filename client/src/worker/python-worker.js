@@ -9,6 +9,7 @@
 import { GameLoop } from "./game-loop.js";
 import { NET_PACKETS, NetLoop } from "./net-loop.js";
 import { BOOT_ERROR, ERROR, PROGRESS, READY, RESULT } from "./protocol.js";
+import { replay } from "./replay.js";
 
 const startedAt = performance.now();
 const params = new URL(self.location.href).searchParams;
@@ -83,6 +84,8 @@ async function handle(pyodide, command) {
       value = pyodide.runPython("0");
     } else if (command.cmd === "unpack") {
       value = await unpack(pyodide, command.url);
+    } else if (command.cmd === "replay") {
+      value = replay(pyodide, command);
     } else if (command.cmd === "game_load") {
       game?.stop();
       game = new GameLoop(pyodide, (message) => self.postMessage(message));

@@ -9,6 +9,7 @@ JSON Lines log.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -41,6 +42,10 @@ from igym_core.storage.store import Store
 log = logging.getLogger("igym.lobby")
 
 Send = Callable[[str, Outgoing], None]
+
+#: what a page says when it leaves a game because its partner seems gone (its connection closed
+#: or went silent): the server checks who is really gone
+PARTNER_GONE = frozenset({"partner_closed", "p2p_disconnected", "p2p_failed", "partner_left"})
 
 
 class Lobby:
@@ -95,7 +100,12 @@ class Lobby:
         self._broadcast_waiting(scene)
 
     def leave(self, participant_id: str, scene_id: str | None, reason: str) -> None:
-        """A participant left (closed the tab, navigated away, was excluded). Idempotent."""
+        """A participant left (closed the tab, navigated away, was excluded). Idempotent.
+
+        A page that leaves a game because its partner is gone (``reason`` in
+        :data:`PARTNER_GONE`) is not taken at its word: the server decides who left. A member
+        whose websocket is closed left; when every member is still connected, the peer-to-peer
+        connection failed and the game ends for everyone as ``connection_lost``."""
         sessions = (
             [s for s in [self.tracker.session(participant_id, scene_id)] if s]
             if scene_id
@@ -106,12 +116,35 @@ class Lobby:
                 continue
             scene = self._scene(session.scene_id)
             match = self.tracker.matches.get(session.match_id or "")
+            if (
+                match is not None
+                and match.started
+                and match.ended is None
+                and reason in PARTNER_GONE
+            ):
+                self._partner_gone(match, scene, participant_id)
+                continue
             self._move(session, Phase.ENDED, reason)
             if match is None:
                 self._broadcast_waiting(scene)
                 continue
             if session.phase is Phase.ENDED and match.ended is None:
                 self._partner_left(match, scene, participant_id, reason)
+
+    def _partner_gone(self, match: Match, scene: GameScene, reporter: str) -> None:
+        gone = [
+            s.participant_id
+            for s in self.tracker.members(match)
+            if s.participant_id != reporter and s.offline_since is not None
+        ]
+        if not gone:
+            self._end_match(match, scene, "connection_lost", scene.connection_lost_message, None)
+            return
+        who = gone[0]
+        left = self.tracker.session(who, scene.id)
+        assert left is not None
+        self._move(left, Phase.ENDED, "disconnected")
+        self._end_match(match, scene, f"partner_left:{who}", scene.partner_left_message, who)
 
     def _partner_left(self, match: Match, scene: GameScene, who: str, reason: str) -> None:
         if match.started:  # even if the others already finished: never back to waiting
@@ -219,10 +252,11 @@ class Lobby:
         return match
 
     def _found(self, match: Match, scene: GameScene, participant_id: str) -> MatchFound:
+        aliases = match.aliases
         return MatchFound(
             match_id=match.match_id,
             scene_id=scene.id,
-            members=[{"participant_id": p, "agents": list(match.agents[p])} for p in match.members],
+            members=[{"peer": aliases[p], "agents": list(match.agents[p])} for p in match.members],
             you=match.members.index(participant_id),
             ice_servers=self.ice_servers,
             max_p2p_rtt_ms=scene.max_p2p_rtt_ms,
@@ -232,10 +266,26 @@ class Lobby:
     # -- signaling and validation ---------------------------------------------------------------
 
     def signal(self, participant_id: str, match_id: str, to: str, data: Mapping[str, Any]) -> None:
+        """Forward WebRTC signaling to another member (``to`` is its alias in the match), while
+        the members connect or play."""
         match = self._member_match(participant_id, match_id)
-        if to not in match.members or to == participant_id:
-            raise ProtocolError("invalid", f"{to!r} is not another member of match {match_id!r}")
-        self.send(to, SignalRelay(match_id, participant_id, dict(data)))
+        recipient = self._recipient(match, participant_id, to)
+        session = self.tracker.session(participant_id, match.scene_id)
+        if session is None or session.phase not in (Phase.VALIDATING, Phase.PLAYING):
+            phase = session.phase.value if session is not None else "unknown"
+            raise ProtocolError(
+                "wrong_phase", f"signaling is for connecting and playing; your session is {phase}"
+            )
+        self.send(recipient, SignalRelay(match_id, match.aliases[participant_id], dict(data)))
+
+    @staticmethod
+    def _recipient(match: Match, participant_id: str, alias: str) -> str:
+        recipient = match.member(alias)
+        if recipient is None or recipient == participant_id:
+            raise ProtocolError(
+                "invalid", f"{alias[:40]!r} is not another member of match {match.match_id!r}"
+            )
+        return recipient
 
     def relay(
         self,
@@ -248,8 +298,7 @@ class Lobby:
         """Forward game packets (base64) and small control messages to another member while
         the game is played: the fallback for a stalled data channel. Nothing is stored."""
         match = self._member_match(participant_id, match_id)
-        if to not in match.members or to == participant_id:
-            raise ProtocolError("invalid", f"{to!r} is not another member of match {match_id!r}")
+        to = self._recipient(match, participant_id, to)
         session = self.tracker.session(participant_id, match.scene_id)
         if session is None or session.phase is not Phase.PLAYING:
             phase = session.phase.value if session is not None else "unknown"
@@ -268,12 +317,31 @@ class Lobby:
         counts["messages"] += 1
         counts["packets"] += len(packets)
         counts["controls"] += len(controls)
-        self.send(to, Relayed(match_id, participant_id, list(packets), [dict(c) for c in controls]))
+        sender = match.aliases[participant_id]
+        self.send(to, Relayed(match_id, sender, list(packets), [dict(c) for c in controls]))
 
     def probe(self, participant_id: str, match_id: str, ok: bool, rtt_ms: float | None) -> None:
-        """A member's P2P check: ``ok`` with the median RTT to the others, or a failure."""
+        """A member's P2P check: ``ok`` with the median RTT to the others, or a failure.
+
+        Only while the match is being validated, once per member (the same result sent again
+        changes nothing); anything else is refused and changes nothing."""
         match = self._member_match(participant_id, match_id)
         scene = self._scene(match.scene_id)
+        if participant_id in match.probes:
+            if match.probes[participant_id] == (ok, rtt_ms):
+                return  # the page sent it again (a reconnect)
+            raise ProtocolError(
+                "wrong_phase", f"your P2P check for match {match_id!r} was already received"
+            )
+        session = self.tracker.session(participant_id, match.scene_id)
+        if session is None or session.phase is not Phase.VALIDATING or match.started:
+            phase = session.phase.value if session is not None else "unknown"
+            raise ProtocolError(
+                "wrong_phase",
+                f"a P2P check is only taken while validating; your session is {phase}",
+            )
+        if rtt_ms is not None and not 0 <= rtt_ms <= 600_000:
+            raise ProtocolError("invalid", f"rtt_ms must be 0..600000, got {rtt_ms}")
         match.probes[participant_id] = (ok, rtt_ms)
         if len(match.probes) < len(match.members):
             return
@@ -304,6 +372,7 @@ class Lobby:
         for session in self.tracker.members(match):
             self._move(session, Phase.PLAYING, "validated")
         match.started = True
+        match.started_at = self.clock()
         self._store_match(match, "playing")
         for pid in match.members:
             self.send(pid, MatchStart(match.match_id))
@@ -331,8 +400,17 @@ class Lobby:
             session.offline_since = None
 
     def expire(self) -> None:
-        """End what timed out: waiting too long, or offline longer than the grace time."""
+        """End what timed out: waiting too long, offline longer than the grace time, a match
+        not validated in time, a game played far longer than it can take."""
         now = self.clock()
+        for match in list(self.tracker.matches.values()):
+            if match.ended is not None:
+                continue
+            scene = self._scene(match.scene_id)
+            if not match.started and now - match.created_at >= scene.validation_timeout_s:
+                self._validation_timed_out(match, scene)
+            elif match.started_at is not None and now - match.started_at >= scene.play_timeout_s:
+                self._end_match(match, scene, "match_timeout", scene.match_timeout_message, None)
         for session in list(self.tracker.sessions.values()):
             if session.phase is Phase.ENDED:
                 continue
@@ -355,26 +433,59 @@ class Lobby:
                 )
                 self._broadcast_waiting(scene)
 
+    def _validation_timed_out(self, match: Match, scene: GameScene) -> None:
+        """Members that sent their P2P check go back to waiting; the silent ones are dropped."""
+        silent = [p for p in match.members if p not in match.probes]
+        match.ended = "validation_timeout:" + ",".join(silent)
+        self._store_match(match, "requeued")
+        self._append_probe(match, failed=True, too_slow=False)
+        for session in self.tracker.members(match):
+            if session.phase is Phase.ENDED:
+                continue
+            if session.participant_id in silent:
+                self._move(session, Phase.ENDED, "validation_timeout")
+                self.send(
+                    session.participant_id,
+                    MatchEnded(
+                        match.match_id, "validation_timeout", scene.validation_timeout_message
+                    ),
+                )
+            else:
+                self._move(session, Phase.WAITING, "partner did not connect in time")
+                self.send(session.participant_id, Requeued(match.match_id, "validation_timeout"))
+        self.match(scene)
+        self._broadcast_waiting(scene)
+
     # -- parity ---------------------------------------------------------------------------------
 
     def match_of(self, participant_id: str, scene_id: str) -> str | None:
         session = self.tracker.session(participant_id, scene_id)
         return None if session is None else session.match_id
 
-    def episode_closed(self, participant_id: str, scene: GameScene, episode: int) -> None:
-        """Once every member closed ``episode``, compare their canonical logs and store it."""
+    async def episode_closed(self, participant_id: str, scene: GameScene, episode: int) -> None:
+        """Once every member closed ``episode``, compare their canonical logs and store it.
+
+        The store is read off the event loop."""
         match = self.tracker.matches.get(self.match_of(participant_id, scene.id) or "")
         if match is None:
             return
         statuses = {}
         for member in match.members:
             found = [
-                e for e in self.store.episodes_for(member, scene.id) if e["episode"] == episode
+                e
+                for e in await asyncio.to_thread(self.store.episodes_for, member, scene.id)
+                if e["episode"] == episode
             ]
             if not found or found[0]["status"] not in ("complete", "partial"):
                 return
             statuses[member] = found[0]["status"]
-        logs = {m: self.store.frame_rows(m, scene.id, episode) for m in match.members}
+        if episode in match.parity_checked:
+            return  # both members closed it at the same moment: checked once
+        match.parity_checked.add(episode)
+        logs = {
+            m: await asyncio.to_thread(self.store.frame_rows, m, scene.id, episode)
+            for m in match.members
+        }
         hashes = {m: canonical_digest(rows) for m, rows in logs.items()}
         difference = first_difference(logs)
         if difference is not None:
@@ -455,7 +566,11 @@ class Lobby:
             session.move(to, self.clock(), reason)
         except TransitionError as exc:
             self.store.add_event(
-                session.participant_id, "invalid_transition", {"error": str(exc)}, self.clock()
+                session.participant_id,
+                "invalid_transition",
+                {"error": str(exc)},
+                self.clock(),
+                background=True,
             )
             raise
         self._event(session.participant_id, session.scene_id, to.value, reason)
@@ -466,6 +581,7 @@ class Lobby:
             "session_phase",
             {"scene_id": scene_id, "phase": phase, "reason": reason},
             self.clock(),
+            background=True,
         )
 
     def _broadcast_waiting(self, scene: GameScene) -> None:

@@ -40,6 +40,27 @@ class TransitionError(Exception):
     """A move the session state machine does not allow."""
 
 
+#: why a session may end by the server's decision (what the participant did not choose):
+#: a game scene ended for one of these counts as done, its unplayed episodes kept as partial
+SERVER_END_REASONS = (
+    "partner_left",
+    "connection_lost",
+    "partner_excluded",
+    "excluded",
+    "waiting_timeout",
+    "validation_timeout",
+    "match_timeout",
+    "reconnect_timeout",
+    "ended_by_researcher",
+    "excluded_by_researcher",
+)
+
+
+def ended_by_server(reason: str | None) -> bool:
+    """Whether a session's end reason is one the server decided (see SERVER_END_REASONS)."""
+    return reason is not None and reason.split(":", 1)[0] in SERVER_END_REASONS
+
+
 @attrs.define
 class GameSession:
     participant_id: str
@@ -86,6 +107,23 @@ class Match:
     #: what each member had forwarded by the server's relay, by sender:
     #: {"messages": n, "packets": n, "controls": n}
     relayed: dict[str, dict[str, int]] = attrs.field(factory=dict)
+    #: when the match started to be played (None until every probe passed)
+    started_at: float | None = None
+    #: episodes whose parity was checked
+    parity_checked: set[int] = attrs.field(factory=set)
+
+    @property
+    def aliases(self) -> dict[str, str]:
+        """What the members call each other: ``peer<index>``, never a participant id (which
+        may be a crowd-sourcing platform's id)."""
+        return {pid: f"peer{i}" for i, pid in enumerate(self.members)}
+
+    def member(self, alias: str) -> str | None:
+        """The participant id behind an alias of this match, or None."""
+        for pid, name in self.aliases.items():
+            if name == alias:
+                return pid
+        return None
 
 
 class Tracker:

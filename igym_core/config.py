@@ -452,12 +452,25 @@ def _scenes(value: Any) -> tuple[Scene, ...]:
 
 
 @attrs.frozen
+class ExperimentSource:
+    """The file an experiment was loaded from: its path and the SHA-256 of its bytes."""
+
+    path: str
+    sha256: str
+
+
+@attrs.frozen
 class Experiment:
-    """An ordered list of scenes; the last one is an :class:`EndScene` and is the only one."""
+    """An ordered list of scenes; the last one is an :class:`EndScene` and is the only one.
+
+    ``source`` is set by :func:`igym_core.experiment.load_experiment` (the file and its hash,
+    recorded with the data); it takes no part in comparisons.
+    """
 
     id: str = attrs.field(validator=identifier)
     scenes: tuple[Scene, ...] = attrs.field(converter=_scenes)
     title: str = attrs.field(default="", validator=text)
+    source: ExperimentSource | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
     @scenes.validator
     def _check(self, attribute: attrs.Attribute, value: tuple[Any, ...]) -> None:

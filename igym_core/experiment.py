@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
 import runpy
 from pathlib import Path
 
-from igym_core.config import ConfigError, EndScene, Experiment, GameScene, Scene
+import attrs
+
+from igym_core.config import (
+    ConfigError,
+    EndScene,
+    Experiment,
+    ExperimentSource,
+    GameScene,
+    Scene,
+)
 from igym_core.options import check_matchmaker_options
 from igym_core.plugins import PluginManager
 
@@ -17,10 +27,12 @@ def load_experiment(path: str | Path) -> Experiment:
 
     The file defines a module-level ``experiment`` (or exactly one ``Experiment`` under any
     name). Configuration mistakes raise :class:`ConfigError` naming the file and the field.
+    The experiment's ``source`` is the file and the SHA-256 of the bytes that were run.
     """
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: no such experiment file")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
     try:
         namespace = runpy.run_path(str(path), run_name="__igym_experiment__")
     except ConfigError as exc:
@@ -36,7 +48,7 @@ def load_experiment(path: str | Path) -> Experiment:
                 f"(found {len(candidates)})"
             )
         found = candidates[0]
-    return found
+    return attrs.evolve(found, source=ExperimentSource(str(path.resolve()), digest))
 
 
 def scene_for_client(scene: Scene, participant_id: str) -> dict:

@@ -45,6 +45,7 @@ GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "MatchRow",
             "ParityRow",
             "ValidationRow",
+            "ProvenanceRow",
         ),
     ),
 )

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 
 from quart import Quart, Response
 from quart_schema import QuartSchema
 
+from igym_core import provenance
 from igym_core.config import Experiment
 from igym_core.experiment import check_plugins
 from igym_core.plugins import PluginManager
@@ -71,6 +73,7 @@ def create_app(
         experiment.id,
         write_timeout_s=settings.store_write_timeout_s,
     )
+    provenance.record(store, experiment, plugins, time.time())  # what produces the data
     bundles = Bundles()
     games = GameService(store, plugins, bundles, experiment.id)
     study = StudyGate.load(store)

@@ -13,6 +13,7 @@ from igym_core.storage.rows import (
     MatchRow,
     ParityRow,
     ParticipantRow,
+    ProvenanceRow,
     ResponseRow,
     SceneProgressRow,
     ValidationRow,
@@ -127,6 +128,15 @@ class StoreReader:
         ):
             yield cast(ValidationRow, {**row, "document": json.loads(row["document"])})
 
+    def provenance(self) -> Iterator[ProvenanceRow]:
+        """What produced the data (igym, plugins, experiment), each from when it was first
+        used, in that order."""
+        for row in self._rows(
+            "SELECT provenance_id, recorded_at, record FROM provenance ORDER BY provenance_id"
+        ):
+            record = json.loads(row.pop("record"))
+            yield cast(ProvenanceRow, {**row, **record})
+
     def tables(self) -> dict[str, Iterator[Any]]:
         """Every table the built-in exporters write, by file stem, in a fixed order (all but
         the validation documents)."""
@@ -139,4 +149,5 @@ class StoreReader:
             "frames": self.frames(),
             "matches": self.matches(),
             "parity": self.parity(),
+            "provenance": self.provenance(),
         }

@@ -198,3 +198,28 @@ class ValidationRow(TypedDict):
     match_id: str
     episode: int
     document: dict[str, Any]
+
+
+class ProvenanceRow(TypedDict):
+    """What produced the data from ``recorded_at`` on: the server appends one when a study
+    starts and again whenever one of these changed (a restart with the same software adds
+    none).
+
+    - ``provenance_id``: increasing; ``recorded_at``: when the server started with it.
+    - ``igym_version``, ``python_version``: the core and the interpreter that ran the server.
+    - ``experiment_file``, ``experiment_sha256``: the experiment file and the SHA-256 of its
+      bytes (``None`` for an experiment built in code).
+    - ``config_sha256``: a digest of the experiment's configuration as loaded, every scene and
+      field included.
+    - ``plugins``: every installed plugin by entry-point name, with its ``distribution`` and
+      ``version``.
+    """
+
+    provenance_id: int
+    recorded_at: float
+    igym_version: str
+    python_version: str
+    experiment_file: str | None
+    experiment_sha256: str | None
+    config_sha256: str
+    plugins: dict[str, dict[str, str | None]]

@@ -124,7 +124,7 @@ def test_hook_igym_exporters(tmp_path, plugins):
 
     plugins.register(types.SimpleNamespace(igym_exporters=hookimpl(lambda: [Count()])), name="c")
     store = Store(tmp_path / "s.sqlite3", "s")
-    store.create_participant("p1", "h", {}, 0.0)
+    store.create_participant("p1", "h", {}, 0.0).result()
     result = export_store(store, tmp_path / "out", plugins)
     assert (tmp_path / "out" / "count" / "participants.txt").read_text() == "1\n"
     assert result.problems == ()

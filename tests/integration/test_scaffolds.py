@@ -204,7 +204,7 @@ def test_the_rule_is_installed_and_its_options_are_checked(installed):
 def test_the_exporter_writes_its_file_with_igym_export(dists, tmp_path):
     path = study(tmp_path)
     store = Store(tmp_path / "data" / "sc.sqlite3", "sc")
-    store.create_participant("p1", "h", {}, 1.0)
+    store.create_participant("p1", "h", {}, 1.0).result()
     store.close()
     done = subprocess.run(
         [

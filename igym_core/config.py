@@ -319,19 +319,37 @@ def _int_in(low: int, high: int) -> Any:
     return check
 
 
+GAME_MODES = ("browser", "server")
+STEP_ON = ("tick", "input")
+FRAME_FORMATS = ("jpeg", "webp", "png")
+
+
 @attrs.frozen
 class GameScene(Scene):
-    """Episodes of an environment played in the browser.
+    """Episodes of an environment played by one or more participants.
 
-    ``env`` names an environment a plugin provides (``igym plugins`` lists them) and
-    ``env_kwargs`` override its defaults. ``seats`` maps every agent id to a seat: ``"human"``,
-    ``"policy:<name>"`` or ``"random"`` (or :class:`Seat` objects). ``input_mode`` is ``"held"``
-    (the action of the key held at each tick) or ``"press"`` (each key press acts once).
+    ``env`` names an environment a plugin (or the experiment's ``environments``) provides
+    (``igym plugins`` lists them) and ``env_kwargs`` override its defaults. ``seats`` maps
+    every agent id to a seat: ``"human"``, ``"policy:<name>"`` or ``"random"`` (or
+    :class:`Seat` objects). ``input_mode`` is ``"held"`` (the action of the key held at each
+    tick) or ``"press"`` (each key press acts once). ``step_on`` is ``"tick"`` (the game
+    advances every 1/fps s, idle players doing the default action) or ``"input"`` (it advances
+    only when a player pressed a key: grid worlds, puzzles). Turn-based (PettingZoo AEC) envs
+    always advance when the player whose turn it is acts.
 
-    Multiplayer scenes (two or more human seats) also have a waiting room
-    (``waiting_timeout_s``), a P2P check that must be done within ``validation_timeout_s``
-    (members who sent theirs go back to waiting, silent ones are dropped with
-    ``validation_timeout_message``), and a game that the server ends after
+    ``mode`` is where the environment runs: ``"browser"`` (Pyodide in each participant's
+    browser; pure-Python envs; several humans play peer to peer with rollback) or ``"server"``
+    (CPython on the igym server at ``fps``: any env, numpy, torch...; inputs go to the server
+    over the websocket and every member gets each frame; the server records the frames).
+    Server scenes, with one human or several, go through the waiting room and the scene's
+    matchmaker. When the env renders images (``render_mode="rgb_array"``) they are sent as
+    ``frame_format`` (``"jpeg"``, ``"webp"`` or ``"png"``) at ``frame_quality``, scaled down
+    to at most ``frame_max_width`` pixels wide when set.
+
+    Matched scenes (several human seats, or any server scene) also have a waiting room
+    (``waiting_timeout_s``), a P2P check in browser mode that must be done within
+    ``validation_timeout_s`` (members who sent theirs go back to waiting, silent ones are
+    dropped with ``validation_timeout_message``), and a game that the server ends after
     :attr:`play_timeout_s` (``match_timeout_message``).
     """
 
@@ -380,6 +398,44 @@ class GameScene(Scene):
         "saved; you can go on.",
         validator=text,
     )
+    # -- where it runs and when it steps --
+    mode: str = attrs.field(default="browser")
+    step_on: str = attrs.field(default="tick")
+    frame_format: str = attrs.field(default="jpeg")
+    frame_quality: int = attrs.field(default=80, validator=_int_in(1, 100))
+    frame_max_width: int | None = attrs.field(default=None)
+
+    @mode.validator
+    def _check_mode(self, attribute: attrs.Attribute, value: Any) -> None:
+        if value not in GAME_MODES:
+            raise ConfigError(
+                f"{_where(self, attribute)} must be one of {', '.join(GAME_MODES)}, got {value!r}"
+            )
+
+    @step_on.validator
+    def _check_step_on(self, attribute: attrs.Attribute, value: Any) -> None:
+        if value not in STEP_ON:
+            raise ConfigError(
+                f"{_where(self, attribute)} must be one of {', '.join(STEP_ON)}, got {value!r}"
+            )
+        if value == "input" and self.mode == "browser" and self.multiplayer:
+            raise ConfigError(
+                f"{_where(self, attribute)}='input' cannot drive a peer-to-peer game (rollback "
+                "steps every tick); use mode='server' for several players"
+            )
+
+    @frame_format.validator
+    def _check_format(self, attribute: attrs.Attribute, value: Any) -> None:
+        if value not in FRAME_FORMATS:
+            raise ConfigError(
+                f"{_where(self, attribute)} must be one of {', '.join(FRAME_FORMATS)}, "
+                f"got {value!r}"
+            )
+
+    @frame_max_width.validator
+    def _check_width(self, attribute: attrs.Attribute, value: Any) -> None:
+        if value is not None:
+            _int_in(16, 8192)(self, attribute, value)
 
     @seats.validator
     def _check_seats(self, attribute: attrs.Attribute, value: dict[str, Any]) -> None:
@@ -434,8 +490,18 @@ class GameScene(Scene):
 
     @property
     def multiplayer(self) -> bool:
-        """Several human seats: participants are matched and play peer to peer."""
+        """Several human seats: participants are matched and play together."""
         return len(self.human_agents) > 1
+
+    @property
+    def server_mode(self) -> bool:
+        """The environment runs on the server (``mode="server"``)."""
+        return self.mode == "server"
+
+    @property
+    def matched(self) -> bool:
+        """Participants go through the waiting room: several humans, or a server scene."""
+        return self.multiplayer or self.server_mode
 
     def episode_seed(self, participant_id: str, episode: int) -> int:
         """The seed of one episode: fixed by the scene's seed, the participant and the episode."""
@@ -463,14 +529,31 @@ class ExperimentSource:
 class Experiment:
     """An ordered list of scenes; the last one is an :class:`EndScene` and is the only one.
 
-    ``source`` is set by :func:`igym_core.experiment.load_experiment` (the file and its hash,
-    recorded with the data); it takes no part in comparisons.
-    """
+    ``environments`` may define environments in the experiment file itself. ``source`` is set
+    by :func:`igym_core.experiment.load_experiment` (the file and its hash, recorded with the
+    data); it takes no part in comparisons."""
 
     id: str = attrs.field(validator=identifier)
     scenes: tuple[Scene, ...] = attrs.field(converter=_scenes)
     title: str = attrs.field(default="", validator=text)
+    #: environments defined in the experiment file itself (``EnvironmentSpec``), next to those
+    #: of installed plugins: e.g. ``gymnasium:make`` with ``kwargs={"id": "CartPole-v1"}``
+    environments: tuple[Any, ...] = attrs.field(default=(), converter=tuple)
     source: ExperimentSource | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
+
+    @environments.validator
+    def _check_envs(self, attribute: attrs.Attribute, value: tuple[Any, ...]) -> None:
+        from igym_core.specs import EnvironmentSpec
+
+        names: set[str] = set()
+        for i, spec in enumerate(value):
+            if not isinstance(spec, EnvironmentSpec):
+                raise ConfigError(
+                    f"Experiment.environments[{i}] must be an EnvironmentSpec, got {spec!r:.80}"
+                )
+            if spec.name in names:
+                raise ConfigError(f"Experiment.environments has two named {spec.name!r}")
+            names.add(spec.name)
 
     @scenes.validator
     def _check(self, attribute: attrs.Attribute, value: tuple[Any, ...]) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import attrs
 
+from igym_core import hookimpl
 from igym_core.config import (
     ConfigError,
     EndScene,
@@ -16,10 +17,19 @@ from igym_core.config import (
     GameScene,
     Scene,
 )
+from igym_core.envcheck import check_environments
 from igym_core.options import check_matchmaker_options
 from igym_core.plugins import PluginManager
+from igym_core.specs import EnvironmentSpec
 
-__all__ = ["ConfigError", "Experiment", "check_plugins", "load_experiment", "scene_for_client"]
+__all__ = [
+    "ConfigError",
+    "Experiment",
+    "check_plugins",
+    "load_experiment",
+    "plugins_for",
+    "scene_for_client",
+]
 
 
 def load_experiment(path: str | Path) -> Experiment:
@@ -60,8 +70,32 @@ def scene_for_client(scene: Scene, participant_id: str) -> dict:
     return data
 
 
+class _ExperimentEnvironments:
+    """The experiment file's own ``environments``, as a plugin like any other."""
+
+    def __init__(self, experiment: Experiment) -> None:
+        self.specs = list(experiment.environments)
+
+    @hookimpl
+    def igym_environments(self) -> list[EnvironmentSpec]:
+        return self.specs
+
+
+def plugins_for(experiment: Experiment, plugins: PluginManager | None = None) -> PluginManager:
+    """``plugins`` (a new :class:`PluginManager` when None) with the experiment's own
+    ``environments`` registered as the plugin ``experiment:<id>``."""
+    plugins = plugins or PluginManager()
+    name = f"experiment:{experiment.id}"
+    if plugins.pm.get_plugin(name) is not None:
+        plugins.unregister(name)
+    if experiment.environments:
+        plugins.register(_ExperimentEnvironments(experiment), name=name)
+    return plugins
+
+
 def check_plugins(experiment: Experiment, plugins: PluginManager) -> None:
     """Check what only the installed plugins can tell: environments, agents, policies, keys,
+    env and policy kwargs, browser packages (:func:`igym_core.envcheck.check_environments`),
     and matchmaker options (:func:`igym_core.options.check_matchmaker_options`).
 
     Raises :class:`ConfigError` naming the scene and field.
@@ -101,4 +135,5 @@ def check_plugins(experiment: Experiment, plugins: PluginManager) -> None:
                 raise ConfigError(
                     f"{where}.key_bindings[{key!r}] = {action!r} is not an action of {scene.env!r}"
                 )
+    check_environments(experiment, plugins)
     check_matchmaker_options(experiment, plugins)

@@ -66,6 +66,8 @@ class Settings:
         repr=False,
         validator=lambda _s, _a, value: value is None or check_hash(value),
     )
+    #: threads that step server-authoritative games (shared by all of them)
+    server_game_threads: int = attrs.field(default=8, validator=_positive)
     #: how often the server checks whether an installed plugin changed since it started
     plugin_check_s: float = attrs.field(default=10.0, validator=_positive)
 

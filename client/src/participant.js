@@ -21,6 +21,9 @@ const MULTIPLAYER_MESSAGES = new Set([
   "match_ended",
   "lobby_timeout",
   "parity",
+  "server_episode",
+  "server_frame",
+  "server_game_end",
 ]);
 
 /** Errors that mean "not now": the message is kept and sent again later. */

@@ -1,8 +1,10 @@
 """``igym check-env NAME_OR_MODULE:FACTORY``: is an environment deterministic and rollback-safe?
 
 Runs the sync-test battery of :func:`igym_core.runtime.synctest.check_game` (plain-data state,
-two instances in lock-step, snapshot restore, rollback and replay at every frame) and exits 1 if
-any check fails. ``NAME`` is an environment a plugin provides (``igym plugins`` lists them); an
+or, for an env without ``get_state``/``set_state``, the generic pickle/deepcopy snapshot; two
+instances in lock-step; snapshot restore; rollback and replay at every frame) and exits 1 if
+any check fails. ``--kwargs`` passes keyword arguments to ``MODULE:FACTORY``: ``igym check-env
+gymnasium:make --kwargs '{"id": "CartPole-v1"}'``. ``NAME`` is an environment a plugin provides (``igym plugins`` lists them); an
 Overcooked layout name also finds the plugin environment built on it.
 """
 
@@ -10,11 +12,13 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from igym_core.commands import CommandError
+from igym_core.runtime.adapter import AdapterError, action_space_of, possible_agents
 from igym_core.runtime.game import GameError, Policy, RollbackGame, as_game, load_callable
 from igym_core.runtime.synctest import check_game
 
@@ -46,17 +50,16 @@ def _accepts(factory: Callable[..., Any], name: str) -> bool:
 
 
 def _probe_actions(factory: Callable[..., Any], kwargs: dict[str, Any]) -> tuple[int, int]:
-    """``(action count, default action)`` of an env made by ``factory`` (7 and 0 if unknown;
-    an env may name its idle action in a ``default_action`` attribute)."""
+    """``(action count, default action)`` of an env made by ``factory``, read from its first
+    agent's action space (7 and 0 when it declares none; an env may name its idle action in a
+    ``default_action`` attribute)."""
     env = factory(**kwargs)
-    count = 7
-    spaces = getattr(env, "action_spaces", None)
-    space = next(iter(spaces.values())) if isinstance(spaces, dict) and spaces else None
-    if space is None and not callable(getattr(env, "action_space", None)):
-        space = getattr(env, "action_space", None)
-    n = getattr(space, "n", getattr(env, "action_count", None))
-    if isinstance(n, int) and n > 0:
-        count = n
+    raw = possible_agents(env)
+    try:
+        space = action_space_of(env, raw[0] if raw else None)
+    except AdapterError as exc:
+        raise CommandError(f"{env!r:.60}: {exc}") from None
+    count = space.start + space.n if space is not None else 7
     default = getattr(env, "default_action", 0)
     return count, default if isinstance(default, int) and 0 <= default < count else 0
 
@@ -70,18 +73,22 @@ def _policy_factory(path: str, kwargs: dict[str, Any]) -> Callable[[int, int], P
     return make
 
 
-def resolve_env(target: str) -> EnvTarget:
-    """Find ``target``: ``module:callable``, a plugin environment name, or the layout of one."""
+def resolve_env(target: str, kwargs: dict[str, Any] | None = None) -> EnvTarget:
+    """Find ``target``: ``module:callable`` (called with ``kwargs``), a plugin environment
+    name, or the layout of one."""
     if ":" in target:
         try:
             factory = load_callable(target)
         except GameError as exc:
             raise CommandError(str(exc)) from None
+        kwargs = dict(kwargs or {})
         try:
-            count, default = _probe_actions(factory, {})
+            count, default = _probe_actions(factory, kwargs)
+        except CommandError:
+            raise
         except Exception as exc:
             raise CommandError(f"{target}() raised {type(exc).__name__}: {exc}") from None
-        return EnvTarget(target, factory, {}, count, default)
+        return EnvTarget(target, factory, kwargs, count, default)
     from igym_core.plugins import PluginError, PluginManager
 
     manager = PluginManager()
@@ -114,6 +121,16 @@ def resolve_env(target: str) -> EnvTarget:
     )
 
 
+def _json_object(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("must be a JSON object")
+    return value
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "check-env",
@@ -122,6 +139,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("env", metavar="NAME_OR_MODULE:FACTORY")
+    parser.add_argument(
+        "--kwargs",
+        type=_json_object,
+        default=None,
+        help='keyword arguments of MODULE:FACTORY as a JSON object, e.g. \'{"id": "CartPole-v1"}\'',
+    )
     parser.add_argument("--frames", type=int, default=300, help="frames per seed (default 300)")
     parser.add_argument(
         "--seeds", type=int, nargs="+", default=[0, 1], help="reset seeds to try (default 0 1)"
@@ -136,7 +159,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def handle(args: argparse.Namespace) -> int:
     if args.frames < 1 or args.max_distance < 1:
         raise CommandError("--frames and --max-distance must be at least 1")
-    env = resolve_env(args.env)
+    env = resolve_env(args.env, args.kwargs)
     try:
         report = check_game(
             lambda seed: env.make_game(seed),

@@ -90,7 +90,7 @@ def host(experiments: list[Experiment], args: argparse.Namespace) -> int:
             servers.append((experiment, sock))
         try:
             apps = [(create_app(e, settings), e, sock) for e, sock in servers]
-        except StoreError as exc:
+        except (ConfigError, StoreError) as exc:  # start-up checks, or a store not ours
             raise CommandError(str(exc)) from None
         asyncio.run(_serve(apps, settings))
     finally:

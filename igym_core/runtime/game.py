@@ -1,10 +1,11 @@
 """What the rollback machinery needs of a game, and a wrapper that makes an env provide it.
 
 :class:`RollbackGame` is the whole contract: step with one action per agent, save and restore the
-state as plain data, hash the live state canonically, and show an agent its observation (for AI
-seats and scripted inputs). :class:`EnvGame` adapts any PettingZoo-parallel-style env (``reset``,
-``step(actions_dict)``, ``get_state``, ``set_state``, optionally ``state_hash``) or
-Gymnasium-style single-agent env to it.
+state, hash the live state canonically, and show an agent its observation (for AI seats and
+scripted inputs). :class:`EnvGame` adapts an environment as it is to it: a Gymnasium env (with
+any wrappers), a PettingZoo parallel env or a PettingZoo AEC (turn-based) env, needing only
+``reset`` and ``step``; state access is used for rollback when the env offers it, else a
+generic snapshot (a structural deep copy) of the env object.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ import importlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
-from igym_core.runtime.hashing import HASH_SIZE, state_hash
+from igym_core.runtime.adapter import ActionSpace, action_space_of, env_kind, possible_agents
+from igym_core.runtime.hashing import HASH_SIZE, StateHashError, object_hash, state_hash
+from igym_core.runtime.snapshot import SnapshotError, clone
 
 __all__ = [
     "EnvGame",
@@ -108,14 +111,30 @@ def _to_hash_bytes(value: Any) -> bytes:
 
 
 class EnvGame:
-    """Makes an environment a :class:`RollbackGame`.
+    """Makes an environment a :class:`RollbackGame`: the environment contract.
 
-    ``env`` must offer ``reset(seed=...)``, ``step(...)``, ``get_state()`` and ``set_state()``.
-    A PettingZoo-parallel env (``possible_agents``, ``step(dict)`` returning five dicts) and a
-    Gymnasium-style env (``step(action)`` returning ``obs, reward, terminated, truncated, info``)
-    both work. The hash is the env's own ``state_hash()`` when it has one, else the canonical
-    hash of ``get_state()``. The snapshot is ``(env_state, observations)``: observations are
-    kept by reference, so an env must not mutate an observation it has returned.
+    ``env`` needs only ``reset(seed=...)`` and ``step(...)`` (and ``render()`` to be seen).
+    Three API kinds are accepted as they are (:func:`igym_core.runtime.adapter.env_kind`):
+    Gymnasium single-agent envs (any wrappers: ``TimeLimit``, ``OrderEnforcing``, ...),
+    PettingZoo parallel envs and PettingZoo AEC (turn-based) envs. igym names agents by
+    ``str()`` of the env's ``possible_agents``; a single-agent env's one agent is named by
+    ``agent_ids`` (default ``"agent_0"``). Actions are ints (see
+    :class:`~igym_core.runtime.adapter.ActionSpace` for ``MultiDiscrete``).
+
+    State access is needed only for rollback (peer-to-peer play, ``igym check-env``): the
+    env's own ``get_state()``/``set_state()`` when it has them (and ``state_hash()``, else the
+    canonical hash of ``get_state()``); otherwise a generic snapshot of the whole env object
+    (wrappers included): a structural deep copy (:func:`igym_core.runtime.snapshot.clone`,
+    which, unlike ``pickle``/``deepcopy``, keeps the state of PettingZoo's ``EzPickle`` envs),
+    hashed by :func:`~igym_core.runtime.hashing.object_hash`. :attr:`snapshot` says which is
+    used (``"get_state"``, or ``"copy"`` once taken); ``igym check-env`` proves that it
+    restores exactly. A snapshot is ``(env state,
+    observations)``: observations are kept by reference, so an env must not mutate an
+    observation it has returned.
+
+    In an AEC env a frame is one move: :meth:`step` applies the action of the agent whose
+    turn it is (:attr:`turn`), then steps agents that are done with ``None`` as PettingZoo
+    requires; the others' actions are ignored.
     """
 
     def __init__(
@@ -125,60 +144,201 @@ class EnvGame:
         agent_ids: Sequence[str] | None = None,
         options: Mapping[str, Any] | None = None,
     ) -> None:
-        for name in ("reset", "step", "get_state", "set_state"):
+        for name in ("reset", "step"):
             if not callable(getattr(env, name, None)):
                 raise GameError(
-                    f"{type(env).__name__} has no {name}(); rollback needs "
-                    "reset, step, get_state and set_state"
+                    f"{type(env).__name__} has no {name}(); an environment needs reset and step"
                 )
         self.env = env
-        possible = getattr(env, "possible_agents", None)
-        self.parallel = possible is not None
-        if agent_ids is not None:
-            self.agent_ids = tuple(agent_ids)
-        elif self.parallel:
-            self.agent_ids = tuple(possible)
+        self.kind = env_kind(env)
+        raw = possible_agents(env)
+        if self.kind == "single" or raw is None:
+            self._raw: tuple[Any, ...] = (None,)
+            names: tuple[str, ...] = tuple(agent_ids) if agent_ids else ("agent_0",)
+            if len(names) != 1:
+                raise GameError(
+                    f"{type(env).__name__} is a single-agent env; it has one agent, not {list(names)}"
+                )
         else:
-            self.agent_ids = ("agent_0",)
+            self._raw = raw
+            names = tuple(str(a) for a in raw)
+            if agent_ids is not None and tuple(agent_ids) != names:
+                raise GameError(
+                    f"the env's agents are {list(names)} (str of its possible_agents), "
+                    f"not {list(agent_ids)}"
+                )
+        self.agent_ids = names
+        self.parallel = self.kind == "parallel"
+        self.action_spaces: tuple[ActionSpace | None, ...] = tuple(
+            action_space_of(env, a) for a in self._raw
+        )
+        own_get = callable(getattr(env, "get_state", None))
+        own_set = callable(getattr(env, "set_state", None))
+        self._own_state = own_get and own_set
         own_hash = getattr(env, "state_hash", None)
         self._own_hash = own_hash if callable(own_hash) else None
-        result = env.reset(seed=seed, options=dict(options) if options else None)
-        self._obs = self._split_obs(result[0] if isinstance(result, tuple) else result)
+        self.snapshot = "get_state" if self._own_state else None
+        self._obs: tuple[Any, ...] = ()
+        self.reset(seed, options)
+
+    # -- playing ----------------------------------------------------------------------------
+
+    def reset(self, seed: int, options: Mapping[str, Any] | None = None) -> None:
+        kwargs: dict[str, Any] = {"seed": seed}
+        if options:
+            kwargs["options"] = dict(options)
+        result = self.env.reset(**kwargs)
+        if self.kind == "aec":
+            self._obs = ()
+            return
+        obs = result[0] if isinstance(result, tuple) else result
+        self._obs = self._split_obs(obs)
 
     def _split_obs(self, obs: Any) -> tuple[Any, ...]:
         if self.parallel and isinstance(obs, Mapping):
-            return tuple(obs.get(a) for a in self.agent_ids)
+            return tuple(obs.get(a) for a in self._raw)
         return (obs,)
 
+    def _env_action(self, index: int, action: int) -> Any:
+        space = self.action_spaces[index]
+        return action if space is None else space.to_env(action)
+
+    @property
+    def turn(self) -> int | None:
+        """The index of the agent whose move it is (AEC envs), else None."""
+        if self.kind != "aec":
+            return None
+        try:
+            return self._raw.index(self.env.agent_selection)
+        except ValueError:
+            return None
+
     def step(self, actions: Sequence[int]) -> StepOutcome:
-        ids = self.agent_ids
+        if self.kind == "aec":
+            return self._step_aec(actions)
         if self.parallel:
-            obs, rewards, terms, truncs, infos = self.env.step(dict(zip(ids, actions, strict=True)))
-            self._obs = self._split_obs(obs)
+            live = getattr(self.env, "agents", None)
+            live = set(self._raw) if live is None else set(live)
+            step_actions = {
+                a: self._env_action(i, actions[i]) for i, a in enumerate(self._raw) if a in live
+            }
+            obs, rewards, terms, truncs, infos = self.env.step(step_actions)
+            if isinstance(obs, Mapping):  # a done agent gets no new observation
+                before = self._obs or (None,) * len(self._raw)
+                self._obs = tuple(obs.get(a, b) for a, b in zip(self._raw, before, strict=True))
+            ended = _episode_over(self.env, terms, truncs, self._raw)
+            terminated = ended and any(bool(terms.get(a, False)) for a in self._raw)
             return StepOutcome(
-                tuple(float(rewards.get(a, 0.0)) for a in ids),
-                any(bool(terms.get(a, False)) for a in ids),
-                any(bool(truncs.get(a, False)) for a in ids),
-                infos if any(infos.get(a) for a in ids) else None,
+                tuple(float(rewards.get(a, 0.0)) for a in self._raw),
+                terminated,
+                ended and not terminated,
+                _nonempty_infos(infos, self._raw, self.agent_ids),
             )
-        obs, reward, terminated, truncated, info = self.env.step(actions[0])
+        obs, reward, terminated, truncated, info = _five(
+            self.env.step(self._env_action(0, actions[0]))
+        )
         self._obs = (obs,)
         return StepOutcome((float(reward),), bool(terminated), bool(truncated), info or None)
 
+    def _step_aec(self, actions: Sequence[int]) -> StepOutcome:
+        env = self.env
+        turn = self.turn
+        if turn is None:
+            raise GameError(
+                f"the AEC env's agent_selection {env.agent_selection!r} is not one of its agents"
+            )
+        env.step(self._env_action(turn, actions[turn]))
+        rewards = getattr(env, "rewards", {}) or {}
+        out = tuple(float(rewards.get(a, 0.0)) for a in self._raw)
+        infos = _nonempty_infos(getattr(env, "infos", {}) or {}, self._raw, self.agent_ids)
+        terms = getattr(env, "terminations", {}) or {}
+        terminated_now = any(bool(terms.get(a, False)) for a in self._raw)
+        while env.agents and _done(env, env.agent_selection):
+            env.step(None)  # PettingZoo: an agent that is done is stepped with None
+        ended = not env.agents
+        terminated = ended and terminated_now
+        return StepOutcome(out, terminated, ended and not terminated, infos)
+
+    def observe(self, agent_index: int) -> Any:
+        if self.kind == "aec":
+            try:
+                return self.env.observe(self._raw[agent_index])
+            except (KeyError, IndexError):
+                return None
+        return self._obs[agent_index]
+
+    def actions(self, agent_index: int) -> range | None:
+        """The actions the env's space allows ``agent_index`` (None when it declares none)."""
+        space = self.action_spaces[agent_index]
+        return None if space is None else space.actions()
+
+    # -- state (rollback only) --------------------------------------------------------------
+
     def get_state(self) -> Any:
-        return (self.env.get_state(), self._obs)
+        if self._own_state:
+            return (self.env.get_state(), self._obs)
+        try:
+            snap = clone((self.env, self._obs))
+        except SnapshotError as exc:
+            raise GameError(
+                f"{type(self.env).__name__} has no get_state()/set_state() and cannot be "
+                f"copied for a snapshot: {exc}; rollback needs one of them"
+            ) from None
+        self.snapshot = "copy"
+        return snap
 
     def set_state(self, state: Any) -> None:
-        env_state, self._obs = state
-        self.env.set_state(env_state)
+        if self._own_state:
+            env_state, self._obs = state
+            self.env.set_state(env_state)
+        else:  # copy again, so that the snapshot can be restored any number of times
+            self.env, self._obs = clone(state)
 
     def state_hash(self) -> bytes:
         if self._own_hash is not None:
             return _to_hash_bytes(self._own_hash())
-        return state_hash(self.env.get_state())
+        if self._own_state:
+            return state_hash(self.env.get_state())
+        try:
+            return object_hash(self.env)
+        except StateHashError as exc:
+            raise GameError(
+                f"{type(self.env).__name__} has no get_state() and its state cannot be hashed: "
+                f"{exc}"
+            ) from None
 
-    def observe(self, agent_index: int) -> Any:
-        return self._obs[agent_index]
+
+def _five(result: Any) -> tuple[Any, Any, Any, Any, Any]:
+    if not isinstance(result, tuple) or len(result) != 5:
+        size = len(result) if isinstance(result, tuple) else type(result).__name__
+        raise GameError(
+            f"step() must return (obs, reward, terminated, truncated, info) as Gymnasium "
+            f"does, got {size} values (the old Gym API returns 4)"
+        )
+    return result
+
+
+def _done(env: Any, agent: Any) -> bool:
+    terms = getattr(env, "terminations", {}) or {}
+    truncs = getattr(env, "truncations", {}) or {}
+    return bool(terms.get(agent, False)) or bool(truncs.get(agent, False))
+
+
+def _episode_over(env: Any, terms: Mapping, truncs: Mapping, raw: tuple[Any, ...]) -> bool:
+    """A parallel episode is over when no agent is left (PettingZoo's rule), or, for an env
+    without an ``agents`` list, when any agent is done."""
+    live = getattr(env, "agents", None)
+    if live is not None:
+        return not live
+    return any(bool(terms.get(a, False)) or bool(truncs.get(a, False)) for a in raw)
+
+
+def _nonempty_infos(infos: Any, raw: tuple[Any, ...], names: tuple[str, ...]) -> Any:
+    if not isinstance(infos, Mapping):
+        return infos or None
+    if not any(infos.get(a) for a in raw):
+        return None
+    return {name: infos.get(a) for a, name in zip(raw, names, strict=True) if infos.get(a)}
 
 
 def as_game(obj: Any, seed: int = 0) -> RollbackGame:

@@ -22,6 +22,7 @@ __all__ = [
     "StateHashError",
     "canonical_bytes",
     "normalize",
+    "object_hash",
     "state_hash",
     "state_hash_hex",
 ]
@@ -91,3 +92,101 @@ def state_hash(value: Any) -> bytes:
 def state_hash_hex(value: Any) -> str:
     """:func:`state_hash` as 32 lowercase hex digits (for logs and exports)."""
     return state_hash(value).hex()
+
+
+# -- objects without a plain-data state -----------------------------------------------------------
+
+_MAX_NODES = 200_000
+
+
+def object_hash(obj: Any) -> bytes:
+    """A 16-byte hash of an object graph, independent of object identity.
+
+    For environments without ``get_state()``: instances of Python classes are walked by their
+    class and attributes (as :func:`igym_core.runtime.snapshot.clone` copies them), objects
+    implemented in C by what ``__reduce_ex__(4)`` gives (a numpy array's raw bytes, a
+    generator's state); shared objects are written out wherever they occur instead of as
+    back-references, so a copy hashes like the original. Floats are written by ``repr``, sets
+    sorted. Raises :class:`StateHashError` for what cannot be reduced (open files, locks...).
+    """
+    digest = hashlib.blake2b(digest_size=HASH_SIZE)
+    _walk(obj, digest.update, [], [0])
+    return digest.digest()
+
+
+def _name(obj: Any) -> str:
+    return f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', type(obj).__name__)}"
+
+
+def _walk(obj: Any, out: Any, path: list[int], count: list[int]) -> None:
+    from igym_core.runtime.snapshot import python_state
+
+    count[0] += 1
+    if count[0] > _MAX_NODES:
+        raise StateHashError(f"the object graph has more than {_MAX_NODES} objects")
+    kind = type(obj)
+    if obj is None or kind is bool or kind is int or kind is float or kind is complex:
+        out(f"{kind.__name__}:{obj!r};".encode())
+        return
+    if kind is str:
+        out(f"s{len(obj)}:".encode() + obj.encode("utf-8", "surrogatepass"))
+        return
+    if kind is bytes or kind is bytearray:
+        out(f"b{len(obj)}:".encode() + bytes(obj))
+        return
+    if isinstance(obj, type) or kind.__name__ in _CALLABLES:
+        out(f"g:{_name(obj)};".encode())
+        return
+    ident = id(obj)
+    if ident in path:  # a cycle: refer to the ancestor by its depth
+        out(f"^{path.index(ident)};".encode())
+        return
+    path.append(ident)
+    try:
+        if kind is list or kind is tuple:
+            out(f"{kind.__name__}{len(obj)}[".encode())
+            for item in obj:
+                _walk(item, out, path, count)
+            out(b"]")
+        elif kind is dict:
+            out(f"dict{len(obj)}{{".encode())
+            for key, value in obj.items():
+                _walk(key, out, path, count)
+                _walk(value, out, path, count)
+            out(b"}")
+        elif kind is set or kind is frozenset:
+            parts = []
+            for item in obj:
+                chunks: list[bytes] = []
+                _walk(item, chunks.append, path, count)
+                parts.append(b"".join(chunks))
+            out(f"{kind.__name__}{len(obj)}(".encode() + b"".join(sorted(parts)) + b")")
+        elif (state := python_state(obj)) is not None:
+            attrs, slots = state
+            out(f"o:{_name(kind)}(".encode())
+            _walk(attrs, out, path, count)
+            _walk(slots, out, path, count)
+            out(b")")
+        else:
+            try:
+                reduced = obj.__reduce_ex__(4)
+            except Exception as exc:
+                raise StateHashError(
+                    f"a {kind.__name__} cannot be reduced for hashing: {type(exc).__name__}: {exc}"
+                ) from None
+            if isinstance(reduced, str):
+                out(f"g:{reduced};".encode())
+            else:
+                out(f"r:{_name(kind)}(".encode())
+                for part in reduced[1:]:
+                    if part is not None and hasattr(part, "__next__"):
+                        part = list(part)  # the list and dict items of a reduce tuple
+                    _walk(part, out, path, count)
+                out(b")")
+    finally:
+        path.pop()
+
+
+_CALLABLES = frozenset(
+    {"function", "builtin_function_or_method", "method", "module", "method-wrapper"}
+)

@@ -12,11 +12,12 @@ from quart_schema import QuartSchema
 
 from igym_core import provenance
 from igym_core.config import Experiment
-from igym_core.experiment import check_plugins
+from igym_core.experiment import check_plugins, plugins_for
 from igym_core.plugins import PluginManager
 from igym_core.server import memory
 from igym_core.server.admin.controls import StudyGate
 from igym_core.server.admin.routes import install_admin
+from igym_core.server.authoritative.service import ServerGames
 from igym_core.server.games import GameService
 from igym_core.server.gate import Gate
 from igym_core.server.lobby.lobby import Lobby
@@ -52,7 +53,7 @@ def create_app(
 ) -> Quart:
     """Build a Quart app hosting ``experiment``; its store lives under ``settings.data_dir``."""
     settings = settings or Settings()
-    plugins = plugins or PluginManager()
+    plugins = plugins_for(experiment, plugins)  # installed plugins + the file's own envs
     app = Quart("igym_core.server", static_folder=None)
     app.asgi_websocket_class = BoundedWebsocketConnection
     # no redirects for "//x" or a missing trailing slash: werkzeug would build their Location
@@ -92,6 +93,18 @@ def create_app(
     participants.lobby = lobby
     games.match_of = lobby.match_of
     games.on_episode_closed = lobby.episode_closed
+    server_games = ServerGames(  # server-authoritative scenes (mode="server")
+        experiment,
+        store,
+        plugins,
+        participants.send_to,
+        games.play_description,
+        threads=settings.server_game_threads,
+    )
+    participants.server_games = server_games
+    lobby.on_server_match = server_games.start
+    lobby.on_match_ended = server_games.stop
+    server_games.on_error = lobby.server_game_over
     app.extensions["igym"] = ServerState(
         experiment=experiment,
         settings=settings,
@@ -132,6 +145,7 @@ def create_app(
     async def close_store() -> None:
         for task in timers:
             task.cancel()
+        server_games.close()
         await asyncio.to_thread(store.close)
 
     return app

@@ -7,18 +7,15 @@ scene, hands out episode seeds, and stores frame records exactly once each.
 from __future__ import annotations
 
 import asyncio
-import functools
-import importlib
-import inspect
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from igym_core.config import GameScene
+from igym_core.envcheck import scene_kwargs
 from igym_core.plugins import PluginManager
 from igym_core.server.packages import Bundles
 from igym_core.server.protocol import Ack, EpisodeEnd, EpisodeStart, Frames, ProtocolError
-from igym_core.specs import EnvironmentSpec
 from igym_core.storage.store import Store, StoreBusy, StoreError
 
 MAX_RECORDS_PER_CHUNK = 1000
@@ -33,17 +30,6 @@ MAX_TIMESTAMP_KEY_CHARS = 16
 
 async def _nothing(*args: Any) -> None:
     return None
-
-
-@functools.cache
-def _takes(factory: str, parameter: str) -> bool:
-    module, _, name = factory.partition(":")
-    try:
-        function = getattr(importlib.import_module(module), name)
-        parameters = inspect.signature(function).parameters.values()
-    except (ImportError, AttributeError, TypeError, ValueError):
-        return False
-    return any(p.name == parameter or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
 
 
 class GameService:
@@ -66,43 +52,30 @@ class GameService:
         self.on_episode_closed: Callable[[str, GameScene, int], Awaitable[None]] = _nothing
 
     def seed(self, scene: GameScene, participant_id: str, episode: int) -> int:
-        """Episode seeds: per participant alone, per match when several play together."""
-        if scene.multiplayer:
+        """Episode seeds: per participant alone, per match when several play together (or
+        when the server plays the scene)."""
+        if scene.matched:
             match_id = self.match_of(participant_id, scene.id)
             if match_id is None:
                 raise ProtocolError("not_matched", f"you are not playing {scene.id!r} in a match")
             return scene.episode_seed(match_id, episode)
         return scene.episode_seed(participant_id, episode)
 
-    def describe(self, scene: GameScene, participant_id: str) -> dict[str, Any]:
-        """Everything the page and its worker need to play ``scene`` (no secrets in it)."""
+    def play_description(self, scene: GameScene) -> dict[str, Any]:
+        """What :class:`igym_core.runtime.play.Play` is built from: the env (factory, kwargs,
+        agents, actions, the policies the seats use), the seats and the stepping rules."""
         spec = self.plugins.environment(scene.env)
-        bundle = self.bundles.for_packages(spec.packages)
         used = {s.policy for s in scene.seats.values() if s.kind == "policy"}
         return {
-            "id": scene.id,
-            "kind": "game",
-            "title": scene.title,
-            "html": scene.instructions,
-            "fields": [],
-            "continue_label": "",
             "env": {
                 "name": spec.name,
                 "factory": spec.factory,
-                "kwargs": self._kwargs(spec, scene),
+                "kwargs": scene_kwargs(spec, scene),
                 "agent_ids": list(spec.agent_ids),
                 "action_labels": {str(k): v for k, v in spec.action_labels.items()},
                 "default_action": (
                     spec.default_action if scene.default_action is None else scene.default_action
                 ),
-                "key_bindings": dict(
-                    spec.key_bindings if scene.key_bindings is None else scene.key_bindings
-                ),
-                "packages_url": bundle.url,
-                "assets": {
-                    name: f"/assets/{spec.name}/{name}"
-                    for name in (ref.rpartition("/")[2].rpartition(":")[2] for ref in spec.assets)
-                },
                 "policies": {
                     p.name: {"factory": p.factory, "kwargs": dict(p.kwargs)}
                     for p in spec.policies
@@ -110,15 +83,53 @@ class GameService:
                 },
             },
             "seats": {agent: seat.to_client() for agent, seat in scene.seats.items()},
+            "max_steps": scene.max_steps,
+            "step_on": scene.step_on,
+        }
+
+    def describe(self, scene: GameScene, participant_id: str) -> dict[str, Any]:
+        """Everything the page and its worker need to play ``scene`` (no secrets in it).
+
+        A server-mode scene's page gets no factory, kwargs, policies or packages: the server
+        builds and steps the env."""
+        spec = self.plugins.environment(scene.env)
+        play = self.play_description(scene)
+        env = {
+            **play["env"],
+            "key_bindings": dict(
+                spec.key_bindings if scene.key_bindings is None else scene.key_bindings
+            ),
+            "assets": {
+                name: f"/assets/{spec.name}/{name}"
+                for name in (ref.rpartition("/")[2].rpartition(":")[2] for ref in spec.assets)
+            },
+        }
+        if scene.server_mode:
+            for private in ("factory", "kwargs", "policies"):
+                env.pop(private)
+        else:
+            env["packages_url"] = self.bundles.for_packages(spec.packages).url
+        return {
+            "id": scene.id,
+            "kind": "game",
+            "title": scene.title,
+            "html": scene.instructions,
+            "fields": [],
+            "continue_label": "",
+            "env": env,
+            "seats": play["seats"],
             "human_agent": scene.human_agent,
             "episodes": scene.episodes,
             "max_steps": scene.max_steps,
             "fps": scene.fps,
             "countdown_s": scene.countdown_s,
-            "input_mode": scene.input_mode,
+            # stepping on input: each key press is one step
+            "input_mode": "press" if scene.step_on == "input" else scene.input_mode,
+            "step_on": scene.step_on,
+            "mode": scene.mode,
             "seeds": (
                 None
-                if scene.multiplayer
+                if scene.matched
                 else [scene.episode_seed(participant_id, e) for e in range(scene.episodes)]
             ),
             "multiplayer": (
@@ -130,18 +141,18 @@ class GameService:
                     "show_waiting_count": scene.show_waiting_count,
                     "max_p2p_rtt_ms": scene.max_p2p_rtt_ms,
                 }
-                if scene.multiplayer
+                if scene.multiplayer and not scene.server_mode
+                else None
+            ),
+            "server": (
+                {
+                    "human_agents": list(scene.human_agents),
+                    "show_waiting_count": scene.show_waiting_count,
+                }
+                if scene.server_mode
                 else None
             ),
         }
-
-    def _kwargs(self, spec: EnvironmentSpec, scene: GameScene) -> dict[str, Any]:
-        """The env's kwargs; the scene's ``max_steps`` is passed on when the factory takes one,
-        so that the environment and the scene agree on when an episode is over."""
-        kwargs = {**spec.kwargs, **scene.env_kwargs}
-        if "max_steps" not in kwargs and _takes(spec.factory, "max_steps"):
-            kwargs["max_steps"] = scene.max_steps
-        return kwargs
 
     async def progress(self, scene: GameScene, participant_id: str) -> list[dict[str, Any]]:
         return await asyncio.to_thread(self.store.episodes_for, participant_id, scene.id)
@@ -152,7 +163,7 @@ class GameService:
         """Where a reloaded page goes on: the first episode still open (``playing`` or
         ``interrupted``) with the frames stored for it (``frame``, ``actions``, ``focused``),
         which the page replays before it plays on. None when no episode is open."""
-        if scene.multiplayer:
+        if scene.matched:
             return None
         open_ = next((e for e in progress if e["status"] in ("playing", "interrupted")), None)
         if open_ is None:
@@ -271,6 +282,10 @@ class GameService:
 
     @staticmethod
     def _check_episode(scene: GameScene, episode: int, seq: int) -> None:
+        if scene.server_mode:
+            raise ProtocolError(
+                "server_recorded", f"scene {scene.id!r} is played and recorded by the server", seq
+            )
         if not 0 <= episode < scene.episodes:
             raise ProtocolError(
                 "invalid_episode",

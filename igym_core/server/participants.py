@@ -45,6 +45,9 @@ from igym_core.server.protocol import (
     ProtocolError,
     Relay,
     SceneMessage,
+    ServerDrawn,
+    ServerInput,
+    ServerReady,
     Signal,
     Submit,
     Welcome,
@@ -119,6 +122,8 @@ class ParticipantService:
         self._signals = KeyedBuckets(limits.signals_per_s, limits.signal_burst, time.monotonic)
         #: events stored per participant (loaded from the store the first time it is needed)
         self._event_counts: dict[str, int] = {}
+        #: set by the app: the server-authoritative games (igym_core.server.authoritative)
+        self.server_games: Any = None
 
     # -- entry point ----------------------------------------------------------------------------
 
@@ -140,6 +145,11 @@ class ParticipantService:
             return await self._event(conn, message)
         if isinstance(message, LobbyJoin | LobbyLeave | Signal | Relay | Probe):
             return await self._lobby_message(conn, message)
+        if isinstance(message, ServerInput | ServerReady | ServerDrawn):  # server-mode games
+            if self.server_games is None:
+                raise ProtocolError("invalid", "this server runs no server-mode games", message.seq)
+            self.server_games.handle(conn.participant_id or "", message)
+            return []
         return await self._game_message(conn, message)
 
     def admit(self, address: str) -> bool:
@@ -359,7 +369,7 @@ class ParticipantService:
         """Move on from a game scene: every episode complete, or the game ended by a reason
         the server recorded (a partner left, a timeout). Refused otherwise."""
         ended_by = None
-        if scene.multiplayer:
+        if scene.matched:
             assert self.lobby is not None
             session = self.lobby.tracker.session(participant_id, scene.id)
             if session is None:
@@ -374,7 +384,7 @@ class ParticipantService:
         )  # fmt: skip
         if result.outcome == "incomplete":
             raise ProtocolError("episodes_incomplete", str(result.problem), seq)
-        if self.lobby is not None and scene.multiplayer:
+        if self.lobby is not None and scene.matched:
             self.lobby.finish(participant_id, scene.id)
         return result.outcome == "stored"
 
@@ -419,7 +429,7 @@ class ParticipantService:
         participant = await asyncio.to_thread(self.store.participant, participant_id)
         assert participant is not None
         scene = self.experiment.scenes[participant.scene_index]
-        if scene.id != message.scene_id or not (isinstance(scene, GameScene) and scene.multiplayer):
+        if scene.id != message.scene_id or not (isinstance(scene, GameScene) and scene.matched):
             raise ProtocolError(
                 "wrong_scene",
                 f"{message.type} for {message.scene_id!r}, but the current scene is {scene.id!r}",

@@ -13,6 +13,15 @@ from typing import Any, Literal
 import attrs
 from quart_schema.conversion import model_dump, model_load
 
+from igym_core.server.authoritative.protocol import (
+    SERVER_INCOMING,
+    ServerDrawn,
+    ServerEpisode,
+    ServerFrame,
+    ServerGameEnd,
+    ServerInput,
+    ServerReady,
+)
 from igym_core.server.protocol_lobby import (
     LOBBY_INCOMING,
     LobbyJoin,
@@ -162,6 +171,7 @@ INCOMING: dict[str, type] = {
     "episode_end": EpisodeEnd,
 }
 INCOMING.update(LOBBY_INCOMING)
+INCOMING.update(SERVER_INCOMING)  # server-authoritative scenes (igym_core.server.authoritative)
 Incoming = (
     Hello
     | Submit
@@ -175,6 +185,9 @@ Incoming = (
     | Signal
     | Probe
     | Relay
+    | ServerInput
+    | ServerReady
+    | ServerDrawn
 )
 
 
@@ -233,6 +246,9 @@ Outgoing = (
     | MatchEnded
     | LobbyTimeout
     | Parity
+    | ServerEpisode
+    | ServerFrame
+    | ServerGameEnd
 )
 
 

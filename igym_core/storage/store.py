@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -582,9 +583,12 @@ class Store:
         """Store ``(frame, record)`` pairs; frames already stored are kept as they were.
 
         Resolves to how many were new; fails with :class:`StoreError` when the episode is not
-        open.
+        open. A frame sent again with other contents than the stored one (but for its
+        timestamps ``t``) is not overwritten: it is recorded as a ``frame_conflict`` event,
+        since the page played that frame twice.
         """
         rows = [(participant_id, scene_id, episode, f, _dumps(dict(r))) for f, r in records]
+        sent = {f: dict(r) for f, r in records}
 
         def job(db: sqlite3.Connection) -> int:
             row = db.execute(
@@ -606,6 +610,8 @@ class Store:
                 "WHERE participant_id = ? AND scene_id = ? AND episode = ?",
                 (added, participant_id, scene_id, episode),
             )
+            if added < len(rows):
+                _check_resent(db, participant_id, scene_id, episode, sent)
             return added
 
         return self._write(job)
@@ -621,8 +627,10 @@ class Store:
         now: float,
         *,
         partial: bool = False,
+        reason: str = "ended_by_page",
     ) -> Pending:
-        """Close an episode the page says it played for ``reported`` frames.
+        """Close an episode the page says it played for ``reported`` frames (``partial``: it
+        was cut short, for ``reason``).
 
         It is ``complete`` when frames ``0..reported-1`` are all stored, none beyond, and the
         last one ends the episode (terminated, truncated, or frame ``max_steps - 1``); else
@@ -663,16 +671,16 @@ class Store:
                 or bool(json.loads(last[0]).get("truncated"))
             )
             if partial:
-                reason = "ended_by_page"
+                why: str | None = reason
             elif reported == 0 or gaps:
-                reason = "missing_frames"
+                why = "missing_frames"
             elif beyond:
-                reason = "frames_beyond_end"
+                why = "frames_beyond_end"
             elif not last_ends:
-                reason = "not_finished"
+                why = "not_finished"
             else:
-                reason = None
-            status = "partial" if reason else "complete"
+                why = None
+            status = "partial" if why else "complete"
             missing_count = sum(b - a + 1 for a, b in gaps)
             full = {
                 **summary,
@@ -684,9 +692,9 @@ class Store:
             db.execute(
                 "UPDATE episodes SET status = ?, reason = ?, summary = ?, ended_at = ? "
                 "WHERE participant_id = ? AND scene_id = ? AND episode = ?",
-                (status, reason, _dumps(full), now, *key),
+                (status, why, _dumps(full), now, *key),
             )
-            return EpisodeClosed(status, reason, len(frames), tuple(gaps))
+            return EpisodeClosed(status, why, len(frames), tuple(gaps))
 
         return self._write(job)
 
@@ -841,6 +849,34 @@ def _move_on(
         (now, scene_status, participant_id, scene_id),
     )
     return True
+
+
+def _check_resent(
+    db: sqlite3.Connection,
+    participant_id: str,
+    scene_id: str,
+    episode: int,
+    sent: Mapping[int, Mapping[str, Any]],
+) -> None:
+    """Frames sent again must be what is stored (timestamps aside); a difference is kept as a
+    ``frame_conflict`` event (the stored frame stays)."""
+    marks = ",".join("?" * len(sent))
+    stored = db.execute(
+        f"SELECT frame, data FROM frames WHERE participant_id = ? AND scene_id = ? "
+        f"AND episode = ? AND frame IN ({marks})",
+        (participant_id, scene_id, episode, *sent),
+    ).fetchall()
+    for frame, data in stored:
+        old = {k: v for k, v in json.loads(data).items() if k != "t"}
+        new = {k: v for k, v in json.loads(_dumps(dict(sent[frame]))).items() if k != "t"}
+        if old != new:
+            column = next(k for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k))
+            where = {"scene_id": scene_id, "episode": episode, "frame": frame, "column": column}
+            db.execute(
+                "INSERT INTO events (participant_id, kind, data, at) VALUES (?,?,?,?)",
+                (participant_id, "frame_conflict", _dumps(where), time.time()),
+            )
+            return
 
 
 def _incomplete(

@@ -443,7 +443,8 @@ def test_a_reload_mid_game_ends_it_for_both_with_a_message_and_data_kept(
         for p in people:
             p.page.wait_for_function("() => window.igym.game?.phase === 'ended'", timeout=60_000)
         assert "partner left" in partner.page.inner_text(".game-overlay").lower()
-        assert "connection to your partner" in reloader.page.inner_text(".game-overlay").lower()
+        # the reloaded page finds its partner gone or its connection failed (issue 12 resumes)
+        assert "your partner" in reloader.page.inner_text(".game-overlay").lower()
         played = partner.game()["summaries"][0]["frames"]
         for p in people:
             p.page.click(".game-overlay button.continue")

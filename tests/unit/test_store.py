@@ -66,3 +66,19 @@ def test_reader_rows_are_sorted_and_decoded(store):
     assert [p["participant_id"] for p in reader.participants()] == ["a", "b"]
     assert [(r["field"], r["value"]) for r in reader.responses()] == [("y", [1, 2]), ("z", 1)]
     assert [e["data"] for e in reader.events()] == [{"k": "v"}]
+
+
+def test_a_frame_sent_again_with_other_contents_is_kept_and_flagged(store):
+    store.create_participant("p1", "h", {}, 1.0).result()
+    store.start_episode("p1", "g", 0, 7, 1.0).result()
+    record = {"actions": {"a": 1}, "rewards": {"a": 0.0}, "t": {"tick": 1.0}}
+    assert store.add_frames("p1", "g", 0, [(0, record), (1, record)]).result() == 2
+    again = {**record, "t": {"tick": 2.0}}  # a re-sent chunk: other timestamps only
+    assert store.add_frames("p1", "g", 0, [(1, again)]).result() == 0
+    assert [e["kind"] for e in store.reader().events()] == []
+    other = {**record, "actions": {"a": 2}}  # played twice: not the same frame
+    assert store.add_frames("p1", "g", 0, [(1, other), (2, record)]).result() == 1
+    [event] = list(store.reader().events())
+    assert event["kind"] == "frame_conflict"
+    assert event["data"] == {"scene_id": "g", "episode": 0, "frame": 1, "column": "actions"}
+    assert store.frame_rows("p1", "g", 0)[1]["actions"] == {"a": 1}, "the stored frame stays"

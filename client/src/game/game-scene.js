@@ -46,7 +46,8 @@ import { GameView } from "./view.js";
  * @returns {{sceneId: string, setBusy: (busy: boolean) => void, destroy: () => void}}
  */
 export function renderGame(container, message, handlers) {
-  if (/** @type {any} */ (message.scene).multiplayer) return renderNetGameLazily(container, message, handlers);
+  if (/** @type {any} */ (message.scene).mode === "server") return renderLazily("./server-game-scene.js", "renderServerGame", container, message, handlers);
+  if (/** @type {any} */ (message.scene).multiplayer) return renderLazily("./net-game-scene.js", "renderNetGame", container, message, handlers);
   const game = new GameScene(container, message, handlers);
   window.igym = Object.assign(window.igym ?? {}, { game: game.state });
   game.run();
@@ -54,23 +55,26 @@ export function renderGame(container, message, handlers) {
 }
 
 /**
- * Multiplayer scenes load their modules (WebRTC, netplay) only when one is shown.
+ * Multiplayer and server scenes load their modules (WebRTC, netplay; the server game's page)
+ * only when one is shown.
+ * @param {string} path the module
+ * @param {string} name its render function
  * @param {HTMLElement} container
  * @param {GameSceneMessage} message
  * @param {GameHandlers} handlers
  * @returns {{sceneId: string, setBusy: (busy: boolean) => void, destroy: () => void,
  *            receive: (m: Record<string, any>) => boolean, resumed: () => void}}
  */
-function renderNetGameLazily(container, message, handlers) {
+function renderLazily(path, name, container, message, handlers) {
   /** @type {{setBusy: (busy: boolean) => void, destroy: () => void, receive: (m: Record<string, any>) => boolean, resumed: () => void} | null} */
   let inner = null;
   let destroyed = false;
   /** @type {Record<string, any>[]} lobby messages that came before the module */
   const early = [];
-  import("./net-game-scene.js")
+  import(path)
     .then((module) => {
       if (destroyed) return;
-      inner = module.renderNetGame(container, message, handlers);
+      inner = module[name](container, message, handlers);
       for (const m of early.splice(0)) inner.receive(m);
     })
     .catch((error) => {
@@ -148,6 +152,11 @@ class GameScene {
     this.score = 0;
     /** @type {((done: {partial: boolean}) => void) | null} */
     this.finishEpisode = null;
+    // Where to go on after a reload: decided now, from what the server had stored when it sent
+    // this scene and what the outbox still holds. Later the outbox's re-sent chunks are acked
+    // and forgotten, while the scene's `resume` does not have them: asking then would lose them.
+    const queued = (handlers.queued?.() ?? []).filter((m) => m.scene_id === this.scene.id);
+    this.plan = resumePlan(this.scene, queued);
     // a reload or a closed tab: frames that came but were not drawn yet are recorded too
     this.onPageHide = () => {
       if (this.log.open) this.drawer.commit(null);
@@ -215,8 +224,7 @@ class GameScene {
 
   /** The episodes not played yet, one after the other; then on to the next scene. */
   async play() {
-    const queued = (this.handlers.queued?.() ?? []).filter((m) => m.scene_id === this.scene.id);
-    const plan = resumePlan(this.scene, queued);
+    const plan = this.plan;
     this.state.first_episode = plan.first;
     this.state.resumed_at = plan.replay.length;
     if (plan.problem) {

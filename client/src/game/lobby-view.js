@@ -106,6 +106,26 @@ export class LobbyView {
   }
 }
 
+/**
+ * Ask the server for a place in the scene's waiting room (again after a reconnect: idempotent).
+ * @param {string} sceneId
+ * @param {{enqueue: (message: Record<string, unknown>) => number, serverRtt?: () => number | null}} handlers
+ */
+export function sendLobbyJoin(sceneId, handlers) {
+  handlers.enqueue({ type: "lobby_join", scene_id: sceneId, attributes: {}, server_rtt_ms: handlers.serverRtt?.() ?? null });
+}
+
+/**
+ * The waiting room's "lobby" message: keep the count, show it while waiting.
+ * @param {{waiting: number | null, phase: string}} state
+ * @param {LobbyView} view
+ * @param {{waiting?: number | null}} message
+ */
+export function waitingCount(state, view, message) {
+  state.waiting = message.waiting ?? null;
+  if (state.phase === "waiting") view.showWaiting(state.waiting);
+}
+
 /** @param {string} className @param {string} text @returns {HTMLElement} */
 function line(className, text) {
   const p = document.createElement("p");

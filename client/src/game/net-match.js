@@ -10,6 +10,7 @@
 // (`window.igym.game`) gets waiting, match, matches_tried, probe_rtt_ms and requeued from here.
 
 import { PeerMesh } from "../p2p/mesh.js";
+import { sendLobbyJoin, waitingCount } from "./lobby-view.js";
 
 /** Opening the data channels (ICE, DTLS, SCTP) may take this long. */
 const CONNECT_TIMEOUT_MS = 20_000;
@@ -72,12 +73,7 @@ export class NetMatch {
   }
 
   sendJoin() {
-    this.handlers.enqueue({
-      type: "lobby_join",
-      scene_id: this.sceneId,
-      attributes: {},
-      server_rtt_ms: this.handlers.serverRtt?.() ?? null,
-    });
+    sendLobbyJoin(this.sceneId, this.handlers);
   }
 
   /**
@@ -87,8 +83,7 @@ export class NetMatch {
   receive(message) {
     switch (message.type) {
       case "lobby":
-        this.state.waiting = message.waiting ?? null;
-        if (this.state.phase === "waiting") this.lobby.showWaiting(this.state.waiting);
+        waitingCount(this.state, this.lobby, message);
         return true;
       case "match":
         this.matched(/** @type {MatchMessage} */ (message));

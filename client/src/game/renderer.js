@@ -98,6 +98,26 @@ export class Renderer {
     }
   }
 
+  /**
+   * Draw an image frame (a server scene's rgb_array, decoded): the canvas takes the image's
+   * aspect ratio, as large as the room allows (up to 4x; smooth only when scaled down).
+   * @param {ImageBitmap} bitmap
+   */
+  image(bitmap) {
+    const dpr = window.devicePixelRatio || 1;
+    const scale = Math.min(this.maxWidth / bitmap.width, this.maxHeight / bitmap.height, 4);
+    const width = Math.max(1, Math.round(bitmap.width * scale * dpr));
+    const height = Math.max(1, Math.round(bitmap.height * scale * dpr));
+    if (this.canvas.width !== width || this.canvas.height !== height) {
+      this.canvas.width = width;
+      this.canvas.height = height;
+      this.canvas.style.width = `${width / dpr}px`;
+      this.canvas.style.height = `${height / dpr}px`;
+    }
+    this.ctx.imageSmoothingEnabled = scale < 1; // scaled up: crisp pixels, as drawn by the env
+    this.ctx.drawImage(bitmap, 0, 0, width, height);
+  }
+
   /** @param {DrawObject} o */
   sprite(o) {
     const { ctx, cell } = this;

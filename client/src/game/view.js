@@ -46,13 +46,20 @@ export class GameView {
   }
 
   /**
-   * @param {Record<string, number>} hud the worker's HUD values: episode, frame, max_steps, score
+   * @param {Record<string, any>} hud the HUD values: episode, frame, max_steps, score, and in
+   *   turn-based games `turn` (the agent whose move it is)
    * @param {HudScene} scene
+   * @param {string} [you] this participant's agent (whose turn it is shows instead of the time)
    */
-  updateHud(hud, scene) {
-    const left = Math.max(0, Math.ceil((hud.max_steps - hud.frame) / scene.fps));
+  updateHud(hud, scene, you) {
     setText(this.round, `Round ${hud.episode + 1} of ${scene.episodes}`);
     setText(this.score, `Score ${formatNumber(hud.score)}`);
+    if (typeof hud.turn === "string") {
+      setText(this.timeLeft, hud.turn === you ? "Your turn" : "Your partner's turn");
+      this.timeLeft.dataset.turn = hud.turn === you ? "you" : "partner";
+      return;
+    }
+    const left = Math.max(0, Math.ceil((hud.max_steps - hud.frame) / scene.fps));
     setText(this.timeLeft, `Time left ${Math.floor(left / 60)}:${String(left % 60).padStart(2, "0")}`);
   }
 

@@ -201,9 +201,12 @@ export class GameLoop {
     }
     const stepped = performance.now();
     out.records.forEach((/** @type {any} */ record, /** @type {number} */ i) => {
-      record.t = { key: keyTimes[i], tick: tickAt, step: stepped + this.clockOffset, drawn: null };
+      const key = keyTimes[out.input_index[i]];
+      record.t = { key, tick: tickAt, step: stepped + this.clockOffset, drawn: null };
     });
-    this.ticks += out.records.length;
+    // the clock counts ticks, not frames: a turn-based or step-on-input scene may advance no
+    // frame at a tick
+    this.ticks += count;
     /** @type {FrameMessage} */
     const message = {
       episode: this.episode,
@@ -211,7 +214,7 @@ export class GameLoop {
       render: out.render,
       hud: out.hud,
       done: out.done,
-      telemetry: { step_ms: stepped - started, ticks: out.records.length, late_ms: Math.max(0, late) },
+      telemetry: { step_ms: stepped - started, ticks: count, late_ms: Math.max(0, late) },
     };
     this.post({ type: FRAME, ...message });
     if (out.done) {

@@ -24,6 +24,8 @@ LABELS: Mapping[str, tuple[str, str]] = {
     "client:p2p_disconnected": ("disconnected", "partner connection lost"),
     "client:partner_closed": ("partner_left", "partner closed the game"),
     "invalid_transition": ("server_error", "invalid session transition (server)"),
+    "frame_conflict": ("frame_conflict", "a frame was sent again with other contents"),
+    "connection_closed": ("connection_closed", "the server closed the page's connection"),
     "reconnect_timeout": ("disconnected", "reconnect timeout"),
     "rule_error": ("rule_error", "exclusion rule raised an error"),
 }

@@ -70,6 +70,10 @@ class Lobby:
         self.clock = clock
         self.tracker = Tracker()
         self._matchmakers: dict[str, Matchmaker] = {}
+        #: set by the app: start the game of a server-mode match (members -> their agent)
+        self.on_server_match: Callable[[str, GameScene, dict[str, str]], None] = lambda *args: None
+        #: set by the app: a match ended (its server game, if any, stops)
+        self.on_match_ended: Callable[[str, str], None] = lambda *args: None
 
     # -- entering and leaving -------------------------------------------------------------------
 
@@ -249,6 +253,8 @@ class Lobby:
             assert session is not None
             self._move(session, Phase.VALIDATING, "peers connecting")
             self.send(session.participant_id, self._found(match, scene, session.participant_id))
+        if scene.server_mode:
+            self._start_match(match, scene, "server game")
         return match
 
     def _found(self, match: Match, scene: GameScene, participant_id: str) -> MatchFound:
@@ -369,13 +375,20 @@ class Lobby:
             self.match(scene)
             self._broadcast_waiting(scene)
             return
+        self._start_match(match, scene, "validated")
+
+    def _start_match(self, match: Match, scene: GameScene, reason: str) -> None:
         for session in self.tracker.members(match):
-            self._move(session, Phase.PLAYING, "validated")
+            self._move(session, Phase.PLAYING, reason)
         match.started = True
         match.started_at = self.clock()
         self._store_match(match, "playing")
         for pid in match.members:
             self.send(pid, MatchStart(match.match_id))
+        if scene.server_mode:  # the server plays it: no peer-to-peer connection to check
+            self.on_server_match(
+                match.match_id, scene, {p: match.agents[p][0] for p in match.members}
+            )
 
     def finish(self, participant_id: str, scene_id: str, reason: str = "completed") -> None:
         """The participant's game in ``scene_id`` is over (they move to the next scene)."""
@@ -388,6 +401,13 @@ class Lobby:
             match.ended = match.ended or reason
             self._store_match(match, "ended")
             self._append_end(match)
+
+    def server_game_over(self, match_id: str, reason: str, message: str) -> None:
+        """A server-mode game stopped on its own (its environment raised): the match ends for
+        every member, who can go on (their data is kept)."""
+        match = self.tracker.matches.get(match_id)
+        if match is not None and match.ended is None:
+            self._end_match(match, self._scene(match.scene_id), reason, message, None)
 
     def disconnected(self, participant_id: str) -> None:
         """The participant's websocket closed: they leave if not back within the grace time."""
@@ -540,6 +560,7 @@ class Lobby:
         self, match: Match, scene: GameScene, reason: str, message: str, who: str | None
     ) -> None:
         match.ended = reason
+        self.on_match_ended(match.match_id, reason)
         self._store_match(match, "ended")
         self._append_end(match)
         for session in self.tracker.members(match):

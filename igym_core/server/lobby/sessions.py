@@ -53,6 +53,7 @@ SERVER_END_REASONS = (
     "reconnect_timeout",
     "ended_by_researcher",
     "excluded_by_researcher",
+    "game_error",  # a server-mode game's environment raised
 )
 
 

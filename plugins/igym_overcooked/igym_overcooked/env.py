@@ -5,8 +5,9 @@ One step, in cogrid's order:
 1. rewards are judged on the state *before* the step (who interacts, holding what, facing
    what; pot contents and timers before this step's tick);
 2. every full pot whose timer is above zero counts down by one;
-3. the priority generator seeded by the state's ``rng_key`` yields the next key and a priority
-   order of the agents;
+3. the step's key is drawn from the episode's generator (cogrid's ``env.np_random``, seeded
+   by ``reset(seed)``, its state part of this env's state); the generator seeded by that key
+   yields the state's next ``rng_key`` and a priority order of the agents;
 4. movement: a move action turns the agent, then it proposes the next cell unless that is off
    the grid, a wall, or holds any object (counters, stations, loose items); conflicts between
    agents are settled by priority, one cascade pass and a swap check, as cogrid does;
@@ -65,8 +66,15 @@ from igym_overcooked.kitchen import (  # noqa: F401 - re-exported for policies a
     Layout,
     get_layout,
 )
-from igym_overcooked.layouts import N_AGENTS
+from igym_overcooked.layouts import COGRID_NAMES, N_AGENTS
 from igym_overcooked.rng import PCG64, cogrid_priority, cogrid_reset_draws
+
+#: cogrid's ``CoGridEnv.step`` draws each step's key as ``np_random.integers(2**31)``
+STEP_KEY_HIGH = 2**31
+RESET_OPTIONS = ("agent_positions", "agent_dirs", "rng_key", "np_random_state")
+#: ``"state"``: every agent sees the whole kitchen state (what the scripted partners read);
+#: ``"features"``: cogrid's feature vectors (see :mod:`igym_overcooked.features`)
+OBSERVATIONS = ("state", "features")
 
 __all__ = [
     "ACTION_LABELS",
@@ -107,7 +115,18 @@ class OvercookedEnv:
         max_steps: int = 400,
         n_agents: int | None = None,
         seed: int = 42,
+        observations: str = "state",
+        render_mode: str | None = None,
     ) -> None:
+        if observations not in OBSERVATIONS:
+            raise ValueError(f"observations must be one of {OBSERVATIONS}, got {observations!r}")
+        if render_mode not in (None, *self.metadata["render_modes"]):
+            raise ValueError(
+                f"render_mode must be None or one of {self.metadata['render_modes']}, "
+                f"got {render_mode!r}"
+            )
+        self.observations = observations
+        self.render_mode = render_mode
         self.layout = get_layout(layout)
         self.layout_name = layout
         if n_agents is None:
@@ -120,6 +139,11 @@ class OvercookedEnv:
             )
         if not isinstance(max_steps, int) or max_steps < 1:
             raise ValueError(f"max_steps must be a positive int, got {max_steps!r}")
+        if observations == "features" and (n_agents != 2 or layout not in COGRID_NAMES):
+            raise ValueError(
+                "observations='features' are cogrid's feature vectors, defined for its five "
+                f"two-chef kitchens ({', '.join(COGRID_NAMES)})"
+            )
         self.n_agents = n_agents
         self.max_steps = max_steps
         self.possible_agents = [f"agent_{i}" for i in range(n_agents)]
@@ -148,7 +172,10 @@ class OvercookedEnv:
         and one more than the previous episode's seed after that.
 
         ``options`` may override any part: ``agent_positions`` (``[[row, col], ...]``),
-        ``agent_dirs`` (``["up", ...]``) and ``rng_key`` (int, cogrid's state ``rng_key``).
+        ``agent_dirs`` (``["up", ...]``), ``rng_key`` (int, cogrid's state ``rng_key``) and
+        ``np_random_state`` (the episode generator's state in numpy's ``PCG64`` format, as
+        cogrid's ``get_state()["np_random_state"]`` holds it: the stream the step keys come
+        from). Any start state cogrid can be put in with ``set_state`` is reachable.
         """
         if seed is None:
             seed = self._next_seed
@@ -217,13 +244,18 @@ class OvercookedEnv:
         if self._done:
             total = 0.0
 
-        # 2. pots cook.
+        # 2. pots cook; cogrid also writes each pot's state code n * (1 + timer) into its
+        # object_state_map here (its observation features read it).
+        codes = self._pot_code
         for p in range(len(timers)):
-            if timers[p] > 0 and len(contents[p]) == POT_CAPACITY:
+            k = len(contents[p])
+            if timers[p] > 0 and k == POT_CAPACITY:
                 timers[p] -= 1
+            codes[p] = k * (1 + timers[p])
 
-        # 3. the priority draw (the key chain advances every step).
-        self._key, prio = cogrid_priority(self._key, n)
+        # 3. the priority draw: the step's key comes from the episode's generator, exactly as
+        # cogrid's env.step() draws it from env.np_random.
+        self._key, prio = cogrid_priority(self._gen.integers(0, STEP_KEY_HIGH), n)
 
         # 4. movement.
         moving = False
@@ -390,14 +422,24 @@ class OvercookedEnv:
         """Each agent sees the whole kitchen: the shared state dict plus its own seat.
 
         ``{"agent_index": i, "layout": name, "state": get_state()}``; the ``state`` dict is the
-        same object for every agent of one step, so treat it as read-only.
+        same object for every agent of one step, so treat it as read-only. With
+        ``observations="features"``: cogrid's feature vector of each agent (a list of floats).
         """
         state = self.get_state()
+        if self.observations == "features":
+            return {a: self.features(i, state) for i, a in enumerate(self.possible_agents)}
         name = self.layout_name
         return {
             a: {"agent_index": i, "layout": name, "state": state}
             for i, a in enumerate(self.possible_agents)
         }
+
+    def features(self, agent_index: int, state: dict[str, Any] | None = None) -> list[float]:
+        """cogrid's observation feature vector of agent ``agent_index`` (of the current state
+        or of ``state``), as :mod:`igym_overcooked.features` computes it."""
+        from igym_overcooked.features import features
+
+        return features(self.layout, self.get_state() if state is None else state, agent_index)
 
     # -- state ------------------------------------------------------------------------------
 
@@ -405,10 +447,13 @@ class OvercookedEnv:
         lay = self.layout
         n = self.n_agents
         options = dict(options or {})
-        unknown = set(options) - {"agent_positions", "agent_dirs", "rng_key"}
+        unknown = set(options) - set(RESET_OPTIONS)
         if unknown:
-            raise ValueError(f"unknown reset option(s) {sorted(unknown)}")
+            raise ValueError(
+                f"unknown reset option(s) {sorted(unknown)}; known: {', '.join(RESET_OPTIONS)}"
+            )
         key, dirs = cogrid_reset_draws(seed, n)
+        gen, seeded = self._seeded_positions(seed)
         if "agent_positions" in options:
             pos = []
             for i, rc in enumerate(options["agent_positions"]):
@@ -422,7 +467,7 @@ class OvercookedEnv:
             if len(pos) != n:
                 raise ValueError(f"agent_positions needs {n} entries, got {len(pos)}")
         else:
-            pos = self._seeded_positions(seed)
+            pos = seeded
         if "agent_dirs" in options:
             names = list(options["agent_dirs"])
             if len(names) != n or any(d not in _DIR_CODE for d in names):
@@ -434,6 +479,8 @@ class OvercookedEnv:
             key = options["rng_key"]
             if not isinstance(key, int) or isinstance(key, bool) or key < 0:
                 raise ValueError(f"rng_key must be a non-negative int, got {key!r}")
+        if "np_random_state" in options:
+            gen.set_state(options["np_random_state"])
         self.seed_used = seed
         self._next_seed = seed + 1
         self._t = 0
@@ -443,14 +490,17 @@ class OvercookedEnv:
         self._items = [0] * lay.n_cells
         self._pot_contents: list[tuple[int, ...]] = [() for _ in lay.pot_cells]
         self._pot_timer = [COOK_TIME] * len(lay.pot_cells)
+        self._pot_code = [0] * len(lay.pot_cells)
         self._key = key
+        self._gen = gen
         self._done = False
         self._score = 0.0
         self._soups = 0
         self.agents = list(self.possible_agents)
 
-    def _seeded_positions(self, seed: int) -> list[int]:
-        """Spawn cells as cogrid's reset picks them from ``Generator(PCG64(seed))``."""
+    def _seeded_positions(self, seed: int) -> tuple[PCG64, list[int]]:
+        """Spawn cells as cogrid's reset picks them from ``Generator(PCG64(seed))``, and that
+        generator after reset's draws: what cogrid's ``env.np_random`` is after ``reset``."""
         lay = self.layout
         gen = PCG64(seed)
         queue = list(lay.spawns)
@@ -463,7 +513,7 @@ class OvercookedEnv:
                 avail = [k for k in free if k not in pos]
                 pos.append(avail[gen.integers(0, len(avail))])
             gen.integers(0, 4)  # cogrid draws a start direction here, then overrides it
-        return pos
+        return gen, pos
 
     def get_state(self) -> dict[str, Any]:
         """The whole dynamic state as plain JSON-safe data (cells are ``row * width + col``)."""
@@ -476,7 +526,9 @@ class OvercookedEnv:
             "items": self._items[:],
             "pots": [list(c) for c in self._pot_contents],
             "timers": self._pot_timer[:],
+            "pot_codes": self._pot_code[:],
             "rng_key": self._key,
+            "np_random_state": self._gen.get_state(),
             "done": self._done,
             "score": self._score,
             "soups": self._soups,
@@ -491,6 +543,10 @@ class OvercookedEnv:
         n = self.n_agents
         if len(state["pos"]) != n:
             raise ValueError(f"state has {len(state['pos'])} agents, this env has {n}")
+        for name in ("np_random_state", "pot_codes"):
+            if name not in state:
+                raise ValueError(f"state has no {name!r}; take states with get_state()")
+        gen = PCG64.from_state(state["np_random_state"])
         self._t = state["t"]
         self._pos = list(state["pos"])
         self._dir = list(state["dir"])
@@ -498,7 +554,9 @@ class OvercookedEnv:
         self._items = list(state["items"])
         self._pot_contents = [tuple(c) for c in state["pots"]]
         self._pot_timer = list(state["timers"])
+        self._pot_code = list(state["pot_codes"])
         self._key = state["rng_key"]
+        self._gen = gen
         self._done = state["done"]
         self._score = float(state["score"])
         self._soups = state["soups"]
@@ -516,7 +574,12 @@ class OvercookedEnv:
                 self._items,
                 self._pot_contents,
                 self._pot_timer,
+                self._pot_code,
                 self._key,
+                self._gen.state,
+                self._gen.inc,
+                self._gen.has_uint32,
+                self._gen.uinteger,
                 self._done,
                 self._score,
                 self._soups,
@@ -577,10 +640,27 @@ class OvercookedEnv:
         pass
 
 
-def make(layout: str = "cramped_room", **kwargs: Any) -> OvercookedEnv:
+def make(layout: str = "cramped_room", max_steps: int = 400, **kwargs: Any) -> OvercookedEnv:
     """An Overcooked env: ``make("cramped_room", max_steps=400)``.
 
     Keyword arguments: ``max_steps`` (default 400), ``n_agents`` (default: the layout's),
-    ``seed`` (the seed of the first unseeded ``reset``, default 42, cogrid's default).
+    ``seed`` (the seed of the first unseeded ``reset``, default 42, cogrid's default),
+    ``observations`` (``"state"`` or ``"features"``, see :data:`OBSERVATIONS`) and
+    ``render_mode`` (``None``, ``"draw_objects"``; ``"rgb_array"`` with numpy).
+
+    Where gymnasium and pettingzoo can be imported (CPython with them installed), the env is an
+    :class:`igym_overcooked.parallel.OvercookedParallelEnv`: a real PettingZoo ``ParallelEnv``
+    with gymnasium spaces, the same dynamics and the same observations. Elsewhere (Pyodide) it
+    is the standard-library :class:`OvercookedEnv`.
     """
-    return OvercookedEnv(layout, **kwargs)
+    if _parallel_available():
+        from igym_overcooked.parallel import OvercookedParallelEnv
+
+        return OvercookedParallelEnv(layout, max_steps=max_steps, **kwargs)
+    return OvercookedEnv(layout, max_steps=max_steps, **kwargs)
+
+
+def _parallel_available() -> bool:
+    import importlib.util
+
+    return all(importlib.util.find_spec(m) is not None for m in ("gymnasium", "pettingzoo"))

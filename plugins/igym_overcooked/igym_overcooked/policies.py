@@ -167,6 +167,42 @@ def scripted_cook(agent_id: Any, seed: int, **kwargs: Any) -> ScriptedCook:
     return ScriptedCook(agent_id, seed, **kwargs)
 
 
+class FeatureCook:
+    """The scripted cook playing from cogrid's feature vectors (``observations="features"``,
+    or cogrid's own ``Overcooked-<Layout>-V0`` observations): it rebuilds what it needs of the
+    kitchen with :func:`igym_overcooked.features.state_from_features`. It counts its calls as
+    the clock (the vector has none), so it belongs on the server, not in a rollback game."""
+
+    def __init__(self, agent_id: Any, seed: int, layout: str, agent_index: int | None) -> None:
+        from igym_overcooked.kitchen import get_layout
+
+        self.layout = get_layout(layout)
+        self.layout_name = layout
+        if agent_index is None:
+            digits = "".join(ch for ch in str(agent_id) if ch.isdigit())
+            if not digits:
+                raise ValueError(f"cannot tell the agent index of {agent_id!r}: pass agent_index")
+            agent_index = int(digits)
+        self.agent_index = agent_index
+        self.seed = int(seed)
+        self.calls = 0
+
+    def act(self, observation: Any) -> int:
+        from igym_overcooked.features import state_from_features
+
+        state = state_from_features(self.layout, observation, self.agent_index)
+        state["t"] = self.calls
+        self.calls += 1
+        return _decide(_plan_for(self.layout_name), state, self.agent_index, self.seed)
+
+
+def feature_cook(
+    agent_id: Any, seed: int, layout: str = "cramped_room", agent_index: int | None = None
+) -> FeatureCook:
+    """PolicySpec factory for :class:`FeatureCook` (``layout``: the kitchen it cooks in)."""
+    return FeatureCook(agent_id, seed, layout, agent_index)
+
+
 def random_policy(agent_id: Any, seed: int, **kwargs: Any) -> RandomPolicy:
     """PolicySpec factory for :class:`RandomPolicy`."""
     return RandomPolicy(agent_id, seed, **kwargs)

@@ -1,8 +1,10 @@
 """numpy's default random generator, rebuilt in pure Python for the few calls cogrid makes.
 
-cogrid draws its movement priorities with ``numpy.random.default_rng(key)``: a
-``SeedSequence`` hashes the integer key into a PCG64 state, then ``integers(0, 2**63 - 1)``
-gives the next key and ``permutation(n_agents)`` gives the priority order. Its reset draws
+cogrid's ``env.step()`` draws each step's key from the env's ``np_random`` generator
+(``integers(2**31)``), then draws its movement priorities with
+``numpy.random.default_rng(key)``: a ``SeedSequence`` hashes the integer key into a PCG64
+state, then ``integers(0, 2**63 - 1)`` gives the state's next ``rng_key`` and
+``permutation(n_agents)`` gives the priority order. Its reset draws
 agent directions with ``integers(0, 4, size=n)`` from the same kind of generator, and picks
 spawn cells with ``Generator.choice``. This module reproduces exactly those streams, bit for
 bit, with the standard library only, so the browser (Pyodide, no numpy) and every peer of a
@@ -13,6 +15,9 @@ the data, are computed once at import.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 __all__ = [
     "PCG64",
@@ -113,11 +118,12 @@ class PCG64:
 
     ``PCG64(seed)`` equals ``numpy.random.Generator(numpy.random.PCG64(seed))`` for an integer
     seed. Only the methods cogrid uses exist. ``state``/``inc`` are the 128-bit LCG state and
-    increment; ``buffered`` is the spare upper half of the last 64-bit draw (or None), exactly
-    like numpy's ``has_uint32``/``uinteger``.
+    increment; ``has_uint32``/``uinteger`` are numpy's spare upper half of the last 64-bit draw
+    (``uinteger`` keeps its last value once used, as numpy's does), so :meth:`get_state` is
+    exactly numpy's ``bit_generator.state``.
     """
 
-    __slots__ = ("buffered", "inc", "state")
+    __slots__ = ("has_uint32", "inc", "state", "uinteger")
 
     def __init__(self, seed: int) -> None:
         w = seed_sequence_state(seed, 8)
@@ -128,7 +134,55 @@ class PCG64:
         state = (state + init_state) & _M128
         self.state = (state * _PCG_MULT + inc) & _M128
         self.inc = inc
-        self.buffered: int | None = None
+        self.has_uint32 = 0
+        self.uinteger = 0
+
+    def get_state(self) -> dict:
+        """The generator's state in numpy's ``bit_generator.state`` format (plain ints)."""
+        return {
+            "bit_generator": "PCG64",
+            "state": {"state": self.state, "inc": self.inc},
+            "has_uint32": self.has_uint32,
+            "uinteger": self.uinteger,
+        }
+
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        """Restore a state from :meth:`get_state` or numpy's ``PCG64().state``.
+
+        Raises ``ValueError`` naming what is wrong with a malformed state.
+        """
+        if not isinstance(state, Mapping) or state.get("bit_generator") != "PCG64":
+            raise ValueError(
+                "a generator state must be a dict like numpy's PCG64 state "
+                f"(bit_generator 'PCG64'), got {state!r:.120}"
+            )
+        inner = state.get("state")
+        if not isinstance(inner, Mapping):
+            raise ValueError("generator state['state'] must be {'state': int, 'inc': int}")
+        value, inc = inner.get("state"), inner.get("inc")
+        has, word = state.get("has_uint32", 0), state.get("uinteger", 0)
+        for name, x, top in (
+            ("state", value, _M128),
+            ("inc", inc, _M128),
+            ("uinteger", word, _M32),
+        ):
+            if not isinstance(x, int) or isinstance(x, bool) or not 0 <= x <= top:
+                raise ValueError(f"generator {name} must be an int in 0..{top}, got {x!r}")
+        if has not in (0, 1) or isinstance(has, bool):
+            raise ValueError(f"generator has_uint32 must be 0 or 1, got {has!r}")
+        if not inc & 1:
+            raise ValueError("generator inc must be odd (it is a PCG64 stream increment)")
+        self.state = value
+        self.inc = inc
+        self.has_uint32 = has
+        self.uinteger = word
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any]) -> PCG64:
+        """A generator restored from a numpy-format state (see :meth:`set_state`)."""
+        gen = cls.__new__(cls)
+        gen.set_state(state)
+        return gen
 
     def next64(self) -> int:
         s = (self.state * _PCG_MULT + self.inc) & _M128
@@ -138,12 +192,12 @@ class PCG64:
         return ((x >> rot) | (x << (64 - rot))) & _M64
 
     def next32(self) -> int:
-        if self.buffered is not None:
-            v = self.buffered
-            self.buffered = None
-            return v
+        if self.has_uint32:
+            self.has_uint32 = 0
+            return self.uinteger
         x = self.next64()
-        self.buffered = x >> 32
+        self.has_uint32 = 1
+        self.uinteger = x >> 32
         return x & _M32
 
     def _bounded(self, rng: int) -> int:

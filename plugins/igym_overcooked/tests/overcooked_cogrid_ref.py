@@ -1,11 +1,20 @@
-"""Helpers that drive cogrid 0.3.2 (test-only) and read its state in our view format."""
+"""Helpers that drive cogrid 0.3.2 (test-only) through its public API and read its state.
+
+Everything goes through what cogrid documents for users: ``cogrid.make(name, ...)``,
+``env.reset(seed=...)``, ``env.step(actions)``, ``env.get_state()`` and ``env.set_state()``.
+States are read from ``get_state()`` snapshots and turned into this pack's ``state_view()``
+format.
+"""
 
 from __future__ import annotations
+
+import copy
 
 import numpy as np
 
 DIRS = ("right", "down", "left", "up")
 _NAMES = None
+_CONFIGS: dict[tuple[str, int], dict] = {}
 
 
 def _names():
@@ -17,101 +26,88 @@ def _names():
     return _NAMES
 
 
-def make_cogrid(layout: str, max_steps: int = 400, n_agents: int = 2):
-    """cogrid's env for ``layout``, reset once, with a step pipeline for ``max_steps``.
+def registered_config(layout: str, n_agents: int = 2) -> dict:
+    """A copy of the config cogrid registered for ``layout`` (our own layouts: cogrid's
+    cramped-room config on that grid)."""
+    import cogrid
+    from igym_overcooked.layouts import COGRID_NAMES, LAYOUTS
 
-    The pipeline is cogrid's own ``build_step_fn`` with the env's scope, lookup tables and
-    rewards; only the observation features (which do not touch the state) are left out, because
-    they cost most of cogrid's step time and we compare states, not features.
-    """
-    import cogrid.envs  # noqa: F401  (registers the environments)
-    from cogrid.core.pipeline.step import build_step_fn
-    from cogrid.envs import registry
+    key = (layout, n_agents)
+    if key not in _CONFIGS:
+        if layout in COGRID_NAMES:
+            _CONFIGS[key] = cogrid.make(COGRID_NAMES[layout]).config
+        else:
+            from cogrid.core.grid import layouts
+
+            layout_id = f"igym_test_{layout}"
+            if layout_id not in layouts.LAYOUT_REGISTRY:
+                layouts.register_layout(layout_id, list(LAYOUTS[layout]))
+            config = copy.deepcopy(cogrid.make(COGRID_NAMES["cramped_room"]).config)
+            config["grid"]["layout"] = layout_id
+            config["num_agents"] = n_agents
+            _CONFIGS[key] = config
+    return copy.deepcopy(_CONFIGS[key])
+
+
+def make_cogrid(layout: str, *, max_steps: int | None = None, features=None, n_agents: int = 2):
+    """``cogrid.make("Overcooked-<Layout>-V0")``, optionally with another episode length or
+    observation feature list (neither changes the dynamics: features only shape observations,
+    and computing all of them costs most of cogrid's step time)."""
+    import cogrid
     from igym_overcooked.layouts import COGRID_NAMES
 
-    if layout in COGRID_NAMES:
-        env = registry.make(COGRID_NAMES[layout])
-    else:
-        env = _custom_env(layout, n_agents)
-    env.max_steps = max_steps
-    env.reset(seed=0)
-    env._step_fn = build_step_fn(
-        env._scope_config,
-        env._lookup_tables,
-        lambda state, i: np.zeros(1, dtype=np.float32),
-        env._reward_config,
-        env._action_pickup_drop_idx,
-        env._action_toggle_idx,
-        max_steps,
-        agent_ids=env._agent_id_order,
-    )
-    return env
+    if max_steps is None and features is None and layout in COGRID_NAMES:
+        return cogrid.make(COGRID_NAMES[layout])
+    config = registered_config(layout, n_agents)
+    if max_steps is not None:
+        config["max_steps"] = max_steps
+    if features is not None:
+        config["features"] = list(features)
+    name = COGRID_NAMES.get(layout, COGRID_NAMES["cramped_room"])
+    return cogrid.make(name, config=config)
 
 
-def _custom_env(layout: str, n_agents: int):
-    """A cogrid Overcooked env on one of our own layouts (e.g. three_chefs), cogrid's rules."""
-    import copy
-
-    from cogrid.cogrid_env import CoGridEnv
-    from cogrid.core.grid import layouts
-    from cogrid.envs import cramped_room_config
-    from cogrid.envs.overcooked.agent import OvercookedAgent
-    from igym_overcooked.layouts import LAYOUTS
-
-    layout_id = f"igym_test_{layout}"
-    if layout_id not in layouts.LAYOUT_REGISTRY:
-        layouts.register_layout(layout_id, list(LAYOUTS[layout]))
-    config = copy.deepcopy(cramped_room_config)
-    config["grid"]["layout"] = layout_id
-    config["num_agents"] = n_agents
-    return CoGridEnv(config=config, agent_class=OvercookedAgent)
-
-
-def cogrid_reset(env, seed: int, positions=None, dirs=None, rng_key=None):
-    """Reset cogrid, then place agents / set the key exactly (as an explicit start state)."""
-    import dataclasses
-
-    step_fn = env._step_fn
+def cogrid_reset(env, seed: int, positions=None, dirs=None, rng_key=None, np_random_state=None):
+    """``env.reset(seed=seed)``, then (for an explicit start state) ``set_state`` of a snapshot
+    with the agents placed, turned, and the keys replaced."""
     env.reset(seed=seed)
-    env._step_fn = step_fn
-    s = env._env_state
-    repl = {}
+    if positions is None and dirs is None and rng_key is None and np_random_state is None:
+        return env
+    snap = env.get_state()
     if positions is not None:
-        repl["agent_pos"] = np.array(positions, dtype=np.int32)
+        snap["agent_pos"] = [list(p) for p in positions]
     if dirs is not None:
-        repl["agent_dir"] = np.array([DIRS.index(d) for d in dirs], dtype=np.int32)
+        snap["agent_dir"] = [DIRS.index(d) for d in dirs]
     if rng_key is not None:
-        repl["rng_key"] = rng_key
-    if repl:
-        env._env_state = dataclasses.replace(s, **repl)
+        snap["rng_key"] = rng_key
+    if np_random_state is not None:
+        snap["np_random_state"] = copy.deepcopy(np_random_state)
+    env.set_state(snap)
     return env
 
 
 def cogrid_step(env, actions: list[int]):
-    """One step of cogrid's own pipeline, keyed by the state's rng_key (the key chain)."""
-    s = env._env_state
-    acts = {aid: int(a) for aid, a in zip(env._agent_id_order, actions, strict=True)}
-    _obs, new_state, rewards, _term, trunc, _info = env._step_fn(s.rng_key, s, acts)
-    env._env_state = new_state
-    return [float(rewards[a]) for a in env._agent_id_order], [
-        bool(trunc[a]) for a in env._agent_id_order
-    ]
+    """One ``env.step`` with actions in agent order; rewards and truncations as lists."""
+    agents = list(env.possible_agents)
+    obs, rewards, _term, trunc, _info = env.step(
+        {aid: int(a) for aid, a in zip(agents, actions, strict=True)}
+    )
+    return [float(rewards[a]) for a in agents], [bool(trunc[a]) for a in agents], obs
 
 
 def cogrid_view(env) -> dict:
-    """Our ``state_view()`` built from cogrid's EnvState."""
+    """Our ``state_view()`` built from cogrid's ``get_state()`` snapshot."""
     names = _names()
-    s = env._env_state
-    otm = np.asarray(s.object_type_map)
-    osm = np.asarray(s.object_state_map)
+    s = env.get_state()
+    otm = np.asarray(s["object_type_map"])
+    osm = np.asarray(s["object_state_map"])
     agents = []
-    for i in range(s.n_agents):
-        inv = int(s.agent_inv[i, 0])
+    for pos, d, inv in zip(s["agent_pos"], s["agent_dir"], s["agent_inv"], strict=True):
         agents.append(
             {
-                "pos": [int(s.agent_pos[i, 0]), int(s.agent_pos[i, 1])],
-                "dir": DIRS[int(s.agent_dir[i])],
-                "held": None if inv < 0 else names[inv],
+                "pos": [int(pos[0]), int(pos[1])],
+                "dir": DIRS[int(d)],
+                "held": None if inv[0] < 0 else names[int(inv[0])],
             }
         )
     items = []
@@ -127,11 +123,17 @@ def cogrid_view(env) -> dict:
             elif t in ("onion", "tomato", "plate", "onion_soup", "tomato_soup"):
                 items.append([r, c, t])
     items.sort()
-    ex = s.extra_state
+    ex = {k: np.asarray(v["data"]) for k, v in s["extra_state"].items()}
     pots = []
-    for p, (r, c) in enumerate(np.asarray(ex["overcooked.pot_positions"]).tolist()):
+    for p, (r, c) in enumerate(ex["overcooked.pot_positions"].tolist()):
         contents = sorted(names[int(x)] for x in ex["overcooked.pot_contents"][p] if x >= 0)
         pots.append(
             {"pos": [r, c], "contents": contents, "timer": int(ex["overcooked.pot_timer"][p])}
         )
-    return {"t": int(s.time), "agents": agents, "items": items, "pots": pots}
+    return {"t": int(s["time"]), "agents": agents, "items": items, "pots": pots}
+
+
+def cogrid_keys(env) -> tuple[int, dict]:
+    """cogrid's state ``rng_key`` and its ``np_random`` generator state (from ``get_state``)."""
+    s = env.get_state()
+    return int(s["rng_key"]), s["np_random_state"]

@@ -1,11 +1,18 @@
-"""Differential tests: our Overcooked against cogrid 0.3.2, step for step.
+"""Differential tests: our Overcooked against cogrid 0.3.2, step for step, through cogrid's public
+``env.step()``.
 
 Both envs start from the same state (cogrid's seeded reset, or an explicit start state with
-agents placed anywhere, often next to each other, and a random priority key) and get the same
-action sequences. Actions are drawn from a seeded mix of uniformly random actions and the
-scripted cook's, so that the sequences reach every rule (cooking, plating, delivering, items
-on counters and floor, agents bumping into each other). At every step the views and rewards
-must be equal.
+agents placed anywhere, often next to each other, a random state ``rng_key`` and a random
+``np_random`` generator state: the stream ``env.step()`` draws each step's key from) and get
+the same action sequences. Actions are drawn from a seeded mix of uniformly random actions and
+the scripted cook's, so that the sequences reach every rule (cooking, plating, delivering,
+items on counters and floor, agents bumping into each other). At every step the views, the
+rewards, the truncations, cogrid's state ``rng_key`` and its generator state must be equal.
+
+The 50 long sequences run on cogrid's registered configs with the observation features cut to
+one (features only shape observations; computing all of them is most of cogrid's step time);
+``test_registered_envs_unchanged`` runs the registered envs exactly as ``cogrid.make`` builds
+them.
 """
 
 from __future__ import annotations
@@ -17,23 +24,35 @@ import pytest
 pytest.importorskip("cogrid")
 pytest.importorskip("numpy")
 
+import numpy as np
 from igym_overcooked import make
 from igym_overcooked.env import DIRECTIONS, get_layout
 from igym_overcooked.layouts import CLASSIC
 from igym_overcooked.policies import ScriptedCook
-from overcooked_cogrid_ref import cogrid_reset, cogrid_step, cogrid_view, make_cogrid
+from overcooked_cogrid_ref import cogrid_keys, cogrid_reset, cogrid_step, cogrid_view, make_cogrid
 
 STEPS = 400
 SEQUENCES_PER_LAYOUT = 10  # 5 layouts x 10 = 50 sequences of 400 steps
 
 _COGRID: dict[str, object] = {}
+FAST_FEATURES = ["agent_dir"]
 
 
-def _cogrid(layout: str):
-    env = _COGRID.get(layout)
+def _cogrid(layout: str, n_agents: int = 2):
+    key = f"{layout}-{n_agents}"
+    env = _COGRID.get(key)
     if env is None:
-        env = _COGRID[layout] = make_cogrid(layout, STEPS)
+        env = _COGRID[key] = make_cogrid(
+            layout, max_steps=STEPS, features=FAST_FEATURES, n_agents=n_agents
+        )
     return env
+
+
+def _random_generator_state(rnd: random.Random) -> dict:
+    """A numpy PCG64 state somewhere in a stream (sometimes with a buffered half-word)."""
+    g = np.random.Generator(np.random.PCG64(rnd.getrandbits(64)))
+    g.integers(0, 2**31, size=rnd.randrange(0, 4))
+    return g.bit_generator.state
 
 
 def _start(layout: str, seq: int, rnd: random.Random) -> tuple[int, dict | None]:
@@ -55,7 +74,16 @@ def _start(layout: str, seq: int, rnd: random.Random) -> tuple[int, dict | None]
         "agent_positions": [lay.rc(first), lay.rc(second)],
         "agent_dirs": [rnd.choice(DIRECTIONS) for _ in range(2)],
         "rng_key": rnd.getrandbits(63),
+        "np_random_state": _random_generator_state(rnd),
     }
+
+
+def _assert_same(ours, ce, where: str) -> None:
+    assert ours.state_view() == cogrid_view(ce), f"{where}: views differ"
+    key, gen = cogrid_keys(ce)
+    state = ours.get_state()
+    assert state["rng_key"] == key, f"{where}: rng_key differs"
+    assert state["np_random_state"] == gen, f"{where}: generator states differ"
 
 
 def _run_sequence(layout: str, seq: int) -> dict[str, int]:
@@ -73,9 +101,9 @@ def _run_sequence(layout: str, seq: int) -> dict[str, int]:
             positions=options["agent_positions"],
             dirs=options["agent_dirs"],
             rng_key=options["rng_key"],
+            np_random_state=options["np_random_state"],
         )
-    assert ours.state_view() == cogrid_view(ce), "start states differ"
-    assert ours.get_state()["rng_key"] == int(ce._env_state.rng_key)
+    _assert_same(ours, ce, f"{layout} seq {seq}: start")
 
     cooks = [ScriptedCook(a, seed + i) for i, a in enumerate(ours.possible_agents)]
     # How random this sequence is: from mostly scripted to fully random.
@@ -86,13 +114,11 @@ def _run_sequence(layout: str, seq: int) -> dict[str, int]:
             rnd.randrange(7) if rnd.random() < eps else cooks[i].act(obs[a])
             for i, a in enumerate(ours.possible_agents)
         ]
-        c_rewards, c_trunc = cogrid_step(ce, acts)
+        c_rewards, c_trunc, _ = cogrid_step(ce, acts)
         obs, rewards, _term, trunc, _ = ours.step(
             dict(zip(ours.possible_agents, acts, strict=True))
         )
-        ours_view = ours.state_view()
-        c_view = cogrid_view(ce)
-        assert ours_view == c_view, f"{layout} seq {seq}: views differ after step {t}, {acts}"
+        _assert_same(ours, ce, f"{layout} seq {seq}: after step {t}, {acts}")
         assert list(rewards.values()) == c_rewards, f"{layout} seq {seq}: rewards at step {t}"
         assert list(trunc.values()) == c_trunc
         stats["rewarded_steps"] += c_rewards[0] > 0
@@ -120,8 +146,7 @@ def test_seeded_reset_matches_cogrid(layout: str) -> None:
     for seed in (0, 1, 2, 42, 123456789, 2**40 + 3):
         ours.reset(seed=seed)
         cogrid_reset(ce, seed)
-        assert ours.state_view() == cogrid_view(ce)
-        assert ours.get_state()["rng_key"] == int(ce._env_state.rng_key)
+        _assert_same(ours, ce, f"{layout} seed {seed}")
 
 
 def test_head_on_collisions_follow_cogrid_priorities() -> None:
@@ -129,11 +154,11 @@ def test_head_on_collisions_follow_cogrid_priorities() -> None:
     ce = _cogrid("counter_circuit")
     ours = make("counter_circuit", max_steps=STEPS)
     winners = set()
-    for key in range(40):
-        # (1,2) and (1,4) both step into (1,3); (3,x) row is another corridor.
-        opts = {"agent_positions": [[1, 2], [1, 4]], "agent_dirs": ["up", "up"], "rng_key": key}
-        ours.reset(seed=0, options=opts)
-        cogrid_reset(ce, 0, positions=opts["agent_positions"], dirs=opts["agent_dirs"], rng_key=key)
+    for seed in range(40):
+        # (1,2) and (1,4) both step into (1,3); the step key comes from the seeded generator.
+        opts = {"agent_positions": [[1, 2], [1, 4]], "agent_dirs": ["up", "up"]}
+        ours.reset(seed=seed, options=opts)
+        cogrid_reset(ce, seed, positions=opts["agent_positions"], dirs=opts["agent_dirs"])
         cogrid_step(ce, [3, 2])
         ours.step({"agent_0": 3, "agent_1": 2})
         view = ours.state_view()
@@ -146,10 +171,7 @@ def test_head_on_collisions_follow_cogrid_priorities() -> None:
 def test_three_chefs_against_cogrid(seq: int) -> None:
     """The rules for any number of chefs: our three_chefs kitchen run by cogrid too."""
     layout = "three_chefs"
-    key = f"{layout}-3"
-    ce = _COGRID.get(key)
-    if ce is None:
-        ce = _COGRID[key] = make_cogrid(layout, STEPS, n_agents=3)
+    ce = _cogrid(layout, n_agents=3)
     rnd = random.Random(f"three-{seq}")
     ours = make(layout, max_steps=STEPS)
     seed = 31 * seq + 5
@@ -161,6 +183,7 @@ def test_three_chefs_against_cogrid(seq: int) -> None:
             "agent_positions": [lay.rc(k) for k in cells],
             "agent_dirs": [rnd.choice(DIRECTIONS) for _ in range(3)],
             "rng_key": rnd.getrandbits(63),
+            "np_random_state": _random_generator_state(rnd),
         }
         obs, _ = ours.reset(seed=seed, options=opts)
         cogrid_reset(
@@ -169,11 +192,12 @@ def test_three_chefs_against_cogrid(seq: int) -> None:
             positions=opts["agent_positions"],
             dirs=opts["agent_dirs"],
             rng_key=opts["rng_key"],
+            np_random_state=opts["np_random_state"],
         )
     else:
         obs, _ = ours.reset(seed=seed)
         cogrid_reset(ce, seed)
-    assert ours.state_view() == cogrid_view(ce)
+    _assert_same(ours, ce, "three_chefs start")
     cooks = [ScriptedCook(a, seed + i) for i, a in enumerate(ours.possible_agents)]
     eps = (0.2, 0.8)[seq % 2]
     for t in range(300):
@@ -181,7 +205,7 @@ def test_three_chefs_against_cogrid(seq: int) -> None:
             rnd.randrange(7) if rnd.random() < eps else cooks[i].act(obs[a])
             for i, a in enumerate(ours.possible_agents)
         ]
-        c_rewards, _ = cogrid_step(ce, acts)
+        c_rewards, _, _ = cogrid_step(ce, acts)
         obs, rewards, *_ = ours.step(dict(zip(ours.possible_agents, acts, strict=True)))
-        assert ours.state_view() == cogrid_view(ce), f"seq {seq}: step {t}, {acts}"
+        _assert_same(ours, ce, f"three_chefs seq {seq}: step {t}, {acts}")
         assert list(rewards.values()) == c_rewards

@@ -72,3 +72,44 @@ def test_cogrid_draws(n_agents: int) -> None:
 def test_negative_seed_is_refused() -> None:
     with pytest.raises(ValueError):
         PCG64(-1)
+
+
+@pytest.mark.parametrize("seed", SEEDS[:30])
+def test_state_is_numpys_bit_generator_state(seed: int) -> None:
+    """get_state() equals numpy's bit_generator.state after any mix of draws, and a generator
+    restored from numpy's state continues numpy's stream (the step keys cogrid draws)."""
+    g = np.random.default_rng(seed)
+    p = PCG64(seed)
+    rnd = random.Random(seed)
+    for _ in range(12):
+        assert p.get_state() == g.bit_generator.state
+        kind = rnd.randrange(3)
+        if kind == 0:
+            assert p.integers(0, 2**31) == int(g.integers(2**31))
+        elif kind == 1:
+            assert p.integers(0, 2**63 - 1) == int(g.integers(0, 2**63 - 1))
+        else:
+            assert p.permutation(3) == g.permutation(3).tolist()
+    restored = PCG64.from_state(g.bit_generator.state)
+    assert restored.get_state() == g.bit_generator.state
+    assert [restored.integers(0, 2**31) for _ in range(9)] == g.integers(2**31, size=9).tolist()
+
+
+@pytest.mark.parametrize(
+    "state, message",
+    [
+        (None, "PCG64"),
+        ({"bit_generator": "MT19937"}, "PCG64"),
+        ({"bit_generator": "PCG64", "state": 5}, "'state'"),
+        ({"bit_generator": "PCG64", "state": {"state": -1, "inc": 1}}, "state must be"),
+        ({"bit_generator": "PCG64", "state": {"state": 1, "inc": 2}}, "odd"),
+        ({"bit_generator": "PCG64", "state": {"state": 1, "inc": 1}, "has_uint32": 2}, "0 or 1"),
+        (
+            {"bit_generator": "PCG64", "state": {"state": 1, "inc": 1}, "uinteger": 2**32},
+            "uinteger",
+        ),
+    ],
+)
+def test_malformed_states_are_refused(state, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        PCG64.from_state(state)

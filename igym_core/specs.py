@@ -77,37 +77,43 @@ class EnvironmentSpec:
     - ``factory``: ``"module:callable"``; ``factory(**kwargs)`` returns a fresh environment.
       The scene's ``env_kwargs`` override ``kwargs``, and the scene's ``max_steps`` is passed
       as ``max_steps=`` when the factory accepts it.
-    - ``agent_ids``: the agents, in the env's order. A PettingZoo-parallel env (with
-      ``possible_agents``) uses its own agent names here. A single-agent, Gymnasium-style env
-      (``step(action)`` returning ``obs, reward, terminated, truncated, info``) has exactly one
-      id, which may be any name (``("player",)``); scenes give that id a seat.
+    - ``agent_ids``: the agents, in the env's order. A Gymnasium env (``step(action)`` returning
+      ``obs, reward, terminated, truncated, info``) has exactly one, which may be any name
+      (``"agent_0"`` by convention); scenes give that id a seat. A PettingZoo env (parallel or
+      AEC) lists its agents as igym names them, ``str(agent)`` (cogrid's ``0``, ``1`` become
+      ``"0"``, ``"1"``).
     - ``action_labels``: every action int the env accepts, with a label for people.
     - ``default_action``: the idle action (played when no key is held, while a tab is hidden,
       and for a partner whose input has not arrived).
     - ``key_bindings``: browser ``KeyboardEvent.key`` values (``"ArrowUp"``, ``" "``, ``"e"``)
       to action ints; a scene may replace them with its own ``key_bindings``.
-    - ``packages``: the top-level Python packages the browser needs to import ``factory`` and
-      the policies. They are zipped from the server's installation (``.py``, ``.json`` and
-      ``.txt`` files; ``tests`` folders left out) and unpacked in the participant's Pyodide
-      worker, so they must be pure Python and must not import ``igym_core`` (only
+    - ``packages``: the top-level Python packages (or single-file modules) the browser needs to
+      import ``factory`` and the policies. They are zipped from the server's installation
+      with their data files (``tests`` folders left out) and the pure-Python distributions
+      they depend on, and unpacked in the participant's Pyodide worker: they must be pure
+      Python (a compiled extension fails ``igym validate``; such an env runs with
+      ``GameScene(mode="server")``) and must not import ``igym_core`` (only
       ``igym_core.runtime`` is shipped). Keep the env apart from the module with ``@hookimpl``.
     - ``policies``: the :class:`PolicySpec` AI partners it offers.
     - ``assets``: files the page loads, each ``"package:path/inside/package"`` (sprite atlases
       and their frame maps); the server serves them as ``/assets/<env name>/<file name>``.
     - ``description``: shown by ``igym plugins``.
 
-    **What the environment must do.** ``reset(seed=..., options=None)`` and ``step(...)`` in
-    PettingZoo-parallel or Gymnasium style; ``get_state()`` returning plain data (dicts, lists,
-    str, int, float, bool, None) that decides everything about the future, and
-    ``set_state(state)`` restoring it; optionally ``state_hash()``. The same state and actions
-    must give the same next state on every machine (no unseeded randomness, no clock, no
-    numpy in the browser). ``igym check-env NAME`` tests all of this.
+    **What the environment must do.** Nothing beyond its own API: a Gymnasium env, a PettingZoo
+    parallel env or a PettingZoo AEC (turn-based) env, unchanged, with actions as ints. Rollback
+    (peer-to-peer scenes) uses the env's ``get_state()``/``set_state()`` (plain data, and
+    ``state_hash()``) when it has them and a generic snapshot of the env object otherwise; the
+    same state and actions must give the same next state on every machine (no unseeded
+    randomness, no clock). An env that runs in the browser must be pure Python; anything else
+    runs with ``GameScene(mode="server")``. ``igym check-env NAME`` tests all of this on the
+    real env.
 
     **Draw objects.** ``env.render()`` returns a list of plain dicts that the page draws on a
     canvas. Coordinates are in grid cells (``x`` column, ``y`` row, origin top left; fractions
     allowed); the page scales a cell to whole device pixels and sizes the canvas to the objects'
     extent. Objects are drawn in ascending ``layer`` (default 0), in list order within a layer.
-    Colours are CSS colours (``"#3366cc"``, ``"white"``).
+    Colours are CSS colours (``"#3366cc"``, ``"white"``). In a server-authoritative scene,
+    ``render()`` may instead return an ``rgb_array`` image (an ``(h, w, 3)`` uint8 array).
 
     | ``kind`` | fields |
     |---|---|

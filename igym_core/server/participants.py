@@ -83,6 +83,8 @@ class Connection:
     token_hash: str | None = None
     replaced: bool = False
     bad_messages: int = 0
+    #: the participant's scene, as this connection last saw it (hello, submit)
+    scene_index: int | None = None
 
 
 class ParticipantService:
@@ -250,7 +252,9 @@ class ParticipantService:
         self.live[participant_id] = conn
         if self.lobby is not None:
             self.lobby.reconnected(participant_id)
-        await self.store.add_event(participant_id, "resumed" if resumed else "joined", {}, now)
+        self.store.add_event(
+            participant_id, "resumed" if resumed else "joined", {}, now, background=True
+        )
         self.plugins.notify(
             "igym_on_participant_joined",
             experiment_id=self.experiment.id,
@@ -260,6 +264,7 @@ class ParticipantService:
         )
         participant = await asyncio.to_thread(self.store.participant, participant_id)
         assert participant is not None
+        conn.scene_index = participant.scene_index
         welcome = Welcome(self.experiment.id, participant_id, token, resumed)
         return [welcome, await self._show_current(participant)]
 
@@ -322,6 +327,7 @@ class ParticipantService:
             raise ProtocolError("unknown_scene", f"no scene {submit.scene_id!r}", submit.seq)
         index = ids.index(submit.scene_id)
         if index < participant.scene_index:  # a retry of something already stored
+            conn.scene_index = participant.scene_index
             return [Ack(submit.seq), await self._show_current(participant)]
         if index > participant.scene_index:
             raise ProtocolError(
@@ -345,6 +351,7 @@ class ParticipantService:
             )
         participant = await asyncio.to_thread(self.store.participant, participant_id)
         assert participant is not None
+        conn.scene_index = participant.scene_index
         if stored:
             self.plugins.notify(
                 "igym_on_scene_finished",
@@ -492,9 +499,14 @@ class ParticipantService:
     ) -> list[Outgoing]:
         participant_id = conn.participant_id
         assert participant_id is not None
-        participant = await asyncio.to_thread(self.store.participant, participant_id)
-        assert participant is not None
-        scene = self.experiment.scenes[participant.scene_index]
+        # only this connection moves its participant on (submit): its scene is known here,
+        # without a read of the store for every chunk of frames
+        index = conn.scene_index
+        if index is None:
+            participant = await asyncio.to_thread(self.store.participant, participant_id)
+            assert participant is not None
+            index = conn.scene_index = participant.scene_index
+        scene = self.experiment.scenes[index]
         if scene.id != message.scene_id or not isinstance(scene, GameScene):
             raise ProtocolError(
                 "wrong_scene",

@@ -44,10 +44,38 @@ class StoreBusy(StoreError):
 
 class Pending(concurrent.futures.Future):
     """The result of a queued write: ``await`` it on the event loop, ``.result()`` elsewhere,
-    or leave it (a background write; a failure is logged)."""
+    or leave it (a background write; a failure is logged).
+
+    Awaiting registers an asyncio future that the writer settles together with the rest of
+    its batch, in one call into the event loop per batch (not one wake-up per write)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._aio_lock = threading.Lock()
+        #: asyncio futures waiting for this write, by their loop (None once settled)
+        self._aio: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[Any]]] | None = []
 
     def __await__(self) -> Generator[Any, None, Any]:
-        return asyncio.wrap_future(self).__await__()
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[Any] = loop.create_future()
+        with self._aio_lock:
+            if self._aio is not None:
+                self._aio.append((loop, waiter))
+                return waiter.__await__()
+        _copy_outcome(self, waiter)  # already settled
+        return waiter.__await__()
+
+    def _settle(self, value: Any, exc: BaseException | None) -> list[tuple[Any, Any]]:
+        """Set the outcome (writer thread); the asyncio futures still to be told."""
+        with self._aio_lock:
+            if self.done():
+                return []
+            if exc is not None:
+                self.set_exception(exc)
+            else:
+                self.set_result(value)
+            waiters, self._aio = self._aio or [], None
+        return waiters
 
     def __bool__(self) -> bool:  # `if store.create_participant(...)` would always be true
         raise TypeError("a Pending write has no truth value: await it or call .result()")
@@ -191,6 +219,7 @@ class Writer:
         db = self._db
         assert db is not None
         delay = 0.01
+        careful = False
         while batch:
             batch = self._expire(batch)
             if not batch:
@@ -211,18 +240,11 @@ class Writer:
                 time.sleep(delay)
                 delay = min(0.25, delay * 2)
                 continue
-            results: list[tuple[_Job, bool, Any]] = []
-            for i, job in enumerate(batch):
-                db.execute(f"SAVEPOINT j{i}")
-                try:
-                    value = job.function(db, *job.args)
-                except BaseException as exc:  # the job's own error, e.g. StoreError
-                    db.execute(f"ROLLBACK TO j{i}")
-                    db.execute(f"RELEASE j{i}")
-                    results.append((job, False, exc))
-                else:
-                    db.execute(f"RELEASE j{i}")
-                    results.append((job, True, value))
+            results = self._run_jobs(db, batch, careful)
+            if results is None:  # a job failed: run the batch again, each job in a savepoint
+                db.execute("ROLLBACK")
+                careful = True
+                continue
             try:
                 db.execute("COMMIT")
             except sqlite3.Error as exc:
@@ -240,12 +262,37 @@ class Writer:
                 continue
             self.batches += 1
             self.committed += len(batch)
-            for job, ok, value in results:
-                if ok:
-                    _settle(job.pending, value=value)
-                else:
-                    _settle(job.pending, exc=value)
+            _settle_batch(
+                [(job.pending, value, None if ok else value) for job, ok, value in results]
+            )
             return
+
+    @staticmethod
+    def _run_jobs(
+        db: sqlite3.Connection, batch: list[_Job], careful: bool
+    ) -> list[tuple[_Job, bool, Any]] | None:
+        """Run every job of the batch in the open transaction. Optimistically (most writes
+        succeed) without savepoints: None when one fails, and the batch is run again
+        ``careful``, each job in a savepoint so that its failure undoes only its own work."""
+        results: list[tuple[_Job, bool, Any]] = []
+        for i, job in enumerate(batch):
+            if not careful:
+                try:
+                    results.append((job, True, job.function(db, *job.args)))
+                except BaseException:
+                    return None
+                continue
+            db.execute(f"SAVEPOINT j{i}")
+            try:
+                value = job.function(db, *job.args)
+            except BaseException as exc:  # the job's own error, e.g. StoreError
+                db.execute(f"ROLLBACK TO j{i}")
+                db.execute(f"RELEASE j{i}")
+                results.append((job, False, exc))
+            else:
+                db.execute(f"RELEASE j{i}")
+                results.append((job, True, value))
+        return results
 
     def _expire(self, batch: list[_Job]) -> list[_Job]:
         """Fail the jobs whose callers stopped waiting; keep the rest."""
@@ -278,12 +325,35 @@ class Writer:
 
 
 def _settle(pending: Pending, value: Any = None, exc: BaseException | None = None) -> None:
-    if pending.done():
+    _settle_batch([(pending, value, exc)])
+
+
+def _settle_batch(outcomes: list[tuple[Pending, Any, BaseException | None]]) -> None:
+    """Set the outcome of every write, then tell each event loop once about its futures."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Pending]]] = {}
+    for pending, value, exc in outcomes:
+        for loop, waiter in pending._settle(value, exc):
+            by_loop.setdefault(loop, []).append((waiter, pending))
+    for loop, waiters in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_wake, waiters)
+        except RuntimeError:  # that loop is closed: nobody waits any more
+            pass
+
+
+def _wake(waiters: list[tuple[asyncio.Future[Any], Pending]]) -> None:
+    for waiter, pending in waiters:
+        _copy_outcome(pending, waiter)
+
+
+def _copy_outcome(pending: Pending, waiter: asyncio.Future[Any]) -> None:
+    if waiter.done():  # its task was cancelled
         return
+    exc = pending.exception()
     if exc is not None:
-        pending.set_exception(exc)
+        waiter.set_exception(exc)
     else:
-        pending.set_result(value)
+        waiter.set_result(pending.result())
 
 
 def _log_failure(pending: concurrent.futures.Future) -> None:

@@ -269,6 +269,129 @@ class EndScene(Scene):
         }
 
 
+def _url(where: str, value: Any) -> None:
+    if value is None:
+        return
+    parts = urlsplit(value) if isinstance(value, str) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"{where} must be an absolute http(s) URL, got {value!r}")
+
+
+@attrs.frozen
+class Rule:
+    """A screening rule (in ``Experiment.entry_rules``) or a monitoring rule (in
+    ``GameScene.rules``).
+
+    ``rule`` is one of: the name of an exclusion rule an installed plugin offers (``igym
+    plugins`` lists them; ``Rule("device", {"allow": "desktop"})``), an ``ExclusionRule``
+    subclass, or a plain callable ``check(context)`` that returns ``None``, an ``Exclusion``,
+    a ``RuleWarning``, or a string (the reason: the participant is excluded). A bare name,
+    class or callable may be listed without ``Rule(...)``.
+
+    - ``options``: the rule class's keyword arguments, checked when the experiment loads.
+    - ``message``: what an excluded (or warned) participant reads instead of the rule's own.
+    - ``redirect_url``: where the excluded page sends the participant (after a few seconds,
+      with a link); ``completion_code``: a code it shows (Prolific pays screen-outs with a
+      code of their own).
+    - ``exclude_on_error``: a rule that raises excludes the participant (by default it is
+      logged, counted, and lets them go on).
+    - ``name``: the name recorded for a callable (default: its ``__name__``).
+    """
+
+    rule: Any = attrs.field(repr=lambda r: _rule_repr(r))
+    options: dict[str, Any] = attrs.field(factory=dict, converter=dict)
+    message: str | None = attrs.field(default=None, validator=optional_text)
+    redirect_url: str | None = attrs.field(default=None)
+    completion_code: str | None = attrs.field(default=None, validator=optional_text)
+    exclude_on_error: bool = False
+    name: str | None = attrs.field(default=None, validator=optional_text)
+
+    @redirect_url.validator
+    def _redirect(self, attribute: attrs.Attribute, value: Any) -> None:
+        _url("Rule.redirect_url", value)
+
+    @property
+    def kind(self) -> str:
+        """``"name"`` (an installed rule), ``"class"`` or ``"callable"``."""
+        from igym_core.specs import ExclusionRule
+
+        if isinstance(self.rule, str):
+            return "name"
+        if isinstance(self.rule, type) and issubclass(self.rule, ExclusionRule):
+            return "class"
+        return "callable"
+
+    @property
+    def label(self) -> str:
+        """The rule's name in the data."""
+        if self.name:
+            return self.name
+        if isinstance(self.rule, str):
+            return self.rule
+        if self.kind == "class":
+            return self.rule.name or self.rule.__name__
+        return getattr(self.rule, "__name__", None) or type(self.rule).__name__
+
+
+def _rule_repr(rule: Any) -> str:
+    """A callable's or class's dotted name (not its address: the config digest must not change
+    from one start to the next)."""
+    if isinstance(rule, str):
+        return repr(rule)
+    module = getattr(rule, "__module__", None) or "?"
+    return f"{module}:{getattr(rule, '__qualname__', type(rule).__qualname__)}"
+
+
+def rules_list(value: Any, where: str, phase: str) -> tuple[Rule, ...]:
+    """A list of rules as :class:`Rule` objects; ``where`` names the field, ``phase`` the
+    rules it may hold (``"entry"`` or ``"continuous"``)."""
+    from igym_core.specs import ExclusionRule
+
+    if isinstance(value, str | bytes | Rule) or callable(value) or not hasattr(value, "__iter__"):
+        raise ConfigError(f"{where} must be a list of rules, got {value!r:.80}")
+    out = []
+    for i, item in enumerate(value):
+        spot = f"{where}[{i}]"
+        rule = item if isinstance(item, Rule) else Rule(item)
+        target = rule.rule
+        if isinstance(target, str):
+            identifier_like = bool(_ENV_NAME.match(target))
+            if not identifier_like:
+                raise ConfigError(f"{spot} must name an exclusion rule, got {target!r}")
+            if rule.name is not None:
+                raise ConfigError(f"{spot}.name is only for callables")
+        elif isinstance(target, type):
+            if not issubclass(target, ExclusionRule):
+                raise ConfigError(
+                    f"{spot} must be an ExclusionRule subclass, a rule's name or a callable, "
+                    f"got the class {target.__name__}"
+                )
+            if target.phase != phase:
+                raise ConfigError(
+                    f"{spot}: {rule.label!r} is a {target.phase} rule; this list holds "
+                    f"{phase} rules"
+                )
+        elif isinstance(target, ExclusionRule):
+            raise ConfigError(
+                f"{spot}: give the class {type(target).__name__} (with options), not an instance"
+            )
+        elif not callable(target):
+            raise ConfigError(
+                f"{spot} must be a rule's name, an ExclusionRule subclass or a callable, "
+                f"got {target!r:.80}"
+            )
+        elif rule.options:
+            raise ConfigError(f"{spot}.options: a callable takes no options")
+        if not isinstance(rule.exclude_on_error, bool):
+            raise ConfigError(f"{spot}.exclude_on_error must be True or False")
+        out.append(rule)
+    labels = [r.label for r in out]
+    for label in labels:
+        if labels.count(label) > 1:
+            raise ConfigError(f"{where} lists two rules named {label!r} (give one a name)")
+    return tuple(out)
+
+
 SEAT_KINDS = ("human", "policy", "random")
 
 
@@ -404,6 +527,25 @@ class GameScene(Scene):
     frame_format: str = attrs.field(default="jpeg")
     frame_quality: int = attrs.field(default=80, validator=_int_in(1, 100))
     frame_max_width: int | None = attrs.field(default=None)
+    # -- monitoring (see Rule) --
+    rules: tuple[Rule, ...] = attrs.field(default=())
+    monitor_interval_s: float = attrs.field(default=1.0)
+    partner_excluded_message: str = attrs.field(
+        default="Your partner could not go on with the game, so it has ended. Your data is "
+        "saved; you can go on.",
+        validator=text,
+    )
+    partner_excluded_code: str | None = attrs.field(default=None, validator=optional_text)
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(
+            self, "rules", rules_list(self.rules, f"GameScene({self.id!r}).rules", "continuous")
+        )
+
+    @monitor_interval_s.validator
+    def _check_interval(self, attribute: attrs.Attribute, value: Any) -> None:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0.2 <= value <= 60:
+            raise ConfigError(f"{_where(self, attribute)} must be 0.2..60 seconds, got {value!r}")
 
     @mode.validator
     def _check_mode(self, attribute: attrs.Attribute, value: Any) -> None:
@@ -539,7 +681,14 @@ class Experiment:
     #: environments defined in the experiment file itself (``EnvironmentSpec``), next to those
     #: of installed plugins: e.g. ``gymnasium:make`` with ``kwargs={"id": "CartPole-v1"}``
     environments: tuple[Any, ...] = attrs.field(default=(), converter=tuple)
+    #: screening before the first scene (see :class:`Rule`)
+    entry_rules: tuple[Rule, ...] = attrs.field(default=())
     source: ExperimentSource | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(
+            self, "entry_rules", rules_list(self.entry_rules, "Experiment.entry_rules", "entry")
+        )
 
     @environments.validator
     def _check_envs(self, attribute: attrs.Attribute, value: tuple[Any, ...]) -> None:

@@ -20,6 +20,7 @@ from igym_core.config import (
 from igym_core.envcheck import check_environments
 from igym_core.options import check_matchmaker_options
 from igym_core.plugins import PluginManager
+from igym_core.rules import check_rules
 from igym_core.specs import EnvironmentSpec
 
 __all__ = [
@@ -96,7 +97,8 @@ def plugins_for(experiment: Experiment, plugins: PluginManager | None = None) ->
 def check_plugins(experiment: Experiment, plugins: PluginManager) -> None:
     """Check what only the installed plugins can tell: environments, agents, policies, keys,
     env and policy kwargs, browser packages (:func:`igym_core.envcheck.check_environments`),
-    and matchmaker options (:func:`igym_core.options.check_matchmaker_options`).
+    matchmaker options (:func:`igym_core.options.check_matchmaker_options`) and exclusion rules
+    (:func:`igym_core.rules.check_rules`: names, options, phases).
 
     Raises :class:`ConfigError` naming the scene and field.
     """
@@ -137,3 +139,4 @@ def check_plugins(experiment: Experiment, plugins: PluginManager) -> None:
                 )
     check_environments(experiment, plugins)
     check_matchmaker_options(experiment, plugins)
+    check_rules(experiment, plugins)

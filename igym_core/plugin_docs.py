@@ -30,7 +30,7 @@ GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Markers", ("hookimpl", "__version__")),
     ("Environments", ("EnvironmentSpec", "PolicySpec")),
     ("Matchmaking", ("Matchmaker", "MatchContext", "WaitingParticipant")),
-    ("Exclusion", ("ExclusionRule", "Exclusion", "EntryContext")),
+    ("Exclusion", ("ExclusionRule", "Exclusion", "RuleWarning", "EntryContext", "GameContext")),
     (
         "Export",
         (
@@ -46,6 +46,8 @@ GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "ParityRow",
             "ValidationRow",
             "ProvenanceRow",
+            "ExclusionRow",
+            "FocusPeriodRow",
         ),
     ),
 )

@@ -284,49 +284,155 @@ class Matchmaker:
 
 @attrs.frozen
 class Exclusion:
-    """A rule's verdict that a participant may not take part (or continue).
+    """A rule's verdict that a participant may not take part (or go on).
 
-    ``rule`` is the rule's name, ``reason`` a short explanation for the researcher's data, and
-    ``message`` what the participant is shown.
+    - ``rule``: the rule's name.
+    - ``reason``: a short explanation for the researcher's data (``"screen is 390x844"``).
+    - ``message``: what the participant reads; empty to use the rule's ``message`` (the
+      class attribute, or the experiment's ``Rule(..., message=...)``, which always wins).
     """
 
     rule: str
     reason: str
-    message: str
+    message: str = ""
 
 
-class EntryContext(TypedDict, total=False):
-    """What an entry rule's :meth:`ExclusionRule.check` receives today: what the page reports
-    about the browser before the first scene. Keys may be missing when the page could not
-    tell.
+@attrs.frozen
+class RuleWarning:
+    """A continuous rule's verdict that a participant should be told to do better before it
+    excludes them: the page shows ``message`` (the rule's own when empty) in a banner.
 
-    - ``user_agent``: the browser's ``navigator.userAgent``.
-    - ``screen_width``, ``screen_height``: the screen in CSS pixels.
-    - ``touch``: True when the primary pointer is coarse (a finger).
+    - ``rule``, ``reason``, ``message``: as in :class:`Exclusion`.
     """
 
-    user_agent: str
-    screen_width: int
-    screen_height: int
-    touch: bool
+    rule: str
+    reason: str
+    message: str = ""
+
+
+class EntryContext(TypedDict):
+    """What an entry rule's :meth:`ExclusionRule.check` receives: what is known about a
+    participant before the first scene. It is read-only (a mapping; nested values are mappings
+    and tuples); a value the page could not tell is ``None``.
+
+    - ``participant_id``: their id; ``params``: the URL parameters they arrived with
+      (``PROLIFIC_PID``, ``STUDY_ID``, ...).
+    - ``user_agent``: the browser's ``navigator.userAgent`` (at most 512 characters).
+    - ``browser``, ``browser_version``, ``browser_major``: the browser as `ua-parser` reads the
+      user agent (``"Chrome"``, ``"Firefox"``, ``"Mobile Safari"``...; ``"126.0.0"``; ``126``).
+    - ``os``, ``os_version``: the operating system (``"Windows"``, ``"Mac OS X"``, ``"iOS"``,
+      ``"Android"``, ``"Linux"``...) and its version (``None`` when the agent does not say).
+    - ``device``: ``"desktop"``, ``"mobile"`` or ``"tablet"``, from the user agent, the page's
+      own ``navigator.userAgentData.mobile`` and the touch screen (an iPad that calls itself a
+      Mac is a tablet); ``device_model``: the device ua-parser names (``"iPhone"``), or ``None``.
+    - ``touch``: the primary pointer is coarse (a finger); ``max_touch_points``.
+    - ``screen_width``, ``screen_height``: the screen in CSS pixels; ``window_width``,
+      ``window_height``: the browser window's inner size; ``pixel_ratio``.
+    - ``ping_ms``: websocket round trips to the server measured by the server (at least 5,
+      oldest first); ``ping_median_ms``: their median (``None`` when none came back).
+    - ``answers``: answers given so far, as ``"<scene id>.<field>"`` (empty at entry).
+    - ``previous``: earlier visits by the same person: other participants of this study who
+      arrived with the same value of an identifying URL parameter (``PROLIFIC_PID``,
+      ``subject_id``...), each ``{"participant_id", "param", "status"}`` (``status``:
+      ``active``, ``completed`` or ``excluded``); at most 20.
+    """
+
+    participant_id: str
+    params: Mapping[str, str]
+    user_agent: str | None
+    browser: str | None
+    browser_version: str | None
+    browser_major: int | None
+    os: str | None
+    os_version: str | None
+    device: str
+    device_model: str | None
+    touch: bool | None
+    max_touch_points: int | None
+    screen_width: int | None
+    screen_height: int | None
+    window_width: int | None
+    window_height: int | None
+    pixel_ratio: float | None
+    ping_ms: tuple[float, ...]
+    ping_median_ms: float | None
+    answers: Mapping[str, Any]
+    previous: tuple[Mapping[str, str], ...]
+
+
+class GameContext(TypedDict):
+    """What a continuous rule's :meth:`ExclusionRule.check` receives, every
+    ``GameScene.monitor_interval_s`` while a participant is in a game scene. Read-only; times
+    are on the server's clock unless a field says otherwise.
+
+    - ``participant_id``, ``params``, ``scene_id``: who, and where.
+    - ``multiplayer``: the scene is played with other participants; ``match_id``: their match
+      (``None`` before one).
+    - ``playing``: an episode is being played now (not the countdown, the waiting room, or
+      between episodes); ``episode`` (from 0) and ``frame``: where the page last said it was.
+    - ``elapsed_s``: seconds since the participant reached the scene.
+    - ``hidden``: the page is hidden now (another tab, minimised); ``hidden_ms``: for how long
+      (0 when visible), counted by the server, so it grows while the tab is frozen;
+      ``hidden_total_ms``: every hidden period of the scene added up.
+    - ``focus_periods``: the scene's focus-loss periods so far, oldest first, each
+      ``{"episode", "start_frame", "end_frame", "duration_ms"}`` (``end_frame`` and
+      ``duration_ms`` are ``None`` while it lasts).
+    - ``ping_ms``: the latest websocket round trips measured by the server (one a second,
+      newest last, at most 60); a ping the page did not answer within 5 s counts as 5000.
+    - ``inputs``: key presses in the scene so far; ``idle_ms``: time played since the last
+      one (0 when not playing; it does not grow while the game waits or counts down).
+    """
+
+    participant_id: str
+    params: Mapping[str, str]
+    scene_id: str
+    multiplayer: bool
+    match_id: str | None
+    playing: bool
+    episode: int
+    frame: int
+    elapsed_s: float
+    hidden: bool
+    hidden_ms: float
+    hidden_total_ms: float
+    focus_periods: tuple[Mapping[str, Any], ...]
+    ping_ms: tuple[float, ...]
+    inputs: int
+    idle_ms: float
+
+
+RULE_PHASES = ("entry", "continuous")
 
 
 class ExclusionRule:
-    """A check run at entry (``phase = "entry"``) or during play (``phase = "continuous"``).
+    """A check run at entry (``phase = "entry"``: once, before the first scene) or during play
+    (``phase = "continuous"``: every ``GameScene.monitor_interval_s`` in the game scenes that
+    list it).
 
-    Subclass it with a unique ``name`` and implement :meth:`check`. Options an experiment
-    gives the rule are passed to the constructor as keyword arguments and checked when the
-    experiment loads, exactly like :class:`Matchmaker` options (declare them as typed keyword
-    parameters with defaults, raise ``ValueError`` for a bad value). A rule should let the
-    researcher replace its participant-facing text with a ``message`` option.
+    Subclass it with a unique ``name``, a ``phase``, a default participant-facing ``message``
+    and implement :meth:`check`; return the class from the ``igym_exclusion_rules`` hook. An
+    experiment lists it by name with options (``Rule("device", {"allow": "desktop"})``), by
+    class, or an experiment may list a plain callable ``check(context)`` instead. Options are
+    passed to the constructor as keyword arguments and checked when the experiment loads,
+    exactly like :class:`Matchmaker` options (declare them as typed keyword parameters with
+    defaults, raise ``ValueError`` for a bad value). The participant's message, a redirect URL
+    and a "screened-out" completion code are set by the experiment's ``Rule``, not by options.
+
+    ``check`` runs in a worker thread (it may read a file), never two at once for the same
+    rule object; one instance serves every participant for the whole run of the server, so
+    keep per-participant state out of it (the context has what is known). An exception is
+    logged with the rule's name and the participant's id, counted (a ``rule_error`` event), and
+    excludes nobody (unless the experiment's ``Rule(..., exclude_on_error=True)``).
     """
 
     name: ClassVar[str] = ""
     phase: ClassVar[str] = "entry"
+    message: ClassVar[str] = "Unfortunately you cannot take part in this study."
 
-    def check(self, context: Mapping[str, Any]) -> Exclusion | None:
-        """Return ``None`` to let the participant through, or an :class:`Exclusion` naming why
-        not. ``context`` is read-only; for entry rules it is an :class:`EntryContext`."""
+    def check(self, context: Mapping[str, Any]) -> Exclusion | RuleWarning | None:
+        """Return ``None`` to let the participant go on, an :class:`Exclusion` to turn them
+        away, or (continuous rules) a :class:`RuleWarning` to warn them. ``context`` is an
+        :class:`EntryContext` for entry rules and a :class:`GameContext` for continuous ones."""
         raise NotImplementedError
 
 

@@ -25,6 +25,8 @@ TABLES = (
     "frames",
     "matches",
     "parity",
+    "exclusions",
+    "focus_periods",
 )
 
 

@@ -6,21 +6,25 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 
 from quart import Quart, Response
 from quart_schema import QuartSchema
 
-from igym_core import provenance
+from igym_core import browser, provenance
 from igym_core.config import Experiment
 from igym_core.experiment import check_plugins, plugins_for
 from igym_core.plugins import PluginManager
+from igym_core.rules import RuleBook
 from igym_core.server import memory
 from igym_core.server.admin.controls import StudyGate
 from igym_core.server.admin.routes import install_admin
 from igym_core.server.authoritative.service import ServerGames
+from igym_core.server.exclusion import Exclusions
 from igym_core.server.games import GameService
 from igym_core.server.gate import Gate
 from igym_core.server.lobby.lobby import Lobby
+from igym_core.server.monitoring import TICK_S
 from igym_core.server.packages import Bundles
 from igym_core.server.participants import ParticipantService
 from igym_core.server.routes import participant_blueprint
@@ -78,8 +82,17 @@ def create_app(
     bundles = Bundles()
     games = GameService(store, plugins, bundles, experiment.id)
     study = StudyGate.load(store)
+    rules = RuleBook(experiment, plugins)  # checked by check_plugins: builds
+    exclusions = Exclusions(experiment, store, plugins)
     participants = ParticipantService(
-        experiment, store, plugins, settings, games, admission=study.admit
+        experiment,
+        store,
+        plugins,
+        settings,
+        games,
+        admission=study.admit,
+        rules=rules,
+        exclusions=exclusions,
     )
     lobby = Lobby(
         experiment,
@@ -91,6 +104,10 @@ def create_app(
         disconnect_grace_s=settings.disconnect_grace_s,
     )
     participants.lobby = lobby
+    exclusions.participants = participants
+    exclusions.lobby = lobby
+    lobby.frame_of = participants.monitoring.frame_of
+    games.ended_by = exclusions.ended_game
     games.match_of = lobby.match_of
     games.on_episode_closed = lobby.episode_closed
     server_games = ServerGames(  # server-authoritative scenes (mode="server")
@@ -114,6 +131,7 @@ def create_app(
         games=games,
         participants=participants,
         lobby=lobby,
+        exclusions=exclusions,
     )
     app.register_blueprint(participant_blueprint)
     _register_assets(app)
@@ -138,6 +156,9 @@ def create_app(
     @app.before_serving
     async def start_timers() -> None:
         timers.append(asyncio.ensure_future(_every(1.0, lobby.expire)))
+        timers.append(asyncio.ensure_future(_every_async(TICK_S, participants.monitoring.tick)))
+        if rules.entry:
+            await asyncio.to_thread(browser.warm_up)
         timers.append(asyncio.ensure_future(_every(memory.TRIM_EVERY_S, memory.trim)))
         timers.append(asyncio.ensure_future(watch_plugins(settings.plugin_check_s)))
 
@@ -146,6 +167,7 @@ def create_app(
         for task in timers:
             task.cancel()
         server_games.close()
+        exclusions.close()
         await asyncio.to_thread(store.close)
 
     return app
@@ -156,6 +178,15 @@ async def _every(seconds: float, function: Callable[[], None]) -> None:
         await asyncio.sleep(seconds)
         try:
             function()
+        except Exception:
+            log.exception("periodic %s failed", getattr(function, "__name__", function))
+
+
+async def _every_async(seconds: float, function: Callable[[], Any]) -> None:
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            await function()
         except Exception:
             log.exception("periodic %s failed", getattr(function, "__name__", function))
 

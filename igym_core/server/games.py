@@ -50,6 +50,9 @@ class GameService:
         self.match_of: Callable[[str, str], str | None] = lambda participant_id, scene_id: None
         #: set by the lobby: awaited after a multiplayer episode was closed
         self.on_episode_closed: Callable[[str, GameScene, int], Awaitable[None]] = _nothing
+        #: set by the app: why the server ended a participant's game in a scene (an exclusion:
+        #: the reason and the frame it ended at), or None; a partial episode gets that reason
+        self.ended_by: Callable[[str, str], tuple[str, int | None] | None] = lambda p, s: None
 
     def seed(self, scene: GameScene, participant_id: str, episode: int) -> int:
         """Episode seeds: per participant alone, per match when several play together (or
@@ -248,6 +251,12 @@ class GameService:
         if not 0 <= message.frames <= scene.max_steps:
             raise ProtocolError("invalid", f"frames must be in 0..{scene.max_steps}", message.seq)
         summary = _bounded_summary(message.summary)
+        reason = "ended_by_page"
+        ended = self.ended_by(participant_id, scene.id) if message.partial else None
+        if ended is not None:
+            reason = ended[0]
+            if ended[1] is not None:
+                summary["termination_frame"] = ended[1]
         try:
             closed = await self.store.end_episode(
                 participant_id,
@@ -258,6 +267,7 @@ class GameService:
                 summary,
                 self.clock(),
                 partial=message.partial,
+                reason=reason,
             )
         except StoreError as exc:
             if isinstance(exc, StoreBusy):

@@ -51,6 +51,15 @@ class Limits:
       ``signal_burst``: signal rate per member of a match.
     - ``attribute_keys`` / ``attribute_chars``: what a page may report for matchmaking.
 
+    Screening and monitoring (see :mod:`igym_core.server.screening`):
+
+    - ``report_chars``: the longest text a page may report about its browser (the user
+      agent); ``report_pixels``: the largest screen or window side it may report.
+    - ``screening_pings``: websocket round trips the server measures before the entry rules
+      run (at least 5); ``ping_timeout_s``: a ping not answered by then counts as that long;
+      ``screening_timeout_s``: a page that does not report by then is judged on what is known.
+    - ``focus_periods``: focus-loss periods stored per participant and scene.
+
     Per address (an IP address; behind a reverse proxy, set ``Settings.trusted_proxies`` or
     every participant shares the proxy's):
 
@@ -80,9 +89,19 @@ class Limits:
     signal_burst: float = _field(200.0)
     attribute_keys: int = _field(32)
     attribute_chars: int = _field(256)
+    report_chars: int = _field(512)
+    report_pixels: int = _field(100_000)
+    screening_pings: int = _field(5)
+    ping_timeout_s: float = _field(5.0)
+    screening_timeout_s: float = _field(20.0)
+    focus_periods: int = _field(500)
     connections_per_s: float = _field(20.0)
     connection_burst: float = _field(30.0)
     new_participants_per_min: float = _field(300.0)
+
+    def __attrs_post_init__(self) -> None:
+        if self.screening_pings < 5:
+            raise ValueError("Limits.screening_pings must be at least 5 (the median of 5 pings)")
 
 
 @attrs.define

@@ -10,6 +10,7 @@ import asyncio
 import hashlib
 import hmac
 import json
+import logging
 import re
 import secrets
 import time
@@ -22,29 +23,40 @@ import attrs
 from igym_core.config import EndScene, Experiment, GameScene, StaticScene
 from igym_core.experiment import scene_for_client
 from igym_core.plugins import PluginManager
+from igym_core.rules import RuleBook, RuleFailure, Verdict
+from igym_core.server.exclusion import Exclusions
 from igym_core.server.failures import log_game_error
 from igym_core.server.games import GameService
 from igym_core.server.limits import KeyedBuckets
 from igym_core.server.lobby.lobby import Lobby
 from igym_core.server.lobby.sessions import Phase, ended_by_server
+from igym_core.server.monitoring import Monitoring
+from igym_core.server.pinger import Pinger
 from igym_core.server.protocol import (
     Ack,
     EpisodeEnd,
     EpisodeStart,
     Error,
     Event,
+    Excluded,
+    FocusPeriodMessage,
     Frames,
     Hello,
     Incoming,
     LobbyJoin,
     LobbyLeave,
+    Monitor,
     Outgoing,
     Ping,
     Pong,
     Probe,
+    ProbePong,
     ProtocolError,
     Relay,
     SceneMessage,
+    Screen,
+    Screening,
+    ScreeningReport,
     ServerDrawn,
     ServerInput,
     ServerReady,
@@ -52,8 +64,11 @@ from igym_core.server.protocol import (
     Submit,
     Welcome,
 )
+from igym_core.server.screening import check_report, screened_record
 from igym_core.settings import Settings
 from igym_core.storage.store import Participant, Store
+
+log = logging.getLogger("igym.participants")
 
 ID_PARAMS = ("subject_id", "PROLIFIC_PID")
 _PARTICIPANT_ID = re.compile(r"^[A-Za-z0-9_.@\-]{1,128}$")
@@ -85,6 +100,12 @@ class Connection:
     bad_messages: int = 0
     #: the participant's scene, as this connection last saw it (hello, submit)
     scene_index: int | None = None
+    #: the server's round trips to this page
+    pinger: Pinger | None = None
+    #: while the entry rules judge the participant: the page's report, when it comes
+    screening: asyncio.Future[ScreeningReport] | None = None
+    #: the participant was excluded while this page was open: it may only send what it recorded
+    excluded: bool = False
 
 
 class ParticipantService:
@@ -97,10 +118,32 @@ class ParticipantService:
         games: GameService,
         clock: Callable[[], float] = time.time,
         admission: Callable[[Participant | None], ProtocolError | None] = lambda existing: None,
+        *,
+        rules: RuleBook,
+        exclusions: Exclusions,
     ) -> None:
         """``admission`` may refuse a hello: a new participant (``None``) when the study is
-        closed or full, a known one (e.g. excluded); it returns the error to answer with."""
+        closed or full, a known one; it returns the error to answer with. ``rules`` are the
+        experiment's exclusion rules, ``exclusions`` what excludes a participant."""
+        from igym_core.server.screening import Screening
+
         self.admission = admission
+        self.rules = rules
+        self.exclusions = exclusions
+        self.screening = Screening(rules, store, settings.limits, self.rule_error)
+        self.monitoring = Monitoring(
+            rules,
+            store,
+            settings.limits,
+            warn=self.send_to,
+            exclude=self._rule_excluded,
+            on_error=self.rule_error,
+            pinger_of=lambda pid: getattr(self.live.get(pid), "pinger", None),
+            match_of=lambda pid, scene_id: (
+                None if self.lobby is None else self.lobby.match_of(pid, scene_id)
+            ),
+            clock=clock,
+        )
         self.experiment = experiment
         self.store = store
         self.plugins = plugins
@@ -126,12 +169,17 @@ class ParticipantService:
         self._event_counts: dict[str, int] = {}
         #: set by the app: the server-authoritative games (igym_core.server.authoritative)
         self.server_games: Any = None
+        self._tasks: set[asyncio.Task] = set()
 
     # -- entry point ----------------------------------------------------------------------------
 
     async def handle(self, conn: Connection, message: Incoming) -> list[Outgoing]:
         if isinstance(message, Ping):
             return [Pong(message.t)]
+        if isinstance(message, ProbePong):
+            if conn.pinger is not None:
+                conn.pinger.pong(message.id)
+            return []
         if conn.replaced:
             raise ProtocolError(
                 "session_taken",
@@ -141,6 +189,22 @@ class ParticipantService:
         if isinstance(message, Hello):
             return await self._hello(conn, message)
         self._check_token(conn, message.token, message.seq)
+        if isinstance(message, Screening):
+            return self._screening(conn, message)
+        if isinstance(message, Monitor):
+            self.monitoring.report(conn.participant_id or "", message)
+            return []
+        if conn.excluded and not isinstance(message, Frames | EpisodeEnd | Event):
+            raise ProtocolError(
+                "excluded", "this participant was excluded; only records are taken", message.seq
+            )
+        if conn.screening is not None and not isinstance(message, Event):
+            raise ProtocolError(
+                "not_screened", "the entry checks are not done yet; wait for the scene", message.seq
+            )
+        if isinstance(message, FocusPeriodMessage):
+            await self.monitoring.focus_period(conn.participant_id or "", message)
+            return [Ack(message.seq)]
         if isinstance(message, Submit):
             return await self._submit(conn, message)
         if isinstance(message, Event):
@@ -191,6 +255,42 @@ class ParticipantService:
         conn.send(error)
         return True
 
+    def excluded(self, participant_id: str, message: Excluded) -> None:
+        """A participant was excluded: their open page is told (it sends what it recorded,
+        then shows the message) and may send nothing else."""
+        self.monitoring.stop(participant_id)
+        conn = self.live.get(participant_id)
+        if conn is not None:
+            conn.excluded = True
+            if conn.screening is not None and not conn.screening.done():
+                conn.screening.cancel()
+            conn.screening = None
+            conn.send(message)
+
+    def rule_error(self, participant_id: str, failure: RuleFailure) -> None:
+        """A rule raised: logged with its name and the participant's id, and stored."""
+        log.warning(
+            "exclusion rule %r raised for %s: %s", failure.rule, participant_id, failure.error
+        )
+        self.store.add_event(
+            participant_id,
+            "rule_error",
+            {"rule": failure.rule, "error": failure.error},
+            self.clock(),
+            background=True,
+        )
+
+    async def _rule_excluded(self, participant_id: str, verdict: Verdict) -> None:
+        await self.exclusions.exclude(
+            participant_id,
+            rule=verdict.rule,
+            phase="continuous",
+            reason=verdict.reason,
+            message=verdict.message,
+            redirect_url=verdict.redirect_url,
+            completion_code=verdict.completion_code,
+        )
+
     def send_to(self, participant_id: str, message: Outgoing) -> None:
         """Queue a message for a participant's open page (dropped when it is not open)."""
         conn = self.live.get(participant_id)
@@ -237,6 +337,8 @@ class ParticipantService:
             if not created:  # somebody else created it a moment ago
                 raise ProtocolError("bad_token", _taken(participant_id))
         else:
+            if existing.status == "excluded":  # in any browser: the same page, never again
+                raise await self.exclusions.refusal(participant_id)
             if token is None or not hmac.compare_digest(existing.token_hash, hash_token(token)):
                 raise ProtocolError("bad_token", _taken(participant_id))
             refusal = self.admission(existing)
@@ -245,6 +347,7 @@ class ParticipantService:
             resumed = True
         conn.participant_id = participant_id
         conn.token_hash = hash_token(token)
+        conn.pinger = Pinger(conn.send)
         previous = self.live.get(participant_id)
         if previous is not None and previous is not conn:
             previous.replaced = True
@@ -266,7 +369,62 @@ class ParticipantService:
         assert participant is not None
         conn.scene_index = participant.scene_index
         welcome = Welcome(self.experiment.id, participant_id, token, resumed)
+        if await self._needs_screening(participant):
+            conn.screening = asyncio.get_running_loop().create_future()
+            self._start(self._screen(conn, participant))
+            return [welcome, Screen()]
         return [welcome, await self._show_current(participant)]
+
+    # -- entry screening ------------------------------------------------------------------------
+
+    async def _needs_screening(self, participant: Participant) -> bool:
+        if not self.screening.active or participant.scene_index != 0:
+            return False
+        if participant.status != "active":
+            return False
+        return not await asyncio.to_thread(
+            self.store.has_event, participant.participant_id, "screened"
+        )
+
+    def _screening(self, conn: Connection, message: Screening) -> list[Outgoing]:
+        check_report(message.report, self.limits, message.seq)
+        if conn.screening is not None and not conn.screening.done():
+            conn.screening.set_result(message.report)
+        return []
+
+    async def _screen(self, conn: Connection, participant: Participant) -> None:
+        """Judge a participant on the entry rules; then the first scene, or the exclusion."""
+        assert conn.pinger is not None and conn.screening is not None
+        pid = participant.participant_id
+        verdict, context = await self.screening.judge(participant, conn.pinger, conn.screening)
+        if self.live.get(pid) is not conn or conn.excluded:
+            return  # the page went away meanwhile: it is judged again when it is back
+        if verdict is not None:
+            await self.exclusions.exclude(
+                pid,
+                rule=verdict.rule,
+                phase="entry",
+                reason=verdict.reason,
+                message=verdict.message,
+                redirect_url=verdict.redirect_url,
+                completion_code=verdict.completion_code,
+            )
+            return
+        await self.store.add_event(pid, "screened", screened_record(context), self.clock())
+        conn.screening = None
+        fresh = await asyncio.to_thread(self.store.participant, pid)
+        if fresh is not None and self.live.get(pid) is conn:
+            conn.send(await self._show_current(fresh))
+
+    def _start(self, job: Any) -> None:
+        task = asyncio.ensure_future(job)
+        self._tasks.add(task)
+        task.add_done_callback(self._finished_task)
+
+    def _finished_task(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("screening failed", exc_info=task.exception())
 
     def _check_params(self, params: dict[str, str]) -> dict[str, str]:
         if len(params) > MAX_PARAMS:
@@ -303,6 +461,7 @@ class ParticipantService:
                 scene_index=index,
             )
         if isinstance(scene, GameScene):
+            self.monitoring.start(participant.participant_id, scene, dict(participant.params))
             data = self.games.describe(scene, participant.participant_id)
             data["progress"] = await self.games.progress(scene, participant.participant_id)
             data["resume"] = await self.games.resume(
@@ -345,6 +504,7 @@ class ParticipantService:
         status = "completed" if done else "active"
         if isinstance(scene, GameScene):
             stored = await self._finish_game(scene, participant_id, index, status, submit.seq)
+            self.monitoring.stop(participant_id, scene.id)
         else:
             stored = await self.store.finish_scene(
                 participant_id, scene.id, index, answers, next_index, status, self.clock()

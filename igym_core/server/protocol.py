@@ -46,15 +46,22 @@ Answer = str | int | float | bool | list[str] | None
 class ProtocolError(Exception):
     """A message that cannot be accepted; ``code`` is stable, ``message`` is for humans."""
 
-    def __init__(self, code: str, message: str, seq: int | None = None) -> None:
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        seq: int | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.seq = seq
+        self.detail = detail
 
     def with_seq(self, seq: int | None) -> ProtocolError:
         """The same error, answering message ``seq``."""
-        return ProtocolError(self.code, self.message, seq)
+        return ProtocolError(self.code, self.message, seq, self.detail)
 
 
 #: the largest ``seq`` a page may use: integers a browser counts exactly (2**53 - 1)
@@ -161,7 +168,78 @@ class EpisodeEnd:
     summary: dict[str, str | int | float | bool | None] = attrs.field(factory=dict)
 
 
+@attrs.define
+class ScreeningReport:
+    """What the page says about its browser when the server asks (``screen``), before the
+    first scene. Every field is optional; sizes are bounded by ``Limits.report_*``."""
+
+    user_agent: str | None = None
+    ua_mobile: bool | None = None
+    touch: bool | None = None
+    max_touch_points: int | None = None
+    screen_width: int | None = None
+    screen_height: int | None = None
+    window_width: int | None = None
+    window_height: int | None = None
+    pixel_ratio: float | None = None
+
+
+@attrs.define
+class Screening:
+    """The answer to ``screen`` (fire and forget: seq 0; a reconnect asks again)."""
+
+    type: Literal["screening"]
+    token: str
+    seq: int
+    report: ScreeningReport
+
+
+@attrs.define
+class ProbePong:
+    """The page's echo of a ``probe_ping`` (the server measures the round trip)."""
+
+    type: Literal["probe_pong"]
+    id: int
+
+
+@attrs.define
+class Monitor:
+    """Where a game scene is, as the page sees it (fire and forget, about once a second and at
+    once when the page is hidden or shown): for the monitoring rules."""
+
+    type: Literal["monitor"]
+    token: str
+    seq: int
+    scene_id: str
+    episode: int = -1
+    frame: int = 0
+    playing: bool = False
+    hidden: bool = False
+    inputs: int = 0
+
+
+@attrs.define
+class FocusPeriodMessage:
+    """A focus-loss period of a game scene (number ``period``), sent when it begins and again
+    when it ends (``end_frame``, ``end_ms``). Times in ms on the page's clock."""
+
+    type: Literal["focus_period"]
+    token: str
+    seq: int
+    scene_id: str
+    period: int
+    episode: int | None = None
+    start_frame: int | None = None
+    end_frame: int | None = None
+    start_ms: float | None = None
+    end_ms: float | None = None
+
+
 INCOMING: dict[str, type] = {
+    "screening": Screening,
+    "probe_pong": ProbePong,
+    "monitor": Monitor,
+    "focus_period": FocusPeriodMessage,
     "hello": Hello,
     "submit": Submit,
     "event": Event,
@@ -174,6 +252,10 @@ INCOMING.update(LOBBY_INCOMING)
 INCOMING.update(SERVER_INCOMING)  # server-authoritative scenes (igym_core.server.authoritative)
 Incoming = (
     Hello
+    | Screening
+    | ProbePong
+    | Monitor
+    | FocusPeriodMessage
     | Submit
     | Event
     | Ping
@@ -219,10 +301,49 @@ class Ack:
 
 @attrs.define
 class Error:
+    """``detail``: more for the page, e.g. an ``excluded`` error's ``redirect_url`` and
+    ``completion_code``."""
+
     code: str
     message: str
     seq: int | None = None
+    detail: dict[str, Any] | None = None
     type: Literal["error"] = "error"
+
+
+@attrs.define
+class Screen:
+    """Before the first scene: report the browser (``screening``); ``probe_ping`` follow."""
+
+    type: Literal["screen"] = "screen"
+
+
+@attrs.define
+class ProbePing:
+    """Answer at once with ``probe_pong`` and the same ``id``."""
+
+    id: int
+    type: Literal["probe_ping"] = "probe_ping"
+
+
+@attrs.define
+class Excluded:
+    """This participant was excluded now (a rule, or the researcher): show ``message`` (and
+    the redirect link or the completion code) once what was recorded is sent."""
+
+    message: str
+    redirect_url: str | None = None
+    completion_code: str | None = None
+    type: Literal["excluded"] = "excluded"
+
+
+@attrs.define
+class WarningMessage:
+    """A monitoring rule warns the participant: show ``message`` in a banner."""
+
+    rule: str
+    message: str
+    type: Literal["warning"] = "warning"
 
 
 @attrs.define
@@ -236,6 +357,10 @@ Outgoing = (
     | SceneMessage
     | Ack
     | Error
+    | Screen
+    | ProbePing
+    | Excluded
+    | WarningMessage
     | Pong
     | LobbyStatus
     | MatchFound

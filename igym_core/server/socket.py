@@ -216,7 +216,7 @@ class ParticipantSocket:
             self.conn.send(Error("server_error", "the server could not handle this message", seq))
 
     async def _refuse(self, error: ProtocolError) -> None:
-        self.conn.send(Error(error.code, error.message, error.seq))
+        self.conn.send(Error(error.code, error.message, error.seq, error.detail))
         await self.service.record_bad_message(self.conn, error)
 
 

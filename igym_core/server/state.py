@@ -11,6 +11,7 @@ from quart import current_app
 
 from igym_core.config import Experiment
 from igym_core.plugins import PluginManager
+from igym_core.server.exclusion import Exclusions
 from igym_core.server.games import GameService
 from igym_core.server.lobby.lobby import Lobby
 from igym_core.server.packages import Bundles
@@ -31,6 +32,7 @@ class ServerState:
     games: GameService
     participants: ParticipantService
     lobby: Lobby
+    exclusions: Exclusions
     _assets: dict[str, dict[str, tuple[bytes, str]]] = attrs.field(factory=dict)
 
     @property

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any, cast
 from igym_core.storage.rows import (
     EpisodeRow,
     EventRow,
+    ExclusionRow,
+    FocusPeriodRow,
     FrameRow,
     MatchRow,
     ParityRow,
@@ -137,6 +139,23 @@ class StoreReader:
             record = json.loads(row.pop("record"))
             yield cast(ProvenanceRow, {**row, **record})
 
+    def exclusions(self) -> Iterator[ExclusionRow]:
+        """Excluded participants, in the order they were excluded."""
+        for row in self._rows(
+            "SELECT participant_id, rule, phase, reason, message, scene_id, episode, frame, "
+            "redirect_url, completion_code, at FROM exclusions ORDER BY at, participant_id"
+        ):
+            yield cast(ExclusionRow, row)
+
+    def focus_periods(self) -> Iterator[FocusPeriodRow]:
+        """Focus-loss periods, by participant, scene and period."""
+        for row in self._rows(
+            "SELECT participant_id, scene_id, period, episode, start_frame, end_frame, start_ms, "
+            "end_ms, duration_ms, started_at, ended_at FROM focus_periods "
+            "ORDER BY participant_id, scene_id, period"
+        ):
+            yield cast(FocusPeriodRow, row)
+
     def tables(self) -> dict[str, Iterator[Any]]:
         """Every table the built-in exporters write, by file stem, in a fixed order (all but
         the validation documents)."""
@@ -150,4 +169,6 @@ class StoreReader:
             "matches": self.matches(),
             "parity": self.parity(),
             "provenance": self.provenance(),
+            "exclusions": self.exclusions(),
+            "focus_periods": self.focus_periods(),
         }

@@ -17,7 +17,7 @@ class ParticipantRow(TypedDict):
     - ``params``: the URL parameters they first arrived with.
     - ``scene_index``: the scene they are at (from 0).
     - ``status``: ``active`` (somewhere in the study), ``completed`` (reached the end) or
-      ``excluded`` (turned away, e.g. by the researcher in the admin console).
+      ``excluded`` (turned away by a rule or by the researcher; see :class:`ExclusionRow`).
     - ``created_at``, ``updated_at``: first arrival and last change.
     """
 
@@ -223,3 +223,54 @@ class ProvenanceRow(TypedDict):
     experiment_sha256: str | None
     config_sha256: str
     plugins: dict[str, dict[str, str | None]]
+
+
+class ExclusionRow(TypedDict):
+    """A participant who was excluded: by an entry rule, a monitoring rule, or the researcher.
+
+    - ``participant_id``: who (their ``participants.status`` is ``excluded``).
+    - ``rule``: the rule's name (``admin`` for the admin console); ``phase``: ``entry``,
+      ``continuous`` or ``admin``.
+    - ``reason``: why, for the data (``"device is mobile"``, ``"hidden for 31.2 s"``).
+    - ``message``: what the participant was shown.
+    - ``scene_id``, ``episode``, ``frame``: where they were (``None`` at entry, or unknown).
+    - ``redirect_url``, ``completion_code``: what the excluded page offered, if anything.
+    - ``at``: when.
+    """
+
+    participant_id: str
+    rule: str
+    phase: str
+    reason: str
+    message: str
+    scene_id: str | None
+    episode: int | None
+    frame: int | None
+    redirect_url: str | None
+    completion_code: str | None
+    at: float
+
+
+class FocusPeriodRow(TypedDict):
+    """One period a participant's page was hidden (another tab, minimised) during a game scene.
+
+    - ``participant_id``, ``scene_id``: whose page, in which scene; ``period``: its number in
+      the scene (from 0).
+    - ``episode``, ``start_frame``, ``end_frame``: the episode and the frames the game was at
+      when the page was hidden and shown again (``end_frame`` is ``None`` if it never was).
+    - ``start_ms``, ``end_ms``, ``duration_ms``: the same moments on the page's clock (ms).
+    - ``started_at``, ``ended_at``: when the server heard of them (``ended_at`` ``None`` if it
+      never did).
+    """
+
+    participant_id: str
+    scene_id: str
+    period: int
+    episode: int | None
+    start_frame: int | None
+    end_frame: int | None
+    start_ms: float | None
+    end_ms: float | None
+    duration_ms: float | None
+    started_at: float
+    ended_at: float | None

@@ -29,7 +29,7 @@ from igym_core.storage.writer import BUSY_STEP_MS, Pending, StoreBusy, StoreErro
 
 __all__ = ["Participant", "Pending", "Store", "StoreBusy", "StoreError"]
 
-SCHEMA_VERSION = 3  # 3: the provenance table
+SCHEMA_VERSION = 4  # 3: the provenance table; 4: exclusions and focus periods
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
@@ -126,6 +126,33 @@ CREATE TABLE IF NOT EXISTS provenance (
     recorded_at REAL NOT NULL,
     record TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS exclusions (
+    participant_id TEXT PRIMARY KEY REFERENCES participants(participant_id),
+    rule TEXT NOT NULL,
+    phase TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    message TEXT NOT NULL,
+    scene_id TEXT,
+    episode INTEGER,
+    frame INTEGER,
+    redirect_url TEXT,
+    completion_code TEXT,
+    at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS focus_periods (
+    participant_id TEXT NOT NULL REFERENCES participants(participant_id),
+    scene_id TEXT NOT NULL,
+    period INTEGER NOT NULL,
+    episode INTEGER,
+    start_frame INTEGER,
+    end_frame INTEGER,
+    start_ms REAL,
+    end_ms REAL,
+    duration_ms REAL,
+    started_at REAL NOT NULL,
+    ended_at REAL,
+    PRIMARY KEY (participant_id, scene_id, period)
+);
 """
 
 
@@ -177,6 +204,8 @@ _OUR_TABLES = frozenset(
         "parity",
         "validations",
         "provenance",
+        "exclusions",
+        "focus_periods",
         "sqlite_sequence",
     }
 )
@@ -502,6 +531,97 @@ class Store:
 
         return self._write(job)
 
+    def exclude(self, participant_id: str, record: Mapping[str, Any], now: float) -> Pending:
+        """Exclude a participant, atomically: the ``exclusions`` row (``rule``, ``phase``,
+        ``reason``, ``message`` and, when known, ``scene_id``, ``episode``, ``frame``,
+        ``redirect_url``, ``completion_code``) and the status ``excluded``. False (and nothing
+        changes) when they are already excluded or unknown."""
+        keys = ("rule", "phase", "reason", "message", "scene_id", "episode", "frame")
+        values = [record.get(k) for k in keys]
+        values += [record.get("redirect_url"), record.get("completion_code")]
+
+        def job(db: sqlite3.Connection) -> bool:
+            known = db.execute(
+                "SELECT status FROM participants WHERE participant_id = ?", (participant_id,)
+            ).fetchone()
+            if known is None or known["status"] == "excluded":
+                return False
+            cur = db.execute(
+                "INSERT OR IGNORE INTO exclusions VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (participant_id, *values, now),
+            )
+            if cur.rowcount != 1:
+                return False
+            db.execute(
+                "UPDATE participants SET status = 'excluded', updated_at = ? "
+                "WHERE participant_id = ?",
+                (now, participant_id),
+            )
+            return True
+
+        return self._write(job)
+
+    def exclusion(self, participant_id: str) -> dict[str, Any] | None:
+        """A participant's exclusion (the ``exclusions`` row), or None."""
+        row = self._one("SELECT * FROM exclusions WHERE participant_id = ?", (participant_id,))
+        return None if row is None else dict(row)
+
+    def same_person(
+        self, participant_id: str, params: Mapping[str, str], names: tuple[str, ...], limit: int
+    ) -> list[dict[str, str]]:
+        """Other participants who arrived with the same value of one of the URL parameters
+        ``names`` as ``params`` has: ``{"participant_id", "param", "status"}``, at most
+        ``limit``."""
+        out: list[dict[str, str]] = []
+        for name in names:
+            value = params.get(name)
+            if not value or not name.replace("_", "").isalnum():
+                continue
+            for row in self._all(
+                "SELECT participant_id, status FROM participants WHERE participant_id != ? "
+                f"AND json_extract(params, '$.{name}') = ? ORDER BY created_at LIMIT ?",
+                (participant_id, value, limit - len(out)),
+            ):
+                out.append({"participant_id": row[0], "param": name, "status": row[1]})
+            if len(out) >= limit:
+                break
+        return out
+
+    def save_focus_period(
+        self,
+        participant_id: str,
+        scene_id: str,
+        period: int,
+        values: Mapping[str, Any],
+        now: float,
+    ) -> Pending:
+        """Record focus-loss period number ``period`` of a scene (``episode``, ``start_frame``,
+        ``end_frame``, ``start_ms``, ``end_ms``, ``duration_ms``; the page's clock), or its
+        end: a period sent again updates what it did not know yet (the end)."""
+        keys = ("episode", "start_frame", "end_frame", "start_ms", "end_ms", "duration_ms")
+        row = [values.get(k) for k in keys]
+        ended = now if values.get("end_frame") is not None else None
+
+        def job(db: sqlite3.Connection) -> None:
+            db.execute(
+                "INSERT INTO focus_periods VALUES (?,?,?,?,?,?,?,?,?,?,?) "
+                "ON CONFLICT (participant_id, scene_id, period) DO UPDATE SET "
+                "end_frame = COALESCE(focus_periods.end_frame, excluded.end_frame), "
+                "end_ms = COALESCE(focus_periods.end_ms, excluded.end_ms), "
+                "duration_ms = COALESCE(focus_periods.duration_ms, excluded.duration_ms), "
+                "ended_at = COALESCE(focus_periods.ended_at, excluded.ended_at)",
+                (participant_id, scene_id, period, *row, now, ended),
+            )
+
+        return self._write(job)
+
+    def focus_period_count(self, participant_id: str, scene_id: str) -> int:
+        row = self._one(
+            "SELECT COUNT(*) FROM focus_periods WHERE participant_id = ? AND scene_id = ?",
+            (participant_id, scene_id),
+        )
+        return int(row[0]) if row else 0
+
     def responses_for(self, participant_id: str, scene_id: str) -> dict[str, Any]:
         rows = self._all(
             "SELECT field, value FROM responses WHERE participant_id = ? AND scene_id = ?",
@@ -558,6 +678,14 @@ class Store:
             return True
 
         return self._write(job)
+
+    def has_event(self, participant_id: str, kind: str) -> bool:
+        """Whether an event of ``kind`` is stored for the participant."""
+        row = self._one(
+            "SELECT 1 FROM events WHERE participant_id = ? AND kind = ? LIMIT 1",
+            (participant_id, kind),
+        )
+        return row is not None
 
     def event_count(self, participant_id: str) -> int:
         """How many events are stored for a participant (for the per-participant budget)."""

@@ -211,7 +211,13 @@ async def test_a_closed_or_full_study_turns_new_arrivals_away_and_stays_closed(m
     async with app.test_client().websocket("/ws") as ws:
         late = Page(ws)
         refused = await late.hello(subject_id="late")
-        assert refused == {"type": "error", "code": "study_closed", "message": message, "seq": None}
+        assert refused == {
+            "type": "error",
+            "code": "study_closed",
+            "message": message,
+            "seq": None,
+            "detail": None,
+        }
     # who already started may go on
     async with app.test_client().websocket("/ws") as ws:
         again = Page(ws)
@@ -249,13 +255,16 @@ async def test_excluding_by_hand_ends_the_visit_and_is_recorded(admin_app):
     )
     assert done.status_code == 200 and (await done.get_json())["result"]["page_told"] is True
     told = await page.recv()
-    assert told["type"] == "error" and told["code"] == "excluded"
+    assert told["type"] == "excluded" and "has ended" in told["message"]
     refused = await page.submit({"agree": True})
     assert refused[0]["type"] == "error"  # the open page can do nothing more
     async with admin_app.test_client().websocket("/ws") as ws:
         again = Page(ws)
         again.participant_id, again.token = page.participant_id, page.token
         assert (await again.hello(subject_id="p1"))["code"] == "excluded"
+    async with admin_app.test_client().websocket("/ws") as ws:  # another browser: the same
+        other = await Page(ws).hello(subject_id="p1")
+        assert other["code"] == "excluded" and other["message"] == told["message"]
     detail = await (await client.get("/admin/api/participants/p1")).get_json()
     assert detail["status"] == "excluded" and detail["state"] == "excluded"
     event = next(e for e in detail["timeline"] if e["kind"] == "admin:exclude")
@@ -400,6 +409,14 @@ async def test_excluding_a_player_closes_their_episode_as_partial(tmp_path, plug
     assert (await request(page, chunk))["type"] == "ack"
     done = await post(client, "participants/g1/exclude", {"reason": "walked away"}, csrf)
     assert done.status_code == 200
+    assert (await page.recv())["type"] == "excluded"
+    # the page sends what it recorded, then ends the episode: partial, for the exclusion
+    more = {"type": "frames", "episode": 0, "records": [record(f) for f in range(5, 7)]}
+    assert (await request(page, more))["type"] == "ack"
+    end = {"type": "episode_end", "episode": 0, "frames": 7, "partial": True}
+    assert (await request(page, end))["type"] == "ack"
     detail = await (await client.get("/admin/api/participants/g1")).get_json()
-    assert [(e["status"], e["frames"]) for e in detail["episodes"]] == [("partial", 5)]
+    assert [(e["status"], e["reason"], e["frames"]) for e in detail["episodes"]] == [
+        ("partial", "excluded_by_researcher", 7)
+    ]
     assert (await client.get("/admin")).status_code == 200  # no redirect: the page itself

@@ -58,7 +58,8 @@ def test_records_of_later_work_show_up_generically(store, tmp_path):
     )
     store.add_event("p1", "client:worker_crash", {"message": "out of memory"}, 4.5)
     store.add_event("p2", "excluded", {"rule": "tab_hidden", "reason": "hidden for 31 s"}, 3.0)
-    store.set_status("p2", "excluded", 3.0)
+    record = {"rule": "tab_hidden", "phase": "continuous", "reason": "hidden for 31 s"}
+    store.exclude("p2", {**record, "message": "Bye.", "scene_id": "g"}, 3.0)
     store.add_event("p3", "client:telemetry", {"metric": "rtt_ms", "value": 42.0}, 6.0)
 
     def later_tables(db):  # the tables later issues add, with the columns they are likely to have
@@ -70,13 +71,6 @@ def test_records_of_later_work_show_up_generically(store, tmp_path):
             "INSERT INTO telemetry VALUES (?,?,?,?,?,?)",
             [("p1", "g", 0, 10.0 + i, "rtt_ms", 20.0 + i) for i in range(3)]
             + [("p1", "g", 0, 11.0, "rollbacks", 2.0)],
-        )
-        db.execute(
-            "CREATE TABLE exclusions (participant_id TEXT, rule TEXT, reason TEXT, scene_id TEXT, "
-            "at REAL)"
-        )
-        db.execute(
-            "INSERT INTO exclusions VALUES ('p2', 'tab_hidden', 'hidden for 31 s', 'g', 3.0)"
         )
 
     store.transaction(later_tables).result()
@@ -101,7 +95,9 @@ def test_records_of_later_work_show_up_generically(store, tmp_path):
     ]
     two = views.participant_detail(ctx, "p2")
     assert two["state"] == "excluded"
-    assert [x.get("rule") for x in two["exclusions"]] == ["tab_hidden", "tab_hidden"]  # event, row
+    assert [(x["rule"], x["reason"]) for x in two["exclusions"]] == [
+        ("tab_hidden", "hidden for 31 s")  # the row (its event is the same exclusion)
+    ]
     assert views.participant_detail(ctx, "p3")["series"] == {"rtt_ms": {"p3": [[6.0, 42.0]]}}
 
 

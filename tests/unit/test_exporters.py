@@ -47,6 +47,8 @@ def test_csv_and_jsonl_files(tmp_path, plugins):
             "matches",
             "parity",
             "provenance",
+            "exclusions",
+            "focus_periods",
         )
     )
     with (tmp_path / "out/csv/participants.csv").open() as f:

@@ -19,7 +19,7 @@ import attrs
 
 from igym_core.config import GameScene
 from igym_core.server.lobby.sessions import Phase
-from igym_core.server.protocol import Error, ProtocolError
+from igym_core.server.protocol import ProtocolError
 from igym_core.server.protocol_lobby import LobbyTimeout, MatchEnded
 from igym_core.storage.store import Participant, Store
 
@@ -141,27 +141,30 @@ class StudyActions:
         return self.gate.view()
 
     async def exclude(self, participant_id: str, reason: Any) -> dict[str, Any]:
-        """Mark a participant excluded: their game ends (partners are told as when someone
-        leaves), their open page is told, a later visit is refused; data is kept."""
+        """Mark a participant excluded, as a rule would (:mod:`igym_core.server.exclusion`):
+        their game ends (partners are told), their open page is told, a later visit is
+        refused; data is kept."""
         reason = _reason(reason)
         participant = await self._participant(participant_id)
         if participant.status == "excluded":
             raise ActionError(f"participant {participant_id!r} is already excluded")
-        store = self.state.store
-        scenes = self.state.experiment.scenes
-        scene_id = scenes[min(participant.scene_index, len(scenes) - 1)].id
-        await store.set_status(participant_id, "excluded", self.clock())
-        # an episode being played stays as far as it got, closed as partial
-        await store.close_episodes(participant_id, scene_id, "excluded_by_researcher", self.clock())
+        ended = len(list(self.state.lobby.tracker.active_of(participant_id)))
+        told = participant_id in self.state.participants.live
         await self.record(
             "exclude",
             {"reason": reason, "rule": "admin", "was": participant.status},
             participant_id,
         )
-        ended = self._end_games(participant_id, "excluded_by_researcher")
-        told = self.state.participants.end_connection(
-            participant_id, Error("excluded", EXCLUDED_MESSAGE)
+        done = await self.state.exclusions.exclude(
+            participant_id,
+            rule="admin",
+            phase="admin",
+            reason=reason,
+            message=EXCLUDED_MESSAGE,
+            end_reason="excluded_by_researcher",
         )
+        if not done:
+            raise ActionError(f"participant {participant_id!r} is already excluded")
         return {"participant_id": participant_id, "ended_games": ended, "page_told": told}
 
     async def end_session(self, participant_id: str, reason: Any) -> dict[str, Any]:

@@ -188,7 +188,7 @@ def episodes(
     return [
         {**dict(r), "summary": _json(r["summary"], {})}
         for r in db.rows(
-            "SELECT participant_id, scene_id, episode, seed, status, frames, summary, "
+            "SELECT participant_id, scene_id, episode, seed, status, reason, frames, summary, "
             f"started_at, ended_at FROM episodes {where} ORDER BY participant_id, scene_id, "
             "episode",
             params,

@@ -400,7 +400,12 @@ def _timeline_item(event: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _exclusions(ctx: Context, participant_id: str, timeline: list[dict[str, Any]]) -> list[dict]:
-    found = [
+    """The participant's exclusion: the ``exclusions`` row; the events that record one only for
+    a store without the row (an exclusion stored before the table existed)."""
+    rows = queries.exclusion_rows(ctx.db, participant_id)
+    if rows:
+        return rows
+    return [
         {
             "at": e["at"],
             "kind": e["kind"],
@@ -413,7 +418,6 @@ def _exclusions(ctx: Context, participant_id: str, timeline: list[dict[str, Any]
         for e in timeline
         if classify(e["kind"], e["data"]).exclusion_rule is not None
     ]
-    return found + queries.exclusion_rows(ctx.db, participant_id)
 
 
 def series(

@@ -74,6 +74,8 @@ class Lobby:
         self.on_server_match: Callable[[str, GameScene, dict[str, str]], None] = lambda *args: None
         #: set by the app: a match ended (its server game, if any, stops)
         self.on_match_ended: Callable[[str, str], None] = lambda *args: None
+        #: set by the app: the frame a participant's page last said it was at in a scene
+        self.frame_of: Callable[[str, str], int | None] = lambda participant_id, scene_id: None
 
     # -- entering and leaving -------------------------------------------------------------------
 
@@ -134,6 +136,43 @@ class Lobby:
                 continue
             if session.phase is Phase.ENDED and match.ended is None:
                 self._partner_left(match, scene, participant_id, reason)
+
+    def exclude(
+        self, participant_id: str, reason: str = "excluded"
+    ) -> tuple[int | None, list[str]]:
+        """An excluded participant's game sessions end. A match being played ends for every
+        member: the excluded one with ``reason``, the others with ``partner_excluded`` (they
+        are told ``GameScene.partner_excluded_message`` and may go on). Before play, the
+        others go back to waiting. Returns the frame a peer-to-peer game ends at for every
+        member (the furthest frame a member's page reported, plus half a second: the pages
+        play on to it) and the partners whose game ended."""
+        end_frame: int | None = None
+        partners: list[str] = []
+        for session in list(self.tracker.active_of(participant_id)):
+            scene = self._scene(session.scene_id)
+            match = self.tracker.matches.get(session.match_id or "")
+            if match is None or not match.started or match.ended is not None:
+                self.leave(participant_id, session.scene_id, reason)
+                continue
+            if not scene.server_mode:
+                frames = [self.frame_of(m, scene.id) for m in match.members]
+                known = [f for f in frames if f is not None]
+                if known:
+                    end_frame = min(scene.max_steps, max(known) + max(1, scene.fps // 2))
+            partners = [m for m in match.members if m != participant_id]
+            reasons = {m: "partner_excluded" for m in partners}
+            reasons[participant_id] = reason
+            self._end_match(
+                match,
+                scene,
+                "partner_excluded",
+                scene.partner_excluded_message,
+                participant_id,
+                reasons=reasons,
+                end_frame=end_frame,
+                completion_code=scene.partner_excluded_code,
+            )
+        return end_frame, partners
 
     def _partner_gone(self, match: Match, scene: GameScene, reporter: str) -> None:
         gone = [
@@ -557,17 +596,32 @@ class Lobby:
     # -- helpers --------------------------------------------------------------------------------
 
     def _end_match(
-        self, match: Match, scene: GameScene, reason: str, message: str, who: str | None
+        self,
+        match: Match,
+        scene: GameScene,
+        reason: str,
+        message: str,
+        who: str | None,
+        *,
+        reasons: Mapping[str, str] | None = None,
+        end_frame: int | None = None,
+        completion_code: str | None = None,
     ) -> None:
+        """End a match for every member (``reasons`` may give each its own); everyone but
+        ``who`` is told."""
         match.ended = reason
         self.on_match_ended(match.match_id, reason)
         self._store_match(match, "ended")
         self._append_end(match)
         for session in self.tracker.members(match):
+            own = (reasons or {}).get(session.participant_id, reason)
             if session.phase is not Phase.ENDED:
-                self._move(session, Phase.ENDED, reason)
+                self._move(session, Phase.ENDED, own)
             if session.participant_id != who:
-                self.send(session.participant_id, MatchEnded(match.match_id, reason, message))
+                self.send(
+                    session.participant_id,
+                    MatchEnded(match.match_id, own, message, end_frame, completion_code),
+                )
 
     def _member_match(self, participant_id: str, match_id: str) -> Match:
         match = self.tracker.matches.get(match_id)

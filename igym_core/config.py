@@ -333,6 +333,11 @@ class Rule:
         return getattr(self.rule, "__name__", None) or type(self.rule).__name__
 
 
+def phase_text(phase: str) -> str:
+    """``"an entry"`` / ``"a continuous"``: a rule's phase in an error message."""
+    return {"entry": "an entry", "continuous": "a continuous"}.get(phase, repr(phase))
+
+
 def _rule_repr(rule: Any) -> str:
     """A callable's or class's dotted name (not its address: the config digest must not change
     from one start to the next)."""
@@ -368,7 +373,7 @@ def rules_list(value: Any, where: str, phase: str) -> tuple[Rule, ...]:
                 )
             if target.phase != phase:
                 raise ConfigError(
-                    f"{spot}: {rule.label!r} is a {target.phase} rule; this list holds "
+                    f"{spot}: {rule.label!r} is {phase_text(target.phase)} rule; this list holds "
                     f"{phase} rules"
                 )
         elif isinstance(target, ExclusionRule):

@@ -11,7 +11,6 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from igym_core.config import ConfigError, Experiment, GameScene
-from igym_core.specs import ExclusionRule
 
 if TYPE_CHECKING:
     from igym_core.plugins import PluginManager
@@ -107,17 +106,3 @@ def check_matchmaker_options(experiment: Experiment, plugins: PluginManager) -> 
             cls = plugins.matchmakers.get(scene.matchmaker)
             if cls is not None:  # an unknown name is check_plugins' error
                 build(cls, scene.matchmaker_options, f"GameScene({scene.id!r}).matchmaker_options")
-
-
-def build_rule(
-    plugins: PluginManager, name: str, options: Mapping[str, Any], where: str
-) -> ExclusionRule:
-    """The installed exclusion rule ``name`` built with ``options``; ``where`` names the field
-    that lists the rule (e.g. ``Experiment.entry_rules[0]``)."""
-    cls = plugins.exclusion_rules.get(name)
-    if cls is None:
-        known = ", ".join(sorted(plugins.exclusion_rules)) or "none installed"
-        raise ConfigError(
-            f"{where}: no plugin provides the exclusion rule {name!r} (known: {known})"
-        )
-    return build(cls, options, f"{where}.options")

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from igym_core.config import ConfigError, Experiment, GameScene, Rule
+from igym_core.config import ConfigError, Experiment, GameScene, Rule, phase_text
 from igym_core.options import build
 from igym_core.specs import Exclusion, ExclusionRule, RuleWarning
 
@@ -152,7 +152,7 @@ def _live(spec: Rule, plugins: PluginManager, where: str, phase: str) -> LiveRul
         cls = spec.rule
     if cls.phase != phase:
         raise ConfigError(
-            f"{where}: {spec.label!r} is a {cls.phase} rule; this list holds {phase} rules"
+            f"{where}: {spec.label!r} is {phase_text(cls.phase)} rule; this list holds {phase} rules"
         )
     instance: ExclusionRule = build(cls, spec.options, f"{where}.options")
     message = getattr(instance, "message", None)

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from igym_core.cli import main
-from igym_core.config import ConfigError, EndScene, Experiment, GameScene, StaticScene
-from igym_core.options import build_rule
+from igym_core.config import ConfigError, EndScene, Experiment, GameScene, Rule, StaticScene
 from igym_core.plugins import PluginManager
+from igym_core.rules import check_rules
 from igym_core.server.app import create_app
 from igym_core.settings import Settings
 from igym_core.storage.store import Store
@@ -193,12 +193,16 @@ async def test_the_matchmaker_groups_participants_in_a_hosted_experiment(install
 
 
 def test_the_rule_is_installed_and_its_options_are_checked(installed):
-    rule = build_rule(installed, "sc_browser", {"block": ["Chrome/"]}, "Experiment.entry_rules[0]")
-    assert rule.check({"user_agent": "Mozilla/5.0 Chrome/126.0"}).rule == "sc_browser"
+    def experiment(options):
+        rule = Rule("sc_browser", options)
+        return Experiment(id="sc", scenes=[EndScene(id="end")], entry_rules=[rule])
+
+    [rule] = check_rules(experiment({"block": ["Chrome/"]}), installed).entry
+    assert rule.run({"user_agent": "Mozilla/5.0 Chrome/126.0"}).rule == "sc_browser"
     with pytest.raises(
         ConfigError, match=r"entry_rules\[0\]\.options\['block'\]: 'sc_browser' expects"
     ):
-        build_rule(installed, "sc_browser", {"block": "Chrome"}, "Experiment.entry_rules[0]")
+        check_rules(experiment({"block": "Chrome"}), installed)
 
 
 def test_the_exporter_writes_its_file_with_igym_export(dists, tmp_path):

@@ -12,7 +12,7 @@ from igym_core import MatchContext, Matchmaker, hookimpl
 from igym_core.cli import main
 from igym_core.config import ConfigError, EndScene, Experiment, GameScene
 from igym_core.experiment import check_plugins
-from igym_core.options import build, build_rule
+from igym_core.options import build
 from igym_core.server.app import create_app
 from igym_core.settings import Settings
 from tests.unit.test_lobby import DuoPlugin
@@ -163,29 +163,54 @@ def test_scene_settings_reach_the_matchmaker_in_its_context(tmp_path, mm_plugins
     )
 
 
+def _with_rules(entry=(), scene_rules=()):
+    from igym_core.config import EndScene, Experiment, GameScene
+
+    scenes = [EndScene(id="end")]
+    if scene_rules:
+        game = GameScene(
+            id="play", env="overcooked.cramped_room", seats={"agent_0": "human",
+            "agent_1": "policy:scripted"}, rules=scene_rules,
+        )  # fmt: skip
+        scenes.insert(0, game)
+    return Experiment(id="rules", scenes=scenes, entry_rules=entry)
+
+
 def test_rule_options_are_checked_with_the_field_named(plugins):
-    where = "Experiment.entry_rules[0]"
-    rule = build_rule(plugins, "screen_size", {"min_width": 1024}, where)
-    assert rule.min_width == 1024
-    with pytest.raises(
-        ConfigError,
-        match=r"entry_rules\[0\]\.options\['min_width'\]: 'screen_size' expects int, got '1024'",
-    ):
-        build_rule(plugins, "screen_size", {"min_width": "1024"}, where)
-    with pytest.raises(
-        ConfigError,
-        match=r"entry_rules\[0\]\.options\['allow'\]: 'device' expects Literal\['desktop', 'mobile'\]",
-    ):
-        build_rule(plugins, "device", {"allow": "tablet"}, where)
-    with pytest.raises(
-        ConfigError, match=r"entry_rules\[0\]\.options: 'screen_size' refused them: .*positive"
-    ):
-        build_rule(plugins, "screen_size", {"min_width": 0}, where)
-    with pytest.raises(
-        ConfigError,
-        match=r"entry_rules\[0\]: no plugin provides the exclusion rule 'phone' \(known: .*device",
-    ):
-        build_rule(plugins, "phone", {}, where)
+    from igym_core.config import Rule
+    from igym_core.rules import check_rules
+
+    book = check_rules(_with_rules([Rule("screen_size", {"min_width": 1024})]), plugins)
+    assert book.entry[0].label == "screen_size" and book.count() == 1
+    cases = [
+        (
+            [Rule("screen_size", {"min_width": "1024"})],
+            r"entry_rules\[0\]\.options\['min_width'\]: 'screen_size' expects int, got '1024'",
+        ),
+        (
+            ["device", Rule("device", {"allow": "tablet"}, name=None)],
+            r"lists two rules named 'device'",
+        ),
+        (
+            [Rule("device", {"allow": ["phone"]})],
+            r"entry_rules\[0\]\.options: 'device' refused them: allow may hold",
+        ),
+        (
+            [Rule("screen_size", {"min_width": 0})],
+            r"entry_rules\[0\]\.options: 'screen_size' refused them: .*positive",
+        ),
+        (
+            ["ping", Rule("phone")],
+            r"entry_rules\[1\]: no plugin provides the exclusion rule 'phone' \(known: .*device",
+        ),
+        (["tab_hidden"], r"entry_rules\[0\]: 'tab_hidden' is a continuous rule"),
+        ([Rule("ping", {"maximum": 3})], r"'ping' has no option 'maximum' \(options: max_ms\)"),
+    ]
+    for rules, message in cases:
+        with pytest.raises(ConfigError, match=message):
+            check_rules(_with_rules(rules), plugins)
+    with pytest.raises(ConfigError, match=r"GameScene\('play'\)\.rules\[0\]: 'device' is an entry"):
+        check_rules(_with_rules(scene_rules=["device"]), plugins)
 
 
 def test_a_class_that_takes_anything_is_left_to_its_constructor():

@@ -373,7 +373,7 @@ def participant_detail(ctx: Context, participant_id: str) -> dict[str, Any] | No
 
 def episode_view(e: Mapping[str, Any]) -> dict[str, Any]:
     s = e["summary"]
-    reason = next(
+    reason = e.get("reason") or next(
         (s[k] for k in ("termination_reason", "ended", "reason", "error") if s.get(k)), None
     )
     return {

@@ -147,7 +147,7 @@ async def test_a_repeat_participant_is_turned_away(app):
         again.participant_id, again.token = first.participant_id, first.token
         await again.hello(PROLIFIC_PID="rp", subject_id="rp-a")
         await again.submit({})  # completed
-    second, told = await enter(
+    _, told = await enter(
         app, {"PROLIFIC_PID": "rp", "subject_id": "rp-b"}, {"user_agent": DESKTOP, **BIG}
     )
     assert told["type"] == "excluded" and "already took part" in told["message"]
@@ -165,7 +165,7 @@ async def test_a_slow_websocket_is_measured_by_the_server(app, monkeypatch):
             put(self, message)
 
     monkeypatch.setattr(Outbox, "put", slow)
-    page, told = await enter(app, {"PROLIFIC_PID": "slow1"}, {"user_agent": DESKTOP, **BIG})
+    _, told = await enter(app, {"PROLIFIC_PID": "slow1"}, {"user_agent": DESKTOP, **BIG})
     assert told["type"] == "excluded" and told["completion_code"] == "SCREENED-OUT"
     row = app.extensions["igym"].store.exclusion("slow1")
     assert row["rule"] == "ping" and row["reason"].startswith("ping median 2")

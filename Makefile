@@ -7,7 +7,7 @@ PYPROJECTS := pyproject.toml $(foreach p,$(PLUGINS),$(p)/pyproject.toml)
 CLIENT_SRC := $(shell find client/src -type f 2>/dev/null) client/build.mjs
 SYSTEM_PYTHON ?= python3
 
-.PHONY: setup demo test lint clean
+.PHONY: setup demo test lint docs clean
 
 CLIENT_BUILT := igym_core/static/build.json
 
@@ -18,6 +18,10 @@ demo: setup
 
 test: setup $(STAMPS)/chromium
 	bash tests/run.sh
+
+# docs/plugins.md is generated from the docstrings of the plugin API (a test checks it is fresh).
+docs: $(STAMPS)/venv
+	$(PY) -m igym_core.plugin_docs
 
 lint: $(STAMPS)/venv
 	$(VENV)/bin/ruff check igym_core plugins tests examples

@@ -68,6 +68,8 @@ class Settings:
     )
     #: threads that step server-authoritative games (shared by all of them)
     server_game_threads: int = attrs.field(default=8, validator=_positive)
+    #: how often the server checks whether an installed plugin changed since it started
+    plugin_check_s: float = attrs.field(default=10.0, validator=_positive)
 
     def store_path(self, experiment_id: str) -> Path:
         return self.data_dir / f"{experiment_id}.sqlite3"

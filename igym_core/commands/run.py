@@ -15,6 +15,7 @@ from quart import Quart
 from igym_core.commands import CommandError
 from igym_core.config import ConfigError, Experiment
 from igym_core.experiment import load_experiment
+from igym_core.reloader import child_command, free_port, supervise
 from igym_core.server.app import create_app
 from igym_core.server.transport import hypercorn_config
 from igym_core.settings import Settings
@@ -25,6 +26,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("run", help="host an experiment file")
     parser.add_argument("file", type=Path, help="Python file defining `experiment`")
     add_server_options(parser)
+    parser.add_argument(
+        "--reload",
+        action="store_true",
+        help="restart when the experiment's files or an installed plugin change (development)",
+    )
     parser.set_defaults(handler=handle)
 
 
@@ -52,6 +58,9 @@ def add_server_options(parser: argparse.ArgumentParser) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
+    if args.reload:
+        port = args.port or free_port(args.host)
+        return supervise(child_command(args.file, args.host, port, args.data_dir), args.file)
     try:
         experiment = load_experiment(args.file)
     except ConfigError as exc:

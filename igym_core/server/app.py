@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 
 from quart import Quart, Response
 from quart_schema import QuartSchema
 
+from igym_core import provenance
 from igym_core.config import Experiment
 from igym_core.experiment import check_plugins, plugins_for
 from igym_core.plugins import PluginManager
@@ -26,6 +28,7 @@ from igym_core.server.socket import BoundedWebsocketConnection
 from igym_core.server.state import ServerState
 from igym_core.settings import Settings
 from igym_core.storage.store import Store
+from igym_core.watch import watch_plugins
 
 log = logging.getLogger("igym.server")
 
@@ -71,6 +74,7 @@ def create_app(
         experiment.id,
         write_timeout_s=settings.store_write_timeout_s,
     )
+    provenance.record(store, experiment, plugins, time.time())  # what produces the data
     bundles = Bundles()
     games = GameService(store, plugins, bundles, experiment.id)
     study = StudyGate.load(store)
@@ -135,6 +139,7 @@ def create_app(
     async def start_timers() -> None:
         timers.append(asyncio.ensure_future(_every(1.0, lobby.expire)))
         timers.append(asyncio.ensure_future(_every(memory.TRIM_EVERY_S, memory.trim)))
+        timers.append(asyncio.ensure_future(watch_plugins(settings.plugin_check_s)))
 
     @app.after_serving
     async def close_store() -> None:

@@ -22,6 +22,7 @@ import attrs
 from igym_core.config import EndScene, Experiment, GameScene, StaticScene
 from igym_core.experiment import scene_for_client
 from igym_core.plugins import PluginManager
+from igym_core.server.failures import log_game_error
 from igym_core.server.games import GameService
 from igym_core.server.limits import KeyedBuckets
 from igym_core.server.lobby.lobby import Lobby
@@ -559,6 +560,8 @@ class ParticipantService:
             participant_id, f"client:{event.name}", event.data, self.clock(), event.seq
         )
         self._event_counts[participant_id] = count + (1 if stored else 0)
+        if stored and event.name == "game_error":  # once, not again when the page re-sends
+            log_game_error(participant_id, event.data)
         return [Ack(event.seq)]
 
 

@@ -30,7 +30,7 @@ from igym_core.storage.writer import Pending, StoreBusy, StoreError, Writer
 
 __all__ = ["Participant", "Pending", "Store", "StoreBusy", "StoreError"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # 3: the provenance table
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
@@ -122,6 +122,11 @@ CREATE TABLE IF NOT EXISTS validations (
     PRIMARY KEY (match_id, episode)
 );
 CREATE INDEX IF NOT EXISTS events_by_participant ON events (participant_id, event_id);
+CREATE TABLE IF NOT EXISTS provenance (
+    provenance_id {AUTO_ID},
+    recorded_at {REAL} NOT NULL,
+    record TEXT NOT NULL
+);
 """
 
 
@@ -171,6 +176,7 @@ _OUR_TABLES = frozenset(
         "matches",
         "parity",
         "validations",
+        "provenance",
         "sqlite_sequence",
     }
 )
@@ -542,6 +548,22 @@ class Store:
             return cur.rowcount == 1
 
         return self._write(job, background=background)
+
+    def add_provenance(self, record: Mapping[str, Any], now: float) -> Pending:
+        """Append what produced the data from ``now`` on (:mod:`igym_core.provenance`), unless
+        the last record appended is the same: True when it was appended."""
+        text = _dumps(dict(record))
+
+        def job(db: Any) -> bool:
+            last = db.execute(
+                "SELECT record FROM provenance ORDER BY provenance_id DESC LIMIT 1"
+            ).fetchone()
+            if last is not None and last["record"] == text:
+                return False
+            db.execute("INSERT INTO provenance (recorded_at, record) VALUES (?, ?)", (now, text))
+            return True
+
+        return self._write(job)
 
     def event_count(self, participant_id: str) -> int:
         """How many events are stored for a participant (for the per-participant budget)."""

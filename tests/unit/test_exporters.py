@@ -46,6 +46,7 @@ def test_csv_and_jsonl_files(tmp_path, plugins):
             "frames",
             "matches",
             "parity",
+            "provenance",
         )
     )
     with (tmp_path / "out/csv/participants.csv").open() as f:

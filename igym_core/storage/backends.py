@@ -17,7 +17,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 #: how long SQLite waits for another program's lock per attempt (ms)
 BUSY_STEP_MS = 200
@@ -31,7 +31,7 @@ class BackendError(Exception):
 def backend_for(target: str | Path) -> Backend:
     """The backend for a store: a ``postgresql://`` URL, or an SQLite file's path."""
     text = str(target)
-    if text.startswith(("postgresql://", "postgres://")):
+    if is_database_url(text):
         return PostgresBackend(text)
     if "://" in text and not text.startswith("sqlite:"):
         scheme = text.split("://", 1)[0]
@@ -39,6 +39,20 @@ def backend_for(target: str | Path) -> Backend:
     if text.startswith("sqlite:///"):
         text = text[len("sqlite:///") :]
     return SqliteBackend(Path(text))
+
+
+def study_url(database: str, experiment_id: str) -> str:
+    """An experiment's store in a shared PostgreSQL database: its own schema, ``igym_<id>``
+    (a URL that names a schema already is returned as it is)."""
+    if "schema=" in urlsplit(database).query:
+        return database
+    schema = "igym_" + re.sub(r"[^A-Za-z0-9_]", "_", experiment_id)[:58]
+    joiner = "&" if "?" in database else "?"
+    return f"{database}{joiner}schema={schema}"
+
+
+def is_database_url(target: str | Path) -> bool:
+    return str(target).startswith(("postgresql://", "postgres://"))
 
 
 class Backend:
@@ -59,6 +73,9 @@ class Backend:
 
     def check(self) -> None:
         """Refuse, before connecting, what cannot be a store."""
+
+    def lock_setup(self, db: Any) -> None:
+        """Inside the set-up transaction: keep other processes' set-up of this store out."""
 
     def connect_writer(self) -> Any:
         raise NotImplementedError
@@ -176,6 +193,7 @@ def _row_factory(cursor: Any) -> Any:
 
 
 _PLACEHOLDER = re.compile(r"\?")
+_SCHEMA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 
 
 def _pg_sql(sql: str) -> str:
@@ -219,7 +237,24 @@ class PostgresBackend(Backend):
     }
 
     def __init__(self, url: str) -> None:
-        self.url = url.replace("postgres://", "postgresql://", 1)
+        parts = urlsplit(url.replace("postgres://", "postgresql://", 1))
+        query = parse_qsl(parts.query, keep_blank_values=True)
+        #: the PostgreSQL schema holding the store (``?schema=`` in the URL; one per experiment
+        #: when several share a database), or None for the connection's default
+        self.schema: str | None = None
+        for key, value in query:
+            if key == "schema":
+                if not _SCHEMA_NAME.fullmatch(value):
+                    raise BackendError(
+                        f"schema={value[:40]!r}: a schema name is letters, digits and _ "
+                        "(at most 63, not starting with a digit)"
+                    )
+                self.schema = value
+        rest = [(k, v) for k, v in query if k != "schema"]
+        self.url = urlunsplit(parts._replace(query=urlencode(rest)))
+        self._display = urlunsplit(
+            parts._replace(query=f"schema={self.schema}" if self.schema else "")
+        )
         try:
             import psycopg
         except ImportError:
@@ -231,26 +266,39 @@ class PostgresBackend(Backend):
 
     @property
     def location(self) -> str:
-        parts = urlsplit(self.url)
+        parts = urlsplit(self._display)
         host = parts.hostname or ""
         netloc = f"{parts.username}@{host}" if parts.username else host
         if parts.port:
             netloc += f":{parts.port}"
-        return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+        return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
 
-    def _connect(self) -> PgConnection:
+    def _connect(self, *, create_schema: bool = False) -> PgConnection:
         try:
             raw = self.psycopg.connect(self.url, autocommit=True, connect_timeout=10)
         except self.psycopg.Error as exc:
             message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise BackendError(f"cannot reach the database {self.location}: {message}") from None
-        return PgConnection(raw)
+        db = PgConnection(raw)
+        if self.schema:
+            if create_schema:
+                db.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+            db.execute(f'SET search_path TO "{self.schema}"')
+        return db
 
     def connect_writer(self) -> PgConnection:
-        return self._connect()
+        db = self._connect(create_schema=True)
+        db.execute("SET lock_timeout = 5000")  # set-up may wait a little longer
+        return db
+
+    def lock_setup(self, db: PgConnection) -> None:
+        # several processes may open one study at once: one sets its schema up at a time
+        db.execute("SELECT pg_advisory_xact_lock(hashtext(current_schema()))")
 
     def after_setup(self, db: PgConnection) -> None:
-        pass
+        # a lock another program holds fails a statement in a short step (LockNotAvailable,
+        # retryable) instead of blocking the writer: it waits with a deadline, as for SQLite
+        db.execute(f"SET lock_timeout = {BUSY_STEP_MS}")
 
     def connect_reader(self) -> PgConnection:
         db = self._connect()
@@ -265,7 +313,14 @@ class PostgresBackend(Backend):
         ) or self.lost(exc)
 
     def lost(self, exc: BaseException) -> bool:
-        return isinstance(exc, self.psycopg.OperationalError | self.psycopg.InterfaceError)
+        # LockNotAvailable is an OperationalError too: only a connection error (class 08), the
+        # server shutting the session down (57P) or a client-side failure (no SQLSTATE) is lost
+        if isinstance(exc, self.psycopg.InterfaceError):
+            return True
+        if not isinstance(exc, self.psycopg.OperationalError):
+            return False
+        state = getattr(exc, "sqlstate", None)
+        return state is None or state.startswith(("08", "57P"))
 
     def tables(self, db: PgConnection) -> set[str]:
         rows = db.execute(

@@ -222,6 +222,8 @@ class Store:
         #: the SQLite file (None for PostgreSQL)
         self.path: Path | None = getattr(self.backend, "path", None)
         self.location = self.backend.location
+        #: what another reader (the admin console) opens: the file, or the URL
+        self.location_for_readers: Path | str = self.path or str(path)
         self.experiment_id = experiment_id
         self._local = threading.local()
         self._readers: list[Any] = []
@@ -245,10 +247,13 @@ class Store:
             raise StoreError(str(exc)) from None
         if isinstance(backend, SqliteBackend) and not backend.path.is_file():
             raise StoreError(f"{backend.path} does not exist")
-        if experiment_id is None:
+        if experiment_id is None or not isinstance(backend, SqliteBackend):
+            # a database is asked first: opening it for writing would make an empty study
             try:
                 db = backend.connect_reader()
                 try:
+                    if "meta" not in backend.tables(db):
+                        raise StoreError(f"{backend.location} does not exist (no igym store)")
                     row = db.execute(
                         "SELECT value FROM meta WHERE key = 'experiment_id'"
                     ).fetchone()
@@ -260,7 +265,7 @@ class Store:
                 raise StoreError(f"{backend.location} is not an igym store: {exc}") from None
             if row is None:
                 raise StoreError(f"{backend.location} is not an igym store")
-            experiment_id = str(row[0])
+            experiment_id = experiment_id or str(row[0])
         return cls(path, experiment_id)
 
     # -- opening --------------------------------------------------------------------------------
@@ -300,6 +305,7 @@ class Store:
         return StoreError(f"{where} cannot be used: {exc}")
 
     def _setup(self, db: Any) -> None:
+        self.backend.lock_setup(db)
         tables = self.backend.tables(db)
         meta = (
             dict(db.execute("SELECT key, value FROM meta").fetchall()) if "meta" in tables else {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import signal
 import socket
 from pathlib import Path
@@ -19,6 +20,7 @@ from igym_core.reloader import child_command, free_port, supervise
 from igym_core.server.app import create_app
 from igym_core.server.transport import hypercorn_config
 from igym_core.settings import Settings
+from igym_core.storage.backends import backend_for
 from igym_core.storage.store import StoreError
 
 
@@ -55,6 +57,13 @@ def add_server_options(parser: argparse.ArgumentParser) -> None:
         metavar="ADDRESS",
         help="a reverse proxy whose X-Forwarded-For names the participant's address (repeatable)",
     )
+    parser.add_argument(
+        "--database",
+        default=None,
+        metavar="URL",
+        help="store the study in PostgreSQL (postgresql://user@host/dbname; default: "
+        "$IGYM_DATABASE, else an SQLite file in --data-dir)",
+    )
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -75,6 +84,7 @@ def host(experiments: list[Experiment], args: argparse.Namespace) -> int:
             data_dir=args.data_dir,
             public_origins=tuple(getattr(args, "public_origin", ())),
             trusted_proxies=tuple(getattr(args, "trusted_proxy", ())),
+            database=getattr(args, "database", None) or os.environ.get("IGYM_DATABASE"),
         )
     except ValueError as exc:  # a setting (an origin, the admin password, TURN) is wrong
         raise CommandError(str(exc)) from None
@@ -110,6 +120,7 @@ async def _serve(apps: list[tuple[Quart, Experiment, socket.socket]], settings: 
         config = hypercorn_config(settings, f"fd://{sock.fileno()}")
         host, port = sock.getsockname()[:2]
         print(f"igym: hosting {experiment.id!r} at http://{host}:{port}/", flush=True)
-        print(f"igym: data in {settings.store_path(experiment.id)}", flush=True)
+        where = backend_for(settings.store_target(experiment.id)).location
+        print(f"igym: data in {where}", flush=True)
         tasks.append(serve(app, config, shutdown_trigger=stop.wait))
     await asyncio.gather(*tasks)

@@ -31,9 +31,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--data",
-        type=Path,
         metavar="DIR",
-        help="also check the study's data: a data folder, a store file or a JSON Lines export "
+        help="also check the study's data: a data folder, a store file, a postgresql:// URL "
+        "or a JSON Lines export "
         "(parity of every match, frames numbered once with no gap, exactly max_steps frames per "
         "complete episode, every exclusion with a reason); exit 1 when a problem is found",
     )
@@ -60,7 +60,7 @@ def handle(args: argparse.Namespace) -> int:
     return check_data(args.data, experiment)
 
 
-def check_data(path: Path, experiment: Experiment) -> int:
+def check_data(path: Path | str, experiment: Experiment) -> int:
     try:
         study = open_study(path, experiment.id)
     except (StudyNotFound, StoreError) as exc:

@@ -15,6 +15,8 @@ from typing import Any
 
 import attrs
 
+from igym_core.storage.backends import is_database_url, study_url
+
 #: the tables an export holds, in order
 TABLES = (
     "participants",
@@ -47,7 +49,15 @@ class StudyTables:
 
 
 def open_study(path: str | Path, experiment_id: str | None = None) -> StudyTables:
-    """Read a study from a store, a data folder or an export folder."""
+    """Read a study from a store (an SQLite file or a ``postgresql://`` URL), a data folder or
+    an export folder."""
+    if is_database_url(path):
+        url = str(path)
+        if experiment_id is not None:
+            url = study_url(url, experiment_id)
+        elif "schema=" not in url:
+            raise StudyNotFound(f"{url.split('@')[-1]}: name the experiment, or its ?schema=")
+        return _from_store(url, experiment_id)
     path = Path(path)
     if path.is_file() and path.suffix in (".sqlite3", ".sqlite", ".db"):
         return _from_store(path, experiment_id)
@@ -70,14 +80,14 @@ def open_study(path: str | Path, experiment_id: str | None = None) -> StudyTable
     raise StudyNotFound(f"{path} holds no igym store and no JSON Lines export")
 
 
-def _from_store(path: Path, experiment_id: str | None) -> StudyTables:
+def _from_store(path: Path | str, experiment_id: str | None) -> StudyTables:
     from igym_core.storage.store import Store
 
     store = Store.open_existing(path, experiment_id)
     try:
         reader = store.reader()
         tables = {name: list(rows) for name, rows in reader.tables().items()}
-        return StudyTables(str(path), store.experiment_id, tables)
+        return StudyTables(store.location, store.experiment_id, tables)
     finally:
         store.close()
 

@@ -74,7 +74,7 @@ def create_app(
     )
     check_plugins(experiment, plugins)
     store = Store(
-        settings.store_path(experiment.id),
+        settings.store_target(experiment.id),
         experiment.id,
         write_timeout_s=settings.store_write_timeout_s,
     )

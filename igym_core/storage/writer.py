@@ -19,7 +19,6 @@ import asyncio
 import collections
 import concurrent.futures
 import logging
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Generator
@@ -27,8 +26,6 @@ from typing import Any
 
 log = logging.getLogger("igym.store")
 
-#: how long the writer lets SQLite wait for another program's lock per attempt (ms)
-BUSY_STEP_MS = 200
 #: the most jobs committed in one transaction
 MAX_BATCH = 512
 
@@ -86,6 +83,19 @@ class Pending(concurrent.futures.Future):
         return False
 
 
+class _Gone:
+    """Stands for a connection that could not be made again: every use fails, retryably."""
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+    def execute(self, *args: Any) -> Any:
+        raise self.error
+
+    def close(self) -> None:
+        pass
+
+
 class _Job:
     """One queued write (a plain slotted class: it is internal and made for every write)."""
 
@@ -104,17 +114,13 @@ class _Job:
         self.pending = pending
 
 
-def _locked(exc: BaseException) -> bool:
-    text = str(exc).lower()
-    return isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
-
-
 class Writer:
     """Owns the write connection and the thread that uses it."""
 
     def __init__(
         self,
-        connect: Callable[[], sqlite3.Connection],
+        connect: Callable[[], Any],
+        backend: Any,
         *,
         name: str,
         timeout_s: float,
@@ -122,6 +128,7 @@ class Writer:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._connect = connect
+        self.backend = backend
         self.timeout_s = timeout_s
         self.max_pending = max_pending
         self.clock = clock
@@ -136,7 +143,7 @@ class Writer:
         self.batches = 0
         self.committed = 0
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self._db: sqlite3.Connection | None = None
+        self._db: Any = None
         self._started = threading.Event()
         self._start_error: BaseException | None = None
         self._thread.start()
@@ -204,7 +211,7 @@ class Writer:
                     log.exception("the store's writer failed a batch")
                     try:
                         self._db.execute("ROLLBACK")
-                    except sqlite3.Error:
+                    except self.backend.errors:
                         pass
                     for job in batch:
                         _settle(job.pending, exc=StoreError(f"the write failed: {exc}"))
@@ -225,11 +232,12 @@ class Writer:
             if not batch:
                 return
             try:
-                db.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as exc:
-                if not _locked(exc):
+                db.execute(self.backend.begin)
+            except self.backend.errors as exc:
+                if not self.backend.retryable(exc):
                     self._fail(batch, StoreError(f"the database cannot be written: {exc}"))
                     return
+                db = self._recover(db, exc)
                 self.lock_waits += 1
                 if self.lock_waits == 1 or self.lock_waits % 50 == 0:
                     log.warning(
@@ -240,22 +248,34 @@ class Writer:
                 time.sleep(delay)
                 delay = min(0.25, delay * 2)
                 continue
-            results = self._run_jobs(db, batch, careful)
+            try:
+                results = self._run_jobs(db, batch, careful, self.backend.retryable)
+            except self.backend.errors as exc:  # a lock, or the connection went: try again
+                try:
+                    db.execute("ROLLBACK")
+                except self.backend.errors:
+                    pass
+                db = self._recover(db, exc)
+                self.lock_waits += 1
+                time.sleep(delay)
+                delay = min(0.25, delay * 2)
+                continue
             if results is None:  # a job failed: run the batch again, each job in a savepoint
                 db.execute("ROLLBACK")
                 careful = True
                 continue
             try:
                 db.execute("COMMIT")
-            except sqlite3.Error as exc:
+            except self.backend.errors as exc:
                 # nothing was committed: roll back and run the whole batch again
                 try:
                     db.execute("ROLLBACK")
-                except sqlite3.Error:
+                except self.backend.errors:
                     pass
-                if not _locked(exc):
+                if not self.backend.retryable(exc):
                     self._fail(batch, StoreError(f"the database cannot be written: {exc}"))
                     return
+                db = self._recover(db, exc)
                 self.lock_waits += 1
                 time.sleep(delay)
                 delay = min(0.25, delay * 2)
@@ -267,25 +287,46 @@ class Writer:
             )
             return
 
+    def _recover(self, db: Any, exc: BaseException) -> Any:
+        """After a retryable failure: a new connection when the old one is gone (a restarted
+        database server), the same one otherwise."""
+        if not self.backend.lost(exc):
+            return db
+        try:
+            db.close()
+        except Exception:  # it is gone already
+            pass
+        try:
+            self._db = self._connect()
+        except Exception as error:  # not back yet: the next attempt tries again
+            log.warning("the database cannot be reached yet: %s", error)
+            self._db = _Gone(exc)
+        return self._db
+
     @staticmethod
     def _run_jobs(
-        db: sqlite3.Connection, batch: list[_Job], careful: bool
+        db: Any, batch: list[_Job], careful: bool, retryable: Callable[[BaseException], bool]
     ) -> list[tuple[_Job, bool, Any]] | None:
         """Run every job of the batch in the open transaction. Optimistically (most writes
         succeed) without savepoints: None when one fails, and the batch is run again
-        ``careful``, each job in a savepoint so that its failure undoes only its own work."""
+        ``careful``, each job in a savepoint so that its failure undoes only its own work.
+        A retryable failure (a lock, a lost connection) is raised: the whole batch waits."""
         results: list[tuple[_Job, bool, Any]] = []
         for i, job in enumerate(batch):
             if not careful:
                 try:
                     results.append((job, True, job.function(db, *job.args)))
-                except BaseException:
+                except BaseException as exc:
+                    if retryable(exc):
+                        raise
                     return None
                 continue
             db.execute(f"SAVEPOINT j{i}")
             try:
                 value = job.function(db, *job.args)
             except BaseException as exc:  # the job's own error, e.g. StoreError
+                if retryable(exc):
+                    raise
                 db.execute(f"ROLLBACK TO j{i}")
                 db.execute(f"RELEASE j{i}")
                 results.append((job, False, exc))

@@ -15,6 +15,7 @@ runs them through :func:`asyncio.to_thread`, never on the event loop.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import threading
 import time
@@ -138,7 +139,7 @@ CREATE TABLE IF NOT EXISTS exclusions (
     frame INTEGER,
     redirect_url TEXT,
     completion_code TEXT,
-    at REAL NOT NULL
+    at {REAL} NOT NULL
 );
 CREATE TABLE IF NOT EXISTS focus_periods (
     participant_id TEXT NOT NULL REFERENCES participants(participant_id),
@@ -147,11 +148,11 @@ CREATE TABLE IF NOT EXISTS focus_periods (
     episode INTEGER,
     start_frame INTEGER,
     end_frame INTEGER,
-    start_ms REAL,
-    end_ms REAL,
-    duration_ms REAL,
-    started_at REAL NOT NULL,
-    ended_at REAL,
+    start_ms {REAL},
+    end_ms {REAL},
+    duration_ms {REAL},
+    started_at {REAL} NOT NULL,
+    ended_at {REAL},
     PRIMARY KEY (participant_id, scene_id, period)
 );
 """
@@ -552,14 +553,15 @@ class Store:
         values = [record.get(k) for k in keys]
         values += [record.get("redirect_url"), record.get("completion_code")]
 
-        def job(db: sqlite3.Connection) -> bool:
+        def job(db: Any) -> bool:
             known = db.execute(
                 "SELECT status FROM participants WHERE participant_id = ?", (participant_id,)
             ).fetchone()
             if known is None or known["status"] == "excluded":
                 return False
             cur = db.execute(
-                "INSERT OR IGNORE INTO exclusions VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO exclusions VALUES (?,?,?,?,?,?,?,?,?,?,?) "
+                "ON CONFLICT (participant_id) DO NOTHING",
                 (participant_id, *values, now),
             )
             if cur.rowcount != 1:
@@ -587,16 +589,22 @@ class Store:
         out: list[dict[str, str]] = []
         for name in names:
             value = params.get(name)
-            if not value or not name.replace("_", "").isalnum():
+            if not value:
                 continue
+            # params are stored as _dumps() text: find the pair in it (portable SQL), then
+            # check the parsed value (the text match is only a filter)
+            needle = f"{_dumps(name)}:{_dumps(value)}"
+            pattern = "%" + re.sub(r"([\\%_])", r"\\\1", needle) + "%"
             for row in self._all(
-                "SELECT participant_id, status FROM participants WHERE participant_id != ? "
-                f"AND json_extract(params, '$.{name}') = ? ORDER BY created_at LIMIT ?",
-                (participant_id, value, limit - len(out)),
+                "SELECT participant_id, status, params FROM participants "
+                "WHERE participant_id != ? AND params LIKE ? ESCAPE '\\' ORDER BY created_at",
+                (participant_id, pattern),
             ):
+                if json.loads(row["params"]).get(name) != value:
+                    continue
                 out.append({"participant_id": row[0], "param": name, "status": row[1]})
-            if len(out) >= limit:
-                break
+                if len(out) >= limit:
+                    return out
         return out
 
     def save_focus_period(
@@ -614,7 +622,7 @@ class Store:
         row = [values.get(k) for k in keys]
         ended = now if values.get("end_frame") is not None else None
 
-        def job(db: sqlite3.Connection) -> None:
+        def job(db: Any) -> None:
             db.execute(
                 "INSERT INTO focus_periods VALUES (?,?,?,?,?,?,?,?,?,?,?) "
                 "ON CONFLICT (participant_id, scene_id, period) DO UPDATE SET "

@@ -26,6 +26,15 @@ def _fill(store: Store) -> None:
         1.3,
     ).result()
     store.add_event("p1", "joined", {"nested": {"a": 1}}, 1.05).result()
+    excluded = {"rule": "tab_hidden", "phase": "continuous", "reason": "hidden for 31.2 s"}
+    excluded |= {"message": "You left the game.", "scene_id": "g", "episode": 0, "frame": 90}
+    assert store.exclude("p2", excluded, 2.5).result()
+    assert not store.exclude("p2", excluded, 2.6).result()  # once only
+    start = {"episode": 0, "start_frame": 10, "start_ms": 1000.0}
+    store.save_focus_period("p1", "g", 0, start, 1.4).result()
+    end = start | {"end_frame": 40, "end_ms": 1500.0, "duration_ms": 500.0}
+    store.save_focus_period("p1", "g", 0, end, 1.5).result()
+    store.save_focus_period("p1", "g", 0, start, 1.6).result()  # a late copy forgets nothing
 
 
 def test_csv_and_jsonl_files(tmp_path, plugins):
@@ -64,6 +73,16 @@ def test_csv_and_jsonl_files(tmp_path, plugins):
     assert json.loads(lines[1])["value"] == 30
     events = [json.loads(x) for x in (tmp_path / "out/jsonl/events.jsonl").read_text().splitlines()]
     assert events[0]["data"] == {"nested": {"a": 1}}
+    with (tmp_path / "out/csv/exclusions.csv").open() as f:
+        (exclusion,) = csv.DictReader(f)
+    assert (exclusion["participant_id"], exclusion["rule"], exclusion["frame"]) == (
+        "p2",
+        "tab_hidden",
+        "90",
+    )
+    lines = (tmp_path / "out/jsonl/focus_periods.jsonl").read_text().splitlines()
+    (period,) = [json.loads(x) for x in lines]
+    assert (period["start_frame"], period["end_frame"], period["duration_ms"]) == (10, 40, 500.0)
 
 
 def test_exporting_twice_gives_identical_files(tmp_path, plugins):
@@ -173,7 +192,7 @@ def test_a_postgresql_study_exports_the_same_files_as_an_sqlite_one(
     monkeypatch.setenv("IGYM_DATABASE", postgres_url)
     assert main(["export", study, "--out", str(tmp_path / "pg")]) == 0
     files = sorted(p.relative_to(tmp_path / "pg") for p in (tmp_path / "pg").rglob("*.*"))
-    assert len(files) == 27
+    assert len(files) == 33
     for name in files:
         assert (tmp_path / "pg" / name).read_bytes() == (tmp_path / "sq" / name).read_bytes(), name
     monkeypatch.setenv("IGYM_DATABASE", postgres_url.rsplit("/", 1)[0] + "/postgres")

@@ -40,6 +40,7 @@ from collections import deque
 from collections.abc import Sequence
 
 from igym_core.runtime import wire
+from igym_core.runtime.focus import FocusLease
 from igym_core.runtime.input_queue import InputQueue, PeerInput
 from igym_core.runtime.session_types import (
     FUTURE_LIMIT,
@@ -85,8 +86,9 @@ __all__ = [
 ]
 
 
-class RollbackSession:
-    """One peer's rollback session for one episode. See the module docstring for the protocol."""
+class RollbackSession(FocusLease):
+    """One peer's rollback session for one episode. See the module docstring for the protocol;
+    focus loss (leases) is :mod:`igym_core.runtime.focus`."""
 
     def __init__(self, config: SessionConfig, transport: Transport) -> None:
         self.config = config
@@ -122,6 +124,7 @@ class RollbackSession:
         self._wait_until_frame = 0
         self._local_advantages: deque[int] = deque(maxlen=config.time_sync_window)
         self._now_ms = 0.0
+        self._init_focus()
         local_queue = self.queues[self.local]
         for f in range(config.input_delay):
             local_queue.add(f, local_queue.default)
@@ -148,6 +151,7 @@ class RollbackSession:
             if not isinstance(a, int) or a < 0 or (limit is not None and a >= limit):
                 raise SessionError(f"action {a!r} is not a valid action")
         self._pending_local = PeerInput(tuple(actions), bool(focused))
+        self._own_focus(bool(focused))
 
     def advance_frame(self) -> list[Request]:
         """Plan this tick: a rollback if a prediction was wrong, then the next frame unless the
@@ -157,6 +161,8 @@ class RollbackSession:
         ring = self._ring
         size = len(ring)
         self._collect_hashes()
+        self._update_focus()
+        self._synthesize()  # leased peers' idle inputs: a wrong prediction is replayed below
         if not self._started:
             self._started = True
             cell = ring[0]
@@ -188,7 +194,8 @@ class RollbackSession:
         else:
             if pending is None:
                 raise SessionError("advance_frame() needs add_local_input() first")
-            self.queues[self.local].add(current + cfg.input_delay, pending)
+            frame = current + cfg.input_delay
+            self.queues[self.local].add(frame, self._own_input(frame, pending))
             inputs, confirmed = self._inputs_for(current)
             requests.append(AdvanceFrame(current, inputs, False, confirmed))
             requests.append(self._save_request(current + 1))
@@ -280,6 +287,8 @@ class RollbackSession:
         elif isinstance(packet, wire.EpisodeEnd):
             remote.end = packet
             self._check_end()
+        elif isinstance(packet, wire.Focus):
+            self._on_focus(sender, packet)
         remote.last_heard_ms = now_ms
         if remote.interrupted:
             remote.interrupted = False
@@ -307,7 +316,7 @@ class RollbackSession:
                     episode,
                     self.current_frame,
                     local_adv.get(peer, 0),
-                    self.queues[peer].last_confirmed,
+                    min(self.queues[peer].last_confirmed, remote.inputs_sent),
                     remote.hash_received,
                     start,
                     seats,
@@ -322,6 +331,9 @@ class RollbackSession:
             if remote.last_ping_ms is None or now_ms - remote.last_ping_ms >= cfg.ping_interval_ms:
                 remote.last_ping_ms = now_ms
                 self._send(peer, wire.Ping(self.local, episode, now_ms))
+            focus = self._focus_packet(peer, episode)
+            if focus is not None:
+                self._send(peer, focus)
             if self.final_hash is not None and self.end_frame is not None:
                 self._send(
                     peer,
@@ -397,22 +409,31 @@ class RollbackSession:
         if packet.frame > remote.remote_frame:
             remote.remote_frame = packet.frame
             remote.remote_advantage = packet.advantage
+        last = packet.start_frame + len(packet.inputs) - 1
+        if last > remote.inputs_sent:
+            remote.inputs_sent = last
         queue = self.queues[sender]
-        used = self._used
-        current = self.current_frame
         frame = packet.start_frame
         for value in packet.inputs:
             if frame <= queue.last_confirmed:
                 self.stats.duplicate_inputs += 1
                 frame += 1
                 continue
-            for f in queue.add(frame, value):
-                if f < current:
-                    was = used.get(f)
-                    if was is not None and was[sender] != queue.get(f):
-                        if self._first_wrong is None or f < self._first_wrong:
-                            self._first_wrong = f
+            self._confirm(sender, frame, value)
             frame += 1
+
+    def _confirm(self, sender: int, frame: int, value: PeerInput) -> None:
+        """Record a remote peer's confirmed input, marking the first frame simulated with a
+        wrong prediction for a rollback."""
+        queue = self.queues[sender]
+        used = self._used
+        current = self.current_frame
+        for f in queue.add(frame, value):
+            if f < current:
+                was = used.get(f)
+                if was is not None and was[sender] != queue.get(f):
+                    if self._first_wrong is None or f < self._first_wrong:
+                        self._first_wrong = f
 
     def _on_hashes(self, remote: RemotePeer, packet: wire.HashPacket) -> None:
         if packet.reports and packet.reports[-1][0] > self.current_frame + FUTURE_LIMIT:
@@ -511,7 +532,7 @@ class RollbackSession:
     def _check_liveness(self, now_ms: float) -> None:
         cfg = self.config
         for peer, remote in self.remotes.items():
-            if remote.last_heard_ms is None:
+            if remote.last_heard_ms is None or self.leased(peer):  # a leased tab may be frozen
                 remote.last_heard_ms = now_ms
                 continue
             silent = now_ms - remote.last_heard_ms
@@ -538,7 +559,9 @@ class RollbackSession:
         """GGPO's frame-advantage sync: if we are ahead of the slowest peer by more than
         ``time_sync_min_frames`` on average, recommend waiting half the difference."""
         cfg = self.config
-        advantages = self._local_advantage_raw()
+        advantages = {
+            p: a for p, a in self._local_advantage_raw().items() if not self.leased(p)
+        }  # a leased peer plays idle wherever its clock is: it sets nobody's pace
         if not advantages:
             return
         # our advantage is positive when the remote is ahead; take the peer we lead most

@@ -243,6 +243,8 @@ class SessionStats:
     duplicate_inputs: int = 0
     hash_checks: int = 0
     desyncs: int = 0
+    #: remote peers' inputs filled in as idle under a focus lease (igym_core.runtime.focus)
+    frames_leased: int = 0
     rtt_ms: dict[int, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -265,6 +267,7 @@ class SessionStats:
             "duplicate_inputs": self.duplicate_inputs,
             "hash_checks": self.hash_checks,
             "desyncs": self.desyncs,
+            "frames_leased": self.frames_leased,
             "rtt_ms": {str(k): round(v, 3) for k, v in sorted(self.rtt_ms.items())},
         }
 
@@ -280,6 +283,7 @@ class RemotePeer:
         "hash_acked_by_remote",
         "hash_received",
         "hashes",
+        "inputs_sent",
         "interrupted",
         "last_heard_ms",
         "last_ping_ms",
@@ -295,6 +299,9 @@ class RemotePeer:
         # sender's reports above the ack it knew, so the highest frame received is gap-free.
         self.hash_received = -1
         self.remote_frame = -1
+        # the highest frame of the remote's inputs it sent itself: acks never go past it (inputs
+        # filled in under a focus lease were never sent, igym_core.runtime.focus)
+        self.inputs_sent = -1
         self.remote_advantage = 0
         self.adv_samples: deque[int] = deque(maxlen=window)
         self.rtt_ms: float | None = None

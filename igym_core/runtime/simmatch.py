@@ -198,8 +198,10 @@ def run_match(
     ai_policy: PolicyFactory | None = None,
     scripted_policy: PolicyFactory | None = None,
     keep_logs: bool = True,
+    observe: Callable[[int, float, RollbackSession], None] | None = None,
 ) -> MatchResult:
-    """Play one match under ``setup`` and judge it. Deterministic given its arguments."""
+    """Play one match under ``setup`` and judge it. Deterministic given its arguments.
+    ``observe(peer, t, session)`` is called after each tick a peer runs (not while frozen)."""
     n = setup.num_peers
     rng = random.Random(setup.seed)
     network = SimNetwork(n, seed=rng.getrandbits(32))
@@ -271,7 +273,8 @@ def run_match(
             continue
         host = hosts[p]
         session = host.session
-        target = int((t - peer.start_ms) / periods[p]) + 1 - waited[p]
+        # (the epsilon: t is a sum of periods, and its rounding must not skip a frame)
+        target = int((t - peer.start_ms) / periods[p] + 1e-6) + 1 - waited[p]
         events: list[Any] = []
         if session.finished or session.current_frame >= target:
             events = host.idle(t)
@@ -294,6 +297,8 @@ def run_match(
                 desync_events += 1
             elif isinstance(event, NetworkInterrupted):
                 interruptions += 1
+        if observe is not None:
+            observe(p, t, session)
         if all(h.finished for h in hosts):
             break
 

@@ -35,6 +35,12 @@ at, the hash of its final state, and whether it has seen every peer agree::
 
     end_frame i32, hash 16 bytes, flags u8 (bit 0: agreed, other bits 0)
 
+``KIND_FOCUS`` (:class:`Focus`) — focus loss (see :mod:`igym_core.runtime.focus`): the
+sender's own inputs from ``away_from`` on are its idle default until it is back, and the
+receiver's lease as the sender has fixed it::
+
+    away_from i32 (-1: not away), flags u8 (bit 0: asks to come back), lease_end i32 (-1: none)
+
 :func:`decode` checks every field and the exact length; any malformed packet raises
 :class:`WireError` and nothing else happens. Decoding is pure: it touches no session state.
 """
@@ -50,6 +56,7 @@ from igym_core.runtime.input_queue import PeerInput
 
 __all__ = [
     "KIND_EPISODE_END",
+    "KIND_FOCUS",
     "KIND_HASH",
     "KIND_INPUT",
     "KIND_PING",
@@ -61,6 +68,7 @@ __all__ = [
     "MAX_SEATS",
     "WIRE_VERSION",
     "EpisodeEnd",
+    "Focus",
     "HashPacket",
     "InputPacket",
     "Packet",
@@ -78,6 +86,7 @@ KIND_HASH = 2
 KIND_PING = 3
 KIND_PONG = 4
 KIND_EPISODE_END = 5
+KIND_FOCUS = 8
 
 MAX_PEERS = 255
 """Peer indices are 0..254 (one byte)."""
@@ -96,6 +105,7 @@ _HASH_ITEM = struct.Struct(f">i{HASH_SIZE}s")
 _F64 = struct.Struct(">d")
 _END = struct.Struct(f">i{HASH_SIZE}sB")
 _U8 = struct.Struct(">B")
+_FOCUS = struct.Struct(">iBi")
 
 
 class WireError(ValueError):
@@ -155,7 +165,21 @@ class EpisodeEnd:
     agreed: bool
 
 
-Packet = InputPacket | HashPacket | Ping | Pong | EpisodeEnd
+@dataclass(frozen=True, slots=True)
+class Focus:
+    """The sender's focus lease: its inputs from ``away_from`` on (``-1``: it is not away) are
+    its idle default, unfocused, until it is back; ``back`` asks every peer to fix where that
+    ends; ``lease_end`` is the receiver's own lease as the sender fixed it (every input of the
+    receiver before it was taken as idle; ``-1``: none)."""
+
+    sender: int
+    episode: int
+    away_from: int
+    back: bool
+    lease_end: int
+
+
+Packet = InputPacket | HashPacket | Ping | Pong | EpisodeEnd | Focus
 
 
 def _check_header(sender: int, episode: int) -> None:
@@ -206,6 +230,12 @@ def encode(packet: Packet) -> bytes:
         return _HEADER.pack(
             MAGIC, WIRE_VERSION, KIND_EPISODE_END, packet.sender, 0, packet.episode
         ) + _END.pack(packet.end_frame, packet.hash, 1 if packet.agreed else 0)
+    if isinstance(packet, Focus):
+        _frame_ok(packet.away_from, "away_from")
+        _frame_ok(packet.lease_end, "lease_end")
+        return _HEADER.pack(
+            MAGIC, WIRE_VERSION, KIND_FOCUS, packet.sender, 0, packet.episode
+        ) + _FOCUS.pack(packet.away_from, 1 if packet.back else 0, packet.lease_end)
     raise WireError(f"cannot encode {type(packet).__name__}")
 
 
@@ -295,6 +325,14 @@ def decode(data: bytes | bytearray | memoryview) -> Packet:
         if flags & ~1:
             raise WireError(f"episode-end flags {flags:#x} set reserved bits")
         return EpisodeEnd(sender, episode, end_frame, bytes(digest), bool(flags & 1))
+    if kind == KIND_FOCUS:
+        _expect(len(body), _FOCUS.size, "focus packet")
+        away_from, flags, lease_end = _FOCUS.unpack_from(body, 0)
+        _frame_ok(away_from, "away_from")
+        _frame_ok(lease_end, "lease_end")
+        if flags & ~1:
+            raise WireError(f"focus flags {flags:#x} set reserved bits")
+        return Focus(sender, episode, away_from, bool(flags & 1), lease_end)
     raise WireError(f"unknown packet kind {kind}")
 
 

@@ -41,6 +41,14 @@ packets = st.one_of(
         st.binary(min_size=16, max_size=16),
         st.booleans(),
     ),
+    st.builds(
+        wire.Focus,
+        st.sampled_from([1, 2]),
+        st.just(0),
+        frames,
+        st.booleans(),
+        frames,
+    ),
 )
 
 

@@ -12,6 +12,7 @@ from igym_core.runtime import wire
 from igym_core.runtime.input_queue import PeerInput
 from igym_core.runtime.wire import (
     EpisodeEnd,
+    Focus,
     HashPacket,
     InputPacket,
     Ping,
@@ -50,6 +51,8 @@ SAMPLES = [
     Pong(1, 1, 0.25),
     EpisodeEnd(1, 2, 450, H, True),
     EpisodeEnd(0, 2, 1, H, False),
+    Focus(1, 2, 300, False, -1),
+    Focus(0, 2, -1, True, 412),
 ]
 
 
@@ -148,6 +151,12 @@ MALFORMED = {
     + struct.pack(">i", -1)
     + H
     + b"\x00",
+    "focus flags": encode(Focus(0, 0, 4, True, -1))[:-5] + b"\x02" + struct.pack(">i", -1),
+    "focus frame below -1": encode(Focus(0, 0, 4, True, -1))[:8]
+    + struct.pack(">i", -2)
+    + b"\x00"
+    + struct.pack(">i", -1),
+    "focus too long": encode(Focus(0, 0, 4, True, -1)) + b"\x00",
 }
 
 
@@ -199,6 +208,8 @@ def test_any_truncation_or_byte_flip_is_refused_or_decodes_cleanly(data: st.Data
         HashPacket(0, 0, ((0, b"short"),)),
         HashPacket(0, 0, tuple((i, H) for i in range(wire.MAX_HASHES + 1))),
         EpisodeEnd(0, 0, -1, H, False),
+        Focus(0, 0, -2, False, -1),
+        Focus(0, 0, 0, False, wire.MAX_FRAME + 1),
     ],
 )
 def test_encoding_refuses_what_does_not_fit(packet: wire.Packet) -> None:

@@ -1,11 +1,13 @@
 // The participant page: wires the websocket, the outbox, the scene renderer and the status view.
 // Protocol (JSON on /ws): hello -> welcome + scene; submit/event -> ack; ping -> pong; error.
+// Entry screening (screen, probe_ping), warnings and exclusion: screening.js and showClosed().
 
 import { Connection, websocketURL } from "./connection.js";
 import { Drafts } from "./drafts.js";
 import { renderGame } from "./game/game-scene.js";
 import { Outbox } from "./outbox.js";
 import { renderScene } from "./scenes.js";
+import { SceneMonitor, screeningReport } from "./screening.js";
 import { credentialsFor, saveSession, subjectFrom, urlParams } from "./session.js";
 import { StatusView } from "./status.js";
 
@@ -54,6 +56,11 @@ function main() {
   let view = null;
   /** seq of the submit that is waiting for the next scene, if any */
   let pendingSubmit = /** @type {number | null} */ (null);
+  /** @type {SceneMonitor | null} reports a game scene's progress and focus to the server */
+  let monitor = null;
+  /** fire and forget (seq 0): never queued, never sent again */
+  const sendNow = (/** @type {Record<string, unknown>} */ m) =>
+    connection.send({ ...m, token: outbox.token, seq: 0 });
 
   const connection = new Connection({
     url: websocketURL(),
@@ -88,6 +95,8 @@ function main() {
           break; // the game goes on (a reconnect re-sent its scene); its records are in the outbox
         }
         view?.destroy?.();
+        monitor?.destroy();
+        monitor = null;
         if (message.scene.kind === "game") {
           view = renderGame(sceneRoot, message, {
             enqueue: (m) => outbox.enqueue(m),
@@ -98,6 +107,12 @@ function main() {
             onContinue: (sceneId, responses) => {
               pendingSubmit = outbox.enqueue({ type: "submit", scene_id: sceneId, responses });
             },
+          });
+          const sceneId = message.scene.id;
+          monitor = new SceneMonitor(sceneId, {
+            send: sendNow,
+            enqueue: (m) => outbox.enqueue(m),
+            state: () => window.igym.game,
           });
           window.scrollTo(0, 0);
           break;
@@ -117,6 +132,21 @@ function main() {
       case "ack":
         outbox.settle(message.seq);
         break;
+      case "screen":
+        sendNow({ type: "screening", report: screeningReport() });
+        break;
+      case "probe_ping":
+        connection.send({ type: "probe_pong", id: message.id });
+        break;
+      case "warning":
+        document.body.dataset.warning = String(message.rule);
+        status.showNotice(String(message.message));
+        break;
+      case "excluded":
+        // what was recorded goes out first (the server takes records for a while), then stop
+        showClosed("excluded", String(message.message), message);
+        drainThenStop("excluded");
+        break;
       case "error":
         handleError(message);
         break;
@@ -129,21 +159,57 @@ function main() {
     }
   }
 
-  /** @param {{code: string, message: string, seq: number | null}} error */
+  /**
+   * Replace the page with one that says why the visit ended (and how to get paid, if so).
+   * @param {string} code
+   * @param {string} text
+   * @param {{redirect_url?: string | null, completion_code?: string | null}} detail
+   */
+  function showClosed(code, text, detail) {
+    view?.destroy?.();
+    view = null;
+    monitor?.destroy();
+    monitor = null;
+    status.clearNotice();
+    const title = document.createElement("h1");
+    title.textContent = CLOSED_PAGES[/** @type {keyof typeof CLOSED_PAGES} */ (code)] ?? "This study has ended";
+    const paragraph = document.createElement("p");
+    paragraph.textContent = text;
+    const parts = [title, paragraph];
+    if (detail.completion_code) {
+      const code = document.createElement("p");
+      code.className = "completion-code";
+      code.textContent = `Your completion code: ${detail.completion_code}`;
+      parts.push(code);
+    }
+    if (detail.redirect_url && /^https?:\/\//.test(detail.redirect_url)) {
+      const link = document.createElement("a");
+      link.href = detail.redirect_url;
+      link.textContent = "Continue";
+      link.className = "redirect";
+      parts.push(link);
+    }
+    sceneRoot.replaceChildren(...parts);
+    sceneRoot.dataset.sceneKind = "closed";
+    sceneRoot.dataset.closed = code;
+  }
+
+  /** @param {string} reason stop once the outbox is empty (at most 10 s) */
+  function drainThenStop(reason) {
+    const until = performance.now() + 10_000;
+    const check = () => {
+      if (outbox.state.pending.length === 0 || performance.now() > until) connection.stop(reason);
+      else setTimeout(check, 200);
+    };
+    check();
+  }
+
+  /** @param {{code: string, message: string, seq: number | null, detail?: Record<string, any>}} error */
   function handleError(error) {
     if (error.code in CLOSED_PAGES) {
       // the study is closed or full, or this participant was excluded: a page, not a banner
-      const heading = CLOSED_PAGES[/** @type {keyof typeof CLOSED_PAGES} */ (error.code)];
       connection.stop(error.code);
-      view?.destroy?.();
-      view = null;
-      const title = document.createElement("h1");
-      title.textContent = heading;
-      const text = document.createElement("p");
-      text.textContent = error.message;
-      sceneRoot.replaceChildren(title, text);
-      sceneRoot.dataset.sceneKind = "closed";
-      sceneRoot.dataset.closed = error.code;
+      showClosed(error.code, error.message, error.detail ?? {});
       return;
     }
     if (error.code in FATAL_ERRORS) {

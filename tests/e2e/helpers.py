@@ -41,11 +41,17 @@ def igym_export(server, experiment_file: Path, tmp_path: Path) -> Path:
     return out
 
 
-def export_csv(server, experiment_file: Path, tmp_path: Path) -> dict[str, list[dict]]:
-    """The exported ``frames``, ``episodes`` and ``events`` tables, as rows of strings."""
+def export_csv(
+    server,
+    experiment_file: Path,
+    tmp_path: Path,
+    names: tuple[str, ...] = ("frames", "episodes", "events"),
+) -> dict[str, list[dict]]:
+    """Exported tables (by default ``frames``, ``episodes`` and ``events``), as rows of
+    strings."""
     out = igym_export(server, experiment_file, tmp_path)
     tables = {}
-    for name in ("frames", "episodes", "events"):
+    for name in names:
         with (out / "csv" / f"{name}.csv").open() as f:
             tables[name] = list(csv.DictReader(f))
     return tables

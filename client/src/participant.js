@@ -188,6 +188,8 @@ function main() {
       link.textContent = "Continue";
       link.className = "redirect";
       parts.push(link);
+      const url = detail.redirect_url;
+      setTimeout(() => window.location.assign(url), 5000); // the link, if the jump fails
     }
     sceneRoot.replaceChildren(...parts);
     sceneRoot.dataset.sceneKind = "closed";

@@ -13,9 +13,9 @@
 export function screeningReport() {
   const nav = /** @type {any} */ (navigator);
   return {
-    user_agent: navigator.userAgent.slice(0, 1000),
+    user_agent: navigator.userAgent.slice(0, 512),
     ua_mobile: typeof nav.userAgentData?.mobile === "boolean" ? nav.userAgentData.mobile : null,
-    touch: "ontouchstart" in window || navigator.maxTouchPoints > 0,
+    touch: window.matchMedia("(pointer: coarse)").matches, // the primary pointer is a finger
     max_touch_points: Math.min(1000, navigator.maxTouchPoints || 0),
     screen_width: Math.round(screen.width),
     screen_height: Math.round(screen.height),

@@ -276,8 +276,10 @@ class Monitoring:
                 )
             return
         watch.done = True
-        self.watches.pop((pid, watch.scene.id), None)
-        await self.exclude(pid, result)
+        try:
+            await self.exclude(pid, result)  # reads where the watch was (scene, episode, frame)
+        finally:
+            self.watches.pop((pid, watch.scene.id), None)
 
 
 def _run_all(

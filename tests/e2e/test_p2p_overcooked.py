@@ -110,7 +110,7 @@ class Participant:
 
     def emulate(self, latency_ms: float, loss: float) -> None:
         """CDP network conditions for this page (peer connections made after this)."""
-        cdp = self.context.new_cdp_session(self.page)
+        cdp = self.cdp = getattr(self, "cdp", None) or self.context.new_cdp_session(self.page)
         cdp.send("Network.enable")
         cdp.send(
             "Network.emulateNetworkConditions",

@@ -72,7 +72,7 @@ def create_app(
         write_timeout_s=settings.store_write_timeout_s,
     )
     bundles = Bundles()
-    games = GameService(store, plugins, bundles, experiment.id)
+    games = GameService(store, plugins, bundles, experiment.id, limits=settings.limits)
     study = StudyGate.load(store)
     participants = ParticipantService(
         experiment, store, plugins, settings, games, admission=study.admit
@@ -85,6 +85,9 @@ def create_app(
         settings.assignment_log(experiment.id),
         settings.ice_servers,
         disconnect_grace_s=settings.disconnect_grace_s,
+        left_grace_s=settings.left_grace_s,
+        last_heard=participants.last_heard,
+        max_pause_reports=settings.limits.pause_reports,
     )
     participants.lobby = lobby
     games.match_of = lobby.match_of
@@ -133,7 +136,8 @@ def create_app(
 
     @app.before_serving
     async def start_timers() -> None:
-        timers.append(asyncio.ensure_future(_every(1.0, lobby.expire)))
+        # four times a second: a closed tab is announced to its partners within left_grace_s
+        timers.append(asyncio.ensure_future(_every(0.25, lobby.expire)))
         timers.append(asyncio.ensure_future(_every(memory.TRIM_EVERY_S, memory.trim)))
 
     @app.after_serving

@@ -50,6 +50,11 @@ class Limits:
     - ``signal_bytes``: the largest WebRTC signal (as JSON); ``signals_per_s`` /
       ``signal_burst``: signal rate per member of a match.
     - ``attribute_keys`` / ``attribute_chars``: what a page may report for matchmaking.
+    - ``telemetry_per_chunk``: latency-telemetry samples in one message; ``telemetry_per_episode``:
+      samples stored per episode (an hour of play at 1 Hz has about 40,000);
+      ``telemetry_metrics``: distinct metric names per episode.
+    - ``pause_reports``: pause reports per member and match (a flapping link cannot make the
+      server record without end).
 
     Per address (an IP address; behind a reverse proxy, set ``Settings.trusted_proxies`` or
     every participant shares the proxy's):
@@ -80,6 +85,10 @@ class Limits:
     signal_burst: float = _field(200.0)
     attribute_keys: int = _field(32)
     attribute_chars: int = _field(256)
+    telemetry_per_chunk: int = _field(600)
+    telemetry_per_episode: int = _field(60_000)
+    telemetry_metrics: int = _field(24)
+    pause_reports: int = _field(200)
     connections_per_s: float = _field(20.0)
     connection_burst: float = _field(30.0)
     new_participants_per_min: float = _field(300.0)

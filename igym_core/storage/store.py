@@ -29,7 +29,7 @@ from igym_core.storage.writer import BUSY_STEP_MS, Pending, StoreBusy, StoreErro
 
 __all__ = ["Participant", "Pending", "Store", "StoreBusy", "StoreError"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
@@ -121,6 +121,29 @@ CREATE TABLE IF NOT EXISTS validations (
     PRIMARY KEY (match_id, episode)
 );
 CREATE INDEX IF NOT EXISTS events_by_participant ON events (participant_id, event_id);
+CREATE TABLE IF NOT EXISTS telemetry (
+    participant_id TEXT NOT NULL,
+    scene_id TEXT NOT NULL,
+    episode INTEGER NOT NULL,
+    t REAL NOT NULL,
+    metric TEXT NOT NULL,
+    value,
+    PRIMARY KEY (participant_id, scene_id, episode, metric, t)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS disconnections (
+    record_id TEXT PRIMARY KEY,
+    match_id TEXT NOT NULL,
+    scene_id TEXT NOT NULL,
+    participant_id TEXT NOT NULL,
+    episode INTEGER,
+    kind TEXT NOT NULL,
+    started_at REAL NOT NULL,
+    frame INTEGER,
+    ended_at REAL,
+    outcome TEXT,
+    pause_ms REAL
+);
+CREATE INDEX IF NOT EXISTS disconnections_by_match ON disconnections (match_id, started_at);
 """
 
 
@@ -171,6 +194,8 @@ _OUR_TABLES = frozenset(
         "matches",
         "parity",
         "validations",
+        "telemetry",
+        "disconnections",
         "sqlite_sequence",
     }
 )
@@ -720,6 +745,70 @@ class Store:
         )
         return [{"frame": r["frame"], **json.loads(r["data"])} for r in rows]
 
+    # -- telemetry -------------------------------------------------------------------------------
+
+    def add_telemetry(
+        self,
+        participant_id: str,
+        scene_id: str,
+        episode: int,
+        samples: list[tuple[float, str, float | str | None]],
+    ) -> Pending:
+        """Store ``(t, metric, value)`` samples of one episode; a sample sent again (same metric
+        and time) is kept once. Resolves to how many were new."""
+        rows = [(participant_id, scene_id, episode, t, m, v) for t, m, v in samples]
+
+        def job(db: sqlite3.Connection) -> int:
+            before = db.total_changes
+            db.executemany("INSERT OR IGNORE INTO telemetry VALUES (?,?,?,?,?,?)", rows)
+            return db.total_changes - before
+
+        return self._write(job)
+
+    def telemetry_count(self, participant_id: str, scene_id: str, episode: int) -> int:
+        """How many telemetry samples one episode has (for the per-episode budget)."""
+        row = self._one(
+            "SELECT COUNT(*) FROM telemetry WHERE participant_id = ? AND scene_id = ? "
+            "AND episode = ?",
+            (participant_id, scene_id, episode),
+        )
+        return int(row[0]) if row else 0
+
+    def telemetry_known(
+        self,
+        participant_id: str,
+        scene_id: str,
+        episode: int,
+        samples: list[tuple[float, str, float | str | None]],
+    ) -> int:
+        """How many of ``samples`` (same metric and time) are stored already."""
+        known = 0
+        for t, metric, _ in samples:
+            row = self._one(
+                "SELECT 1 FROM telemetry WHERE participant_id = ? AND scene_id = ? AND episode = ? "
+                "AND metric = ? AND t = ?",
+                (participant_id, scene_id, episode, metric, t),
+            )
+            known += row is not None
+        return known
+
+    def save_disconnection(self, record: Mapping[str, Any]) -> Pending:
+        """Create or update one disconnection record (a background write): who went away in
+        which match, how (``closed``, ``reload``, ``network``, ``p2p``), when, at which frame,
+        and how it ended (``resumed``, ``reload_resumed``, ``left``, ``reconnect_timeout``...)."""
+        columns = (
+            "record_id", "match_id", "scene_id", "participant_id", "episode", "kind",
+            "started_at", "frame", "ended_at", "outcome", "pause_ms",
+        )  # fmt: skip
+        values = tuple(record.get(c) for c in columns)
+
+        def job(db: sqlite3.Connection) -> None:
+            db.execute(
+                f"INSERT OR REPLACE INTO disconnections VALUES ({','.join('?' * 11)})", values
+            )
+
+        return self._write(job, background=True)
+
     # -- matches ---------------------------------------------------------------------------------
 
     def save_match(
@@ -787,6 +876,10 @@ class Store:
 
     def reader(self) -> StoreReader:
         return StoreReader(self)
+
+    def rows_where(self, sql: str, args: tuple[Any, ...]) -> list[sqlite3.Row]:
+        """A read-only query with parameters (for :class:`StoreReader`)."""
+        return self._all(sql, args)
 
     def rows(self, sql: str) -> sqlite3.Cursor:
         """Run a read-only query on this thread's read connection (for :class:`StoreReader`);

@@ -46,6 +46,8 @@ def test_csv_and_jsonl_files(tmp_path, plugins):
             "frames",
             "matches",
             "parity",
+            "disconnections",
+            "telemetry",
         )
     )
     with (tmp_path / "out/csv/participants.csv").open() as f:

@@ -21,6 +21,7 @@ const MULTIPLAYER_MESSAGES = new Set([
   "match_ended",
   "lobby_timeout",
   "parity",
+  "peer_link",
   "server_episode",
   "server_frame",
   "server_game_end",
@@ -95,6 +96,7 @@ function main() {
             // multiplayer: signaling goes out at once (never re-sent), and the websocket's RTT
             signal: (m) => connection.send({ ...m, token: outbox.token, seq: 0 }),
             serverRtt: () => connection.rttMs,
+            pingServer: () => connection.ping(),
             onContinue: (sceneId, responses) => {
               pendingSubmit = outbox.enqueue({ type: "submit", scene_id: sceneId, responses });
             },
@@ -176,6 +178,10 @@ function main() {
     }
     status.showNotice(error.message || `The server reported a problem (${error.code}).`);
   }
+
+  // Going away (tab closed, another page, a reload): say so, so that the server can tell
+  // partners at once instead of waiting for a dropped connection's grace time.
+  window.addEventListener("pagehide", () => connection.send({ type: "bye" }));
 
   document.addEventListener("visibilitychange", () => {
     outbox.enqueue({ type: "event", name: "visibility", data: { state: document.visibilityState } });

@@ -399,9 +399,13 @@ class NetPlay:
     def tick_json(self, text: str) -> str:
         """:meth:`tick` with JSON in and out, packets as ``[peer, base64]`` pairs.
 
-        In: ``{"now": ms, "action": int|null, "focused": bool, "packets": [[peer, b64], ...]}``.
+        In: ``{"now": ms, "action": int|null, "focused": bool, "packets": [[peer, b64], ...],
+        "holds": [[peer, seconds], ...]}`` (holds: the server said these members come back; see
+        :meth:`hold`).
         """
         args = json.loads(text)
+        for peer, seconds in args.get("holds") or ():
+            self.hold(int(peer), float(seconds), float(args["now"]))
         packets = [(int(p), base64.b64decode(d)) for p, d in args.get("packets") or ()]
         out = self.tick(
             float(args["now"]), args.get("action"), bool(args.get("focused", True)), packets

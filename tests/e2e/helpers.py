@@ -42,10 +42,11 @@ def igym_export(server, experiment_file: Path, tmp_path: Path) -> Path:
 
 
 def export_csv(server, experiment_file: Path, tmp_path: Path) -> dict[str, list[dict]]:
-    """The exported ``frames``, ``episodes`` and ``events`` tables, as rows of strings."""
+    """The exported ``frames``, ``episodes``, ``events``, ``matches``, ``disconnections`` and
+    ``telemetry`` tables, as rows of strings."""
     out = igym_export(server, experiment_file, tmp_path)
     tables = {}
-    for name in ("frames", "episodes", "events"):
+    for name in ("frames", "episodes", "events", "matches", "disconnections", "telemetry"):
         with (out / "csv" / f"{name}.csv").open() as f:
             tables[name] = list(csv.DictReader(f))
     return tables

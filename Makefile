@@ -7,7 +7,7 @@ PYPROJECTS := pyproject.toml $(foreach p,$(PLUGINS),$(p)/pyproject.toml)
 CLIENT_SRC := $(shell find client/src -type f 2>/dev/null) client/build.mjs
 SYSTEM_PYTHON ?= python3
 
-.PHONY: setup demo test lint clean
+.PHONY: setup demo test lint docs clean
 
 CLIENT_BUILT := igym_core/static/build.json
 
@@ -16,8 +16,12 @@ setup: $(STAMPS)/venv $(CLIENT_BUILT)
 demo: setup
 	$(VENV)/bin/igym demo
 
-test: setup $(STAMPS)/chromium
+test: setup $(STAMPS)/chromium $(STAMPS)/services
 	bash tests/run.sh
+
+# docs/plugins.md is generated from the docstrings of the plugin API (a test checks it is fresh).
+docs: $(STAMPS)/venv
+	$(PY) -m igym_core.plugin_docs
 
 lint: $(STAMPS)/venv
 	$(VENV)/bin/ruff check igym_core plugins tests examples
@@ -43,6 +47,13 @@ $(STAMPS)/chromium:
 	@mkdir -p $(STAMPS)
 	@if [ -n "$$IGYM_CHROMIUM" ] || command -v chromium >/dev/null; then :; \
 	else apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; fi
+	@touch $@
+
+# Tests of the PostgreSQL store and the Redis lobby start Debian's servers as local processes.
+$(STAMPS)/services:
+	@mkdir -p $(STAMPS)
+	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && command -v redis-server >/dev/null; then :; \
+	else apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql redis-server; fi
 	@touch $@
 
 clean:

@@ -18,6 +18,8 @@ COMMANDS = (
     "igym_core.commands.simulate",
     "igym_core.commands.check_env",
     "igym_core.commands.admin_password",
+    "igym_core.commands.load",
+    "igym_core.commands.new",
 )
 
 

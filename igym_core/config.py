@@ -537,9 +537,20 @@ def _scenes(value: Any) -> tuple[Scene, ...]:
 
 
 @attrs.frozen
+class ExperimentSource:
+    """The file an experiment was loaded from: its path and the SHA-256 of its bytes."""
+
+    path: str
+    sha256: str
+
+
+@attrs.frozen
 class Experiment:
     """An ordered list of scenes; the last one is an :class:`EndScene` and is the only one.
-    ``environments`` may define environments in the experiment file itself."""
+
+    ``environments`` may define environments in the experiment file itself. ``source`` is set
+    by :func:`igym_core.experiment.load_experiment` (the file and its hash, recorded with the
+    data); it takes no part in comparisons."""
 
     id: str = attrs.field(validator=identifier)
     scenes: tuple[Scene, ...] = attrs.field(converter=_scenes)
@@ -547,6 +558,7 @@ class Experiment:
     #: environments defined in the experiment file itself (``EnvironmentSpec``), next to those
     #: of installed plugins: e.g. ``gymnasium:make`` with ``kwargs={"id": "CartPole-v1"}``
     environments: tuple[Any, ...] = attrs.field(default=(), converter=tuple)
+    source: ExperimentSource | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
     @environments.validator
     def _check_envs(self, attribute: attrs.Attribute, value: tuple[Any, ...]) -> None:

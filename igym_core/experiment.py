@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import hashlib
 import runpy
 from pathlib import Path
 
+import attrs
+
 from igym_core import hookimpl
-from igym_core.config import ConfigError, EndScene, Experiment, GameScene, Scene
+from igym_core.config import (
+    ConfigError,
+    EndScene,
+    Experiment,
+    ExperimentSource,
+    GameScene,
+    Scene,
+)
 from igym_core.envcheck import check_environments
+from igym_core.options import check_matchmaker_options
 from igym_core.plugins import PluginManager
 from igym_core.specs import EnvironmentSpec
 
@@ -26,10 +37,12 @@ def load_experiment(path: str | Path) -> Experiment:
 
     The file defines a module-level ``experiment`` (or exactly one ``Experiment`` under any
     name). Configuration mistakes raise :class:`ConfigError` naming the file and the field.
+    The experiment's ``source`` is the file and the SHA-256 of the bytes that were run.
     """
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: no such experiment file")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
     try:
         namespace = runpy.run_path(str(path), run_name="__igym_experiment__")
     except ConfigError as exc:
@@ -45,7 +58,7 @@ def load_experiment(path: str | Path) -> Experiment:
                 f"(found {len(candidates)})"
             )
         found = candidates[0]
-    return found
+    return attrs.evolve(found, source=ExperimentSource(str(path.resolve()), digest))
 
 
 def scene_for_client(scene: Scene, participant_id: str) -> dict:
@@ -82,7 +95,8 @@ def plugins_for(experiment: Experiment, plugins: PluginManager | None = None) ->
 
 def check_plugins(experiment: Experiment, plugins: PluginManager) -> None:
     """Check what only the installed plugins can tell: environments, agents, policies, keys,
-    env and policy kwargs, browser packages (:func:`igym_core.envcheck.check_environments`).
+    env and policy kwargs, browser packages (:func:`igym_core.envcheck.check_environments`),
+    and matchmaker options (:func:`igym_core.options.check_matchmaker_options`).
 
     Raises :class:`ConfigError` naming the scene and field.
     """
@@ -122,3 +136,4 @@ def check_plugins(experiment: Experiment, plugins: PluginManager) -> None:
                     f"{where}.key_bindings[{key!r}] = {action!r} is not an action of {scene.env!r}"
                 )
     check_environments(experiment, plugins)
+    check_matchmaker_options(experiment, plugins)

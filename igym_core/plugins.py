@@ -1,13 +1,25 @@
 """The plugin manager: igym's own built-in plugins plus everything in entry-point group ``igym``.
 
-The core's defaults (the CSV and JSONL exporters) are plugins registered exactly like
+The core's defaults (the CSV, JSONL and validation exporters) are plugins registered exactly like
 third-party ones, so the one path is exercised by every run.
+
+Hooks are called through pluggy's own call loop, so implementations run in pluggy's order (the
+last registered first; ``tryfirst``/``trylast`` honoured) and ``wrapper=True`` /
+``hookwrapper=True`` implementations wrap the others as pluggy documents. igym extends that loop
+in one way: every implementation is registered behind an isolating shim, so an implementation
+that raises is reported with its plugin's name and counts as having returned ``None`` (the
+others still run); a wrapper that raises is reported and the call goes on as if it had not
+been there. A hook called without an argument its spec declares (or with one it does not) is a
+bug of the core, raised as :class:`pluggy.HookCallError`, and never blamed on a plugin.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
+import inspect
 import logging
+from collections.abc import Callable, Generator
 from importlib.metadata import entry_points
 from types import ModuleType
 from typing import Any
@@ -24,9 +36,13 @@ BUILTIN_PLUGINS = (
     "igym_core.export.csv_exporter",
     "igym_core.export.jsonl_exporter",
     "igym_core.export.validation_exporter",
+    "igym_core.export.parquet_exporter",
 )
 
 ENTRY_POINT_GROUP = "igym"
+
+#: At most this many distinct problems are kept (each is logged when it first happens).
+MAX_PROBLEMS = 200
 
 
 class PluginError(Exception):
@@ -48,7 +64,15 @@ class PluginProblem:
 
 @attrs.frozen
 class PluginInfo:
+    """One registered plugin, as ``igym plugins`` shows it.
+
+    ``name`` is the entry-point name (or the module name of a built-in plugin), ``distribution``
+    and ``version`` those of the installed distribution that declares it (``None`` for igym's
+    built-in plugins and for plugins registered by code).
+    """
+
     name: str
+    distribution: str | None
     version: str | None
     hooks: tuple[str, ...]
     provides: tuple[str, ...]
@@ -58,21 +82,100 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-class PluginManager:
-    """Loads plugins and calls their hooks one implementation at a time.
+Report = Callable[[str, BaseException | None], None]
 
-    Each implementation is called separately so that one broken plugin cannot hide the others'
-    contributions; its problem is kept in :attr:`problems` and logged with its name.
+
+def _isolated_call(
+    function: Callable[..., Any], report: Report, returned: Callable[[Any], None]
+) -> Callable[..., Any]:
+    """``function`` (a plain implementation) with its exceptions reported and turned into
+    ``None``, which pluggy treats as "no contribution"; ``returned`` sees every other result."""
+
+    @functools.wraps(function)
+    def isolated(*args: Any, **kwargs: Any) -> Any:
+        try:
+            result = function(*args, **kwargs)
+        except Exception as exc:
+            report(f"raised {_describe(exc)}", exc)
+            return None
+        returned(result)
+        return result
+
+    return isolated
+
+
+def _isolated_wrapper(function: Callable[..., Any], report: Report) -> Callable[..., Any]:
+    """``function`` (a new- or old-style wrapper generator) run under pluggy's protocol; when
+    its own code raises (or yields other than once), that is reported and the hook call goes on
+    as if this wrapper were not there."""
+
+    @functools.wraps(function)
+    def isolated(*args: Any, **kwargs: Any) -> Generator[None, Any, Any]:
+        try:
+            inner = function(*args, **kwargs)
+            next(inner)
+        except StopIteration:
+            report("did not yield", None)
+            return (yield)
+        except Exception as exc:
+            report(f"raised {_describe(exc)} before its yield", exc)
+            return (yield)
+        try:
+            sent = yield
+        except BaseException as outcome:  # new-style wrappers see the call's exception
+            try:
+                inner.throw(outcome)
+            except StopIteration as stop:
+                return stop.value
+            except BaseException as raised:
+                if raised is not outcome and isinstance(raised, Exception):
+                    report(f"raised {_describe(raised)} after its yield", raised)
+                raise outcome from None
+            inner.close()
+            report("yielded more than once", None)
+            raise
+        try:
+            inner.send(sent)
+        except StopIteration as stop:
+            return stop.value
+        except Exception as exc:
+            report(f"raised {_describe(exc)} after its yield", exc)
+            return sent
+        inner.close()
+        report("yielded more than once", None)
+        return sent
+
+    return isolated
+
+
+class _Isolated:
+    """What pluggy registers for a plugin: its hook implementations behind isolating shims."""
+
+    def __init__(self, plugin: object, name: str) -> None:
+        self.plugin = plugin
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"<igym plugin {self.name!r}: {self.plugin!r}>"
+
+
+class PluginManager:
+    """Loads plugins and calls their hooks through pluggy, one broken implementation isolated.
+
+    Problems (a plugin that cannot be imported or registered, an implementation that raises or
+    returns the wrong thing) are kept in :attr:`problems` and logged with the plugin's name.
     """
 
     def __init__(self, *, load_entry_points: bool = True) -> None:
         self.pm = pluggy.PluginManager("igym")
         self.pm.add_hookspecs(hookspecs)
         self.problems: list[PluginProblem] = []
-        self._versions: dict[str, str | None] = {}
+        self._plugins: dict[str, object] = {}
+        self._dists: dict[str, tuple[str | None, str | None]] = {}
+        self._returned: list[dict[int, str]] = []
         for module_name in BUILTIN_PLUGINS:
             module = importlib.import_module(module_name)
-            self.register(module, name=module_name, version=None)
+            self.register(module, name=module_name)
         if load_entry_points:
             self._load_entry_points()
         self._environments: dict[str, EnvironmentSpec] | None = None
@@ -84,54 +187,124 @@ class PluginManager:
 
     def _load_entry_points(self) -> None:
         for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
-            version = ep.dist.version if ep.dist is not None else None
+            dist = ep.dist
+            distribution = dist.name if dist is not None else None
+            version = dist.version if dist is not None else None
             try:
                 module = ep.load()
             except Exception as exc:  # a plugin that cannot import must not stop igym
                 self._problem(ep.name, None, f"could not be imported: {_describe(exc)}")
                 continue
-            self.register(module, name=ep.name, version=version)
+            self.register(module, name=ep.name, version=version, distribution=distribution)
 
     def register(
-        self, plugin: ModuleType | object, *, name: str, version: str | None = None
+        self,
+        plugin: ModuleType | object,
+        *,
+        name: str,
+        version: str | None = None,
+        distribution: str | None = None,
     ) -> None:
-        """Register a plugin object (module or instance); tests use this for throw-away plugins."""
+        """Register a plugin object (module or instance); tests use this for throw-away plugins.
+
+        A plugin that implements a hook igym does not have, or whose implementation takes an
+        argument its hook does not declare, is reported and not registered.
+        """
+        shim = _Isolated(plugin, name)
+        unknown, refused = [], []
+        for attribute in dir(plugin):
+            opts = self.pm.parse_hookimpl_opts(plugin, attribute)
+            if opts is None:
+                continue
+            hook_name = opts.get("specname") or attribute
+            caller = getattr(self.pm.hook, hook_name, None)
+            if caller is None or not caller.has_spec():
+                unknown.append(hook_name)
+                continue
+            function = getattr(plugin, attribute)
+            report = self._reporter(name, hook_name)
+            if opts.get("wrapper") or opts.get("hookwrapper"):
+                if not inspect.isgeneratorfunction(function):
+                    refused.append(
+                        f"{hook_name} is declared as a wrapper but is not a generator function "
+                        "(a wrapper yields exactly once)"
+                    )
+                setattr(shim, attribute, _isolated_wrapper(function, report))
+            else:
+                setattr(shim, attribute, _isolated_call(function, report, self._origin(name)))
+        if unknown:
+            refused.append(f"implements unknown hook {', '.join(unknown)}")
+        if refused:
+            self._problem(name, None, f"could not be registered: {'; '.join(refused)}")
+            return
         try:
-            self.pm.register(plugin, name=name)
-        except Exception as exc:  # pluggy rejects unknown hooks or bad signatures
+            self.pm.register(shim, name=name)
+        except Exception as exc:  # pluggy rejects bad signatures and bad wrapper options
             self._problem(name, None, f"could not be registered: {_describe(exc)}")
             return
-        unknown = sorted(
-            caller.name for caller in self.pm.get_hookcallers(plugin) or [] if not caller.has_spec()
-        )
-        if unknown:
-            self.pm.unregister(plugin)
-            self._problem(
-                name, None, f"could not be registered: implements unknown hook {', '.join(unknown)}"
-            )
-            return
-        self._versions[name] = version
+        self._plugins[name] = plugin
+        self._dists[name] = (distribution, version)
         self._forget()
 
     def unregister(self, name: str) -> None:
         self.pm.unregister(name=name)
-        self._versions.pop(name, None)
+        self._plugins.pop(name, None)
+        self._dists.pop(name, None)
         self._forget()
 
     def _forget(self) -> None:
         self._environments = self._matchmakers = self._rules = self._exporters = None
 
-    def _problem(self, plugin: str, hook: str | None, message: str) -> None:
+    def _origin(self, plugin: str) -> Callable[[Any], None]:
+        """Notes which plugin returned a result, for the hook call in progress."""
+
+        def returned(result: Any) -> None:
+            if self._returned and result is not None:
+                self._returned[-1][id(result)] = plugin
+
+        return returned
+
+    def _reporter(self, plugin: str, hook: str) -> Report:
+        def report(message: str, exc: BaseException | None) -> None:
+            self._problem(plugin, hook, message, exc)
+
+        return report
+
+    def _problem(
+        self, plugin: str, hook: str | None, message: str, exc: BaseException | None = None
+    ) -> None:
         problem = PluginProblem(plugin, hook, message)
-        if problem not in self.problems:
+        if problem in self.problems:
+            return
+        if len(self.problems) < MAX_PROBLEMS:
             self.problems.append(problem)
-            log.error("%s", problem)
+        log.error("%s", problem, exc_info=exc)
 
     # -- calling --------------------------------------------------------------------------------
 
-    def _impls(self, hook_name: str) -> list[pluggy.HookImpl]:
-        # In registration order: built-ins first, then entry points sorted by name.
-        return list(getattr(self.pm.hook, hook_name).get_hookimpls())
+    def _call(self, hook_name: str, kwargs: dict[str, Any]) -> list[tuple[str, Any]]:
+        """Call a hook through pluggy; return its results, each with the plugin it came from."""
+        caller = getattr(self.pm.hook, hook_name, None)
+        if caller is None or caller.spec is None:
+            raise pluggy.HookCallError(f"igym has no hook {hook_name!r}")
+        declared = set(caller.spec.argnames) | set(getattr(caller.spec, "kwargnames", ()))
+        if set(kwargs) != declared:
+            raise pluggy.HookCallError(
+                f"{hook_name} declares {sorted(declared)} but the core called it with "
+                f"{sorted(kwargs)}: a bug in igym, not in a plugin"
+            )
+        origins: dict[int, str] = {}
+        self._returned.append(origins)
+        try:
+            results = caller(**kwargs)
+        finally:
+            self._returned.pop()
+        if not isinstance(results, list):
+            self._problem(
+                "(a wrapper)", hook_name, f"made the hook return {type(results).__name__}"
+            )
+            return []
+        return [(origins.get(id(r), f"a wrapper of {hook_name}"), r) for r in results]
 
     def collect(
         self, hook_name: str, item_type: type, *, classes: bool = False, **kwargs: Any
@@ -143,40 +316,27 @@ class PluginManager:
         contributes nothing.
         """
         collected: list[tuple[str, Any]] = []
-        for impl in self._impls(hook_name):
-            try:
-                result = impl.function(**{k: kwargs[k] for k in impl.argnames})
-            except Exception as exc:
-                self._problem(impl.plugin_name, hook_name, f"raised {_describe(exc)}")
-                continue
-            if result is None:
-                continue
+        for plugin, result in self._call(hook_name, kwargs):
             if not isinstance(result, list | tuple):
                 self._problem(
-                    impl.plugin_name,
-                    hook_name,
-                    f"must return a list, returned {type(result).__name__}",
+                    plugin, hook_name, f"must return a list, returned {type(result).__name__}"
                 )
                 continue
             bad = [item for item in result if not _is_item(item, item_type, classes)]
             if bad:
                 self._problem(
-                    impl.plugin_name,
+                    plugin,
                     hook_name,
                     f"returned {bad[0]!r}, which is not "
                     f"{'a subclass of' if classes else 'a'} {item_type.__name__}",
                 )
                 continue
-            collected.extend((impl.plugin_name, item) for item in result)
+            collected.extend((plugin, item) for item in result)
         return collected
 
     def notify(self, hook_name: str, **kwargs: Any) -> None:
         """Call an observer hook; errors are reported with the plugin's name and swallowed."""
-        for impl in self._impls(hook_name):
-            try:
-                impl.function(**{k: kwargs[k] for k in impl.argnames})
-            except Exception as exc:
-                self._problem(impl.plugin_name, hook_name, f"raised {_describe(exc)}")
+        self._call(hook_name, kwargs)
 
     # -- what plugins provide -------------------------------------------------------------------
 
@@ -238,11 +398,12 @@ class PluginManager:
             for plugin, item in self.collect(hook_name, item_type, classes=classes):
                 provides.setdefault(plugin, []).append(f"{kind} {item.name}")
         infos = []
-        for name, plugin in self.pm.list_name_plugin():
-            hooks = sorted(h.name for h in self.pm.get_hookcallers(plugin) or [])
+        for name, shim in self.pm.list_name_plugin():
+            hooks = sorted(h.name for h in self.pm.get_hookcallers(shim) or [])
+            distribution, version = self._dists.get(name, (None, None))
             infos.append(
                 PluginInfo(
-                    name, self._versions.get(name), tuple(hooks), tuple(provides.get(name, ()))
+                    name, distribution, version, tuple(hooks), tuple(sorted(provides.get(name, ())))
                 )
             )
         return sorted(infos, key=lambda i: (i.name.startswith("igym_core."), i.name))

@@ -11,11 +11,21 @@ import attrs
 
 from igym_core.server.admin.auth import check_hash, password_hash_from_env
 from igym_core.server.limits import Limits
+from igym_core.storage.backends import is_database_url, study_url
 
 
 def _positive(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
         raise ValueError(f"Settings.{attribute.name} must be a positive number, got {value!r}")
+
+
+def _database(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    text = str(value)
+    if not is_database_url(text):
+        raise ValueError(f"Settings.database must be a postgresql:// URL, got {text[:40]!r}")
+    return text
 
 
 def _origins(value: Any) -> tuple[str, ...]:
@@ -74,9 +84,22 @@ class Settings:
     )
     #: threads that step server-authoritative games (shared by all of them)
     server_game_threads: int = attrs.field(default=8, validator=_positive)
+    #: how often the server checks whether an installed plugin changed since it started
+    plugin_check_s: float = attrs.field(default=10.0, validator=_positive)
+
+    #: where studies are stored: None for an SQLite file per experiment in ``data_dir``, or a
+    #: ``postgresql://`` URL (each experiment in its own schema; several processes may share it)
+    database: str | None = attrs.field(default=None, converter=_database)
 
     def store_path(self, experiment_id: str) -> Path:
         return self.data_dir / f"{experiment_id}.sqlite3"
+
+    def store_target(self, experiment_id: str) -> Path | str:
+        """What the experiment's :class:`~igym_core.storage.store.Store` opens: its SQLite
+        file, or its own schema (``igym_<id>``) in the shared PostgreSQL database."""
+        if not self.database:
+            return self.store_path(experiment_id)
+        return study_url(self.database, experiment_id)
 
     def assignment_log(self, experiment_id: str) -> Path:
         return self.data_dir / f"{experiment_id}.assignments.jsonl"

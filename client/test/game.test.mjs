@@ -220,3 +220,49 @@ test("episode log: samples go only where the scene keeps them; each episode star
     ],
   );
 });
+
+// -- failures: a short message and a reference for the participant, the detail for the log ------
+
+test("a Python traceback is not shown to the participant, only its reference", async () => {
+  const { failure } = await import("../src/game/phase.js");
+  const traceback = 'Traceback (most recent call last):\n  File "env.py", line 9, in step\nValueError: boom';
+  const what = failure("The game stopped because of an error", traceback);
+  assert.match(what.ref, /^[0-9A-F]{4}-[0-9A-F]{4}$/);
+  assert.equal(what.text, `The game stopped because of an error. (Reference ${what.ref})`);
+  assert.equal(what.detail, `The game stopped because of an error: ${traceback}`);
+  assert.notEqual(failure("x").ref, what.ref, "a new reference each time");
+});
+
+test("the first line of a reason is shown, cut to a readable length; the detail has it all", async () => {
+  const { failure } = await import("../src/game/phase.js");
+  const oom = failure("The game stopped unexpectedly", "out of memory");
+  assert.equal(oom.text, `The game stopped unexpectedly: out of memory. (Reference ${oom.ref})`);
+  const zip = failure("The game could not start", "the packages could not be unpacked: BadZipFile\nmore");
+  assert.equal(zip.text, `The game could not start: the packages could not be unpacked: BadZipFile. (Reference ${zip.ref})`);
+  const long = failure("The game could not start", "x".repeat(20_000));
+  assert.equal(long.text, `The game could not start: ${"x".repeat(119)}. (Reference ${long.ref})`);
+  assert.equal(long.detail.length, 2500);
+  assert.ok(long.detail.startsWith("…x"), "a long detail keeps its end, where the exception is");
+  assert.equal(failure("This browser cannot run the game").detail, "This browser cannot run the game");
+});
+
+test("the game_error event always fits the server's 4096-character limit on event data", async () => {
+  const { failure, showFailure } = await import("../src/game/phase.js");
+  globalThis.document ??= /** @type {any} */ ({ body: { dataset: {} } });
+  const sent = [];
+  const view = { showError() {} };
+  const state = { phase: "playing", error: null, error_ref: null, episode: 2 };
+  const quoted = 'File "env.py"\n'.repeat(400); // escapes to more characters than it has
+  const what = failure("The game stopped because of an error", `${quoted}ValueError: boom`);
+  const error = console.error;
+  console.error = () => {};
+  try {
+    showFailure(state, /** @type {any} */ (view), (m) => sent.push(m), "game_error", what);
+  } finally {
+    console.error = error;
+  }
+  const [event] = sent;
+  assert.ok(JSON.stringify(event.data).length <= 4000, JSON.stringify(event.data).length);
+  assert.ok(event.data.detail.endsWith("ValueError: boom"));
+  assert.deepEqual([event.data.ref, event.data.episode, state.error_ref], [what.ref, 2, what.ref]);
+});

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -19,6 +20,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("export", help="write a study's data into a folder")
     parser.add_argument("file", type=Path, help="the experiment file")
     parser.add_argument("--data-dir", type=Path, default=Path("igym-data"))
+    parser.add_argument(
+        "--database",
+        default=None,
+        metavar="URL",
+        help="the study is in PostgreSQL (what igym run --database was given; default: "
+        "$IGYM_DATABASE)",
+    )
     parser.add_argument("--out", type=Path, default=None, help="default: export/<experiment id>")
     parser.add_argument(
         "--format", action="append", default=[], help="only this exporter (repeatable)"
@@ -31,12 +39,16 @@ def handle(args: argparse.Namespace) -> int:
         experiment = load_experiment(args.file)
     except ConfigError as exc:
         raise CommandError(str(exc)) from None
-    path = Settings(data_dir=args.data_dir).store_path(experiment.id)
-    if not path.is_file():
-        raise CommandError(f"no data for {experiment.id!r}: {path} does not exist")
+    try:
+        settings = Settings(
+            data_dir=args.data_dir, database=args.database or os.environ.get("IGYM_DATABASE")
+        )
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    target = settings.store_target(experiment.id)
     out = args.out or Path("export") / experiment.id
     try:
-        store = Store(path, experiment.id)
+        store = Store.open_existing(target, experiment.id)
     except StoreError as exc:
         raise CommandError(str(exc)) from None
     try:

@@ -1,4 +1,5 @@
-"""``igym plugins``: what is installed, its version, and what it provides."""
+"""``igym plugins``: what is installed (entry-point name, distribution and version) and what
+each plugin provides."""
 
 from __future__ import annotations
 
@@ -31,8 +32,13 @@ def handle(args: argparse.Namespace) -> int:
         )
         return 1 if pm.problems else 0
     for info in infos:
-        version = f" {info.version}" if info.version else " (built in)"
-        print(f"{info.name}{version}")
+        if info.distribution:
+            origin = f" (distribution {info.distribution} {info.version or '?'})"
+        elif info.name.startswith("igym_core."):
+            origin = " (built in)"
+        else:
+            origin = " (registered by code)"
+        print(f"{info.name}{origin}")
         print(f"    hooks: {', '.join(info.hooks) or '-'}")
         for item in info.provides:
             print(f"    provides {item}")

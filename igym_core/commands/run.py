@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import signal
 import socket
 from pathlib import Path
@@ -15,9 +16,11 @@ from quart import Quart
 from igym_core.commands import CommandError
 from igym_core.config import ConfigError, Experiment
 from igym_core.experiment import load_experiment
+from igym_core.reloader import child_command, free_port, supervise
 from igym_core.server.app import create_app
 from igym_core.server.transport import hypercorn_config
 from igym_core.settings import Settings
+from igym_core.storage.backends import backend_for
 from igym_core.storage.store import StoreError
 
 
@@ -25,6 +28,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("run", help="host an experiment file")
     parser.add_argument("file", type=Path, help="Python file defining `experiment`")
     add_server_options(parser)
+    parser.add_argument(
+        "--reload",
+        action="store_true",
+        help="restart when the experiment's files or an installed plugin change (development)",
+    )
     parser.set_defaults(handler=handle)
 
 
@@ -49,9 +57,19 @@ def add_server_options(parser: argparse.ArgumentParser) -> None:
         metavar="ADDRESS",
         help="a reverse proxy whose X-Forwarded-For names the participant's address (repeatable)",
     )
+    parser.add_argument(
+        "--database",
+        default=None,
+        metavar="URL",
+        help="store the study in PostgreSQL (postgresql://user@host/dbname; default: "
+        "$IGYM_DATABASE, else an SQLite file in --data-dir)",
+    )
 
 
 def handle(args: argparse.Namespace) -> int:
+    if args.reload:
+        port = args.port or free_port(args.host)
+        return supervise(child_command(args.file, args.host, port, args.data_dir), args.file)
     try:
         experiment = load_experiment(args.file)
     except ConfigError as exc:
@@ -66,6 +84,7 @@ def host(experiments: list[Experiment], args: argparse.Namespace) -> int:
             data_dir=args.data_dir,
             public_origins=tuple(getattr(args, "public_origin", ())),
             trusted_proxies=tuple(getattr(args, "trusted_proxy", ())),
+            database=getattr(args, "database", None) or os.environ.get("IGYM_DATABASE"),
         )
     except ValueError as exc:  # a setting (an origin, the admin password, TURN) is wrong
         raise CommandError(str(exc)) from None
@@ -101,6 +120,7 @@ async def _serve(apps: list[tuple[Quart, Experiment, socket.socket]], settings: 
         config = hypercorn_config(settings, f"fd://{sock.fileno()}")
         host, port = sock.getsockname()[:2]
         print(f"igym: hosting {experiment.id!r} at http://{host}:{port}/", flush=True)
-        print(f"igym: data in {settings.store_path(experiment.id)}", flush=True)
+        where = backend_for(settings.store_target(experiment.id)).location
+        print(f"igym: data in {where}", flush=True)
         tasks.append(serve(app, config, shutdown_trigger=stop.wait))
     await asyncio.gather(*tasks)

@@ -6,9 +6,12 @@ import argparse
 from pathlib import Path
 
 from igym_core.commands import CommandError
-from igym_core.config import ConfigError
+from igym_core.config import ConfigError, Experiment
+from igym_core.data.checks import check_study
+from igym_core.data.tables import StudyNotFound, open_study
 from igym_core.envcheck import run_environments
 from igym_core.experiment import check_plugins, load_experiment, plugins_for
+from igym_core.storage.store import StoreError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,6 +29,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--no-run", action="store_true", help="only load and check; do not build environments"
     )
+    parser.add_argument(
+        "--data",
+        metavar="DIR",
+        help="also check the study's data: a data folder, a store file, a postgresql:// URL "
+        "or a JSON Lines export "
+        "(parity of every match, frames numbered once with no gap, exactly max_steps frames per "
+        "complete episode, every exclusion with a reason); exit 1 when a problem is found",
+    )
     parser.set_defaults(handler=handle)
 
 
@@ -34,7 +45,7 @@ def handle(args: argparse.Namespace) -> int:
         experiment = load_experiment(args.file)
         plugins = plugins_for(experiment)
         check_plugins(experiment, plugins)
-        ran = [] if args.no_run else run_environments(experiment, plugins)
+        ran = [] if args.no_run or args.data else run_environments(experiment, plugins)
     except ConfigError as exc:
         raise CommandError(str(exc)) from None
     for line in ran:
@@ -44,4 +55,17 @@ def handle(args: argparse.Namespace) -> int:
     print(
         f"{args.file}: experiment {experiment.id!r} with {len(experiment.scenes)} scenes is valid"
     )
-    return 0
+    if args.data is None:
+        return 0
+    return check_data(args.data, experiment)
+
+
+def check_data(path: Path | str, experiment: Experiment) -> int:
+    try:
+        study = open_study(path, experiment.id)
+    except (StudyNotFound, StoreError) as exc:
+        raise CommandError(str(exc)) from None
+    report = check_study(study, experiment)
+    print(f"data in {study.source}:")
+    print(report.text())
+    return 1 if report.problems else 0

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 
 from quart import Quart, Response
 from quart_schema import QuartSchema
 
+from igym_core import provenance
 from igym_core.config import Experiment
 from igym_core.experiment import check_plugins, plugins_for
 from igym_core.plugins import PluginManager
@@ -26,6 +28,7 @@ from igym_core.server.socket import BoundedWebsocketConnection
 from igym_core.server.state import ServerState
 from igym_core.settings import Settings
 from igym_core.storage.store import Store
+from igym_core.watch import watch_plugins
 
 log = logging.getLogger("igym.server")
 
@@ -67,10 +70,11 @@ def create_app(
     )
     check_plugins(experiment, plugins)
     store = Store(
-        settings.store_path(experiment.id),
+        settings.store_target(experiment.id),
         experiment.id,
         write_timeout_s=settings.store_write_timeout_s,
     )
+    provenance.record(store, experiment, plugins, time.time())  # what produces the data
     bundles = Bundles()
     games = GameService(store, plugins, bundles, experiment.id, limits=settings.limits)
     study = StudyGate.load(store)
@@ -139,6 +143,7 @@ def create_app(
         # four times a second: a closed tab is announced to its partners within left_grace_s
         timers.append(asyncio.ensure_future(_every(0.25, lobby.expire)))
         timers.append(asyncio.ensure_future(_every(memory.TRIM_EVERY_S, memory.trim)))
+        timers.append(asyncio.ensure_future(watch_plugins(settings.plugin_check_s)))
 
     @app.after_serving
     async def close_store() -> None:

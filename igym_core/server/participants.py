@@ -22,6 +22,7 @@ import attrs
 from igym_core.config import EndScene, Experiment, GameScene, StaticScene
 from igym_core.experiment import scene_for_client
 from igym_core.plugins import PluginManager
+from igym_core.server.failures import log_game_error
 from igym_core.server.games import GameService
 from igym_core.server.limits import KeyedBuckets
 from igym_core.server.lobby.lobby import Lobby
@@ -90,6 +91,8 @@ class Connection:
     heard_at: float | None = None
     #: the page said goodbye (Bye) before its socket closed
     said_bye: bool = False
+    #: the participant's scene, as this connection last saw it (hello, submit)
+    scene_index: int | None = None
 
 
 class ParticipantService:
@@ -268,7 +271,9 @@ class ParticipantService:
         self.live[participant_id] = conn
         if self.lobby is not None:
             self.lobby.reconnected(participant_id)
-        await self.store.add_event(participant_id, "resumed" if resumed else "joined", {}, now)
+        self.store.add_event(
+            participant_id, "resumed" if resumed else "joined", {}, now, background=True
+        )
         self.plugins.notify(
             "igym_on_participant_joined",
             experiment_id=self.experiment.id,
@@ -278,6 +283,7 @@ class ParticipantService:
         )
         participant = await asyncio.to_thread(self.store.participant, participant_id)
         assert participant is not None
+        conn.scene_index = participant.scene_index
         welcome = Welcome(self.experiment.id, participant_id, token, resumed)
         return [welcome, await self._show_current(participant)]
 
@@ -340,6 +346,7 @@ class ParticipantService:
             raise ProtocolError("unknown_scene", f"no scene {submit.scene_id!r}", submit.seq)
         index = ids.index(submit.scene_id)
         if index < participant.scene_index:  # a retry of something already stored
+            conn.scene_index = participant.scene_index
             return [Ack(submit.seq), await self._show_current(participant)]
         if index > participant.scene_index:
             raise ProtocolError(
@@ -363,6 +370,7 @@ class ParticipantService:
             )
         participant = await asyncio.to_thread(self.store.participant, participant_id)
         assert participant is not None
+        conn.scene_index = participant.scene_index
         if stored:
             self.plugins.notify(
                 "igym_on_scene_finished",
@@ -520,9 +528,14 @@ class ParticipantService:
     ) -> list[Outgoing]:
         participant_id = conn.participant_id
         assert participant_id is not None
-        participant = await asyncio.to_thread(self.store.participant, participant_id)
-        assert participant is not None
-        scene = self.experiment.scenes[participant.scene_index]
+        # only this connection moves its participant on (submit): its scene is known here,
+        # without a read of the store for every chunk of frames
+        index = conn.scene_index
+        if index is None:
+            participant = await asyncio.to_thread(self.store.participant, participant_id)
+            assert participant is not None
+            index = conn.scene_index = participant.scene_index
+        scene = self.experiment.scenes[index]
         if scene.id != message.scene_id or not isinstance(scene, GameScene):
             raise ProtocolError(
                 "wrong_scene",
@@ -578,6 +591,8 @@ class ParticipantService:
             participant_id, f"client:{event.name}", event.data, self.clock(), event.seq
         )
         self._event_counts[participant_id] = count + (1 if stored else 0)
+        if stored and event.name == "game_error":  # once, not again when the page re-sends
+            log_game_error(participant_id, event.data)
         return [Ack(event.seq)]
 
 

@@ -4,8 +4,23 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
+from igym_core.storage.rows import (
+    DisconnectionRow,
+    EpisodeRow,
+    EventRow,
+    FrameRow,
+    MatchOutcomeRow,
+    MatchRow,
+    ParityRow,
+    ParticipantRow,
+    ProvenanceRow,
+    ResponseRow,
+    SceneProgressRow,
+    TelemetryRow,
+    ValidationRow,
+)
 from igym_core.storage.termination import match_outcome, quantiles, termination
 
 if TYPE_CHECKING:
@@ -13,34 +28,45 @@ if TYPE_CHECKING:
 
 
 class StoreReader:
-    """Read-only, deterministic views of the store for exporters: rows always come sorted."""
+    """What an :class:`igym_core.Exporter` reads: every table of one experiment's store.
+
+    Each method yields typed rows (the records of :mod:`igym_core.storage.rows`, plain dicts)
+    in a fixed order, so the same store always gives the same rows in the same order: an
+    exporter that writes them as they come writes byte-identical files. Iterators read lazily:
+    a table larger than memory can be streamed. The reader never writes.
+    """
 
     def __init__(self, store: Store) -> None:
         self._store = store
 
     @property
     def experiment_id(self) -> str:
+        """The id of the experiment whose records these are."""
         return self._store.experiment_id
 
     def _rows(self, sql: str) -> Iterator[dict[str, Any]]:
         for row in self._store.rows(sql):
             yield dict(row)
 
-    def participants(self) -> Iterator[dict[str, Any]]:
+    def participants(self) -> Iterator[ParticipantRow]:
+        """Every participant, in the order they arrived."""
         for row in self._rows(
             "SELECT participant_id, params, scene_index, status, created_at, updated_at "
             "FROM participants ORDER BY created_at, participant_id"
         ):
             row["params"] = json.loads(row["params"])
-            yield row
+            yield cast(ParticipantRow, row)
 
-    def scene_progress(self) -> Iterator[dict[str, Any]]:
-        yield from self._rows(
+    def scene_progress(self) -> Iterator[SceneProgressRow]:
+        """Scenes shown and finished, by participant and scene position."""
+        for row in self._rows(
             "SELECT participant_id, scene_index, scene_id, status, started_at, finished_at "
             "FROM scene_progress ORDER BY participant_id, scene_index, scene_id"
-        )
+        ):
+            yield cast(SceneProgressRow, row)
 
-    def responses(self) -> Iterator[dict[str, Any]]:
+    def responses(self) -> Iterator[ResponseRow]:
+        """Form answers, by participant, scene position and field name."""
         for row in self._rows(
             "SELECT r.participant_id, r.scene_id, r.field, r.value, r.submitted_at "
             "FROM responses r LEFT JOIN scene_progress p "
@@ -48,19 +74,20 @@ class StoreReader:
             "ORDER BY r.participant_id, p.scene_index, r.scene_id, r.field"
         ):
             row["value"] = json.loads(row["value"])
-            yield row
+            yield cast(ResponseRow, row)
 
-    def events(self) -> Iterator[dict[str, Any]]:
+    def events(self) -> Iterator[EventRow]:
+        """Every event, in the order it was stored."""
         for row in self._rows(
             "SELECT event_id, participant_id, kind, data, at FROM events ORDER BY event_id"
         ):
             row["data"] = json.loads(row["data"])
-            yield row
+            yield cast(EventRow, row)
 
-    def episodes(self) -> Iterator[dict[str, Any]]:
-        """Every episode, with how it ended (``termination``: see
-        :func:`~igym_core.storage.termination.termination`) and, for episodes with latency
-        telemetry, p50/p95/max per numeric metric (``telemetry.<metric>.p50``...)."""
+    def episodes(self) -> Iterator[EpisodeRow]:
+        """Episodes, by participant, scene and episode number, with how each ended
+        (``termination``: see :func:`~igym_core.storage.termination.termination`) and, for
+        episodes with latency telemetry, p50/p95/max per numeric metric (``telemetry``)."""
         played = self._played_matches()
         records = self._records_by_match()
         for row in self._rows(
@@ -80,7 +107,7 @@ class StoreReader:
             )
             if summary:
                 row["telemetry"] = summary
-            yield row
+            yield cast(EpisodeRow, row)
 
     def _played_matches(self) -> dict[tuple[str, str], tuple[str, str | None]]:
         """(participant, scene) → (match id, end reason) of the match they played (not one
@@ -105,52 +132,60 @@ class StoreReader:
             "AND episode = ? ORDER BY metric, t",
             (participant_id, scene_id, episode),
         ):
-            value = row["value"]
+            value = json.loads(row["value"])
             if isinstance(value, int | float) and not isinstance(value, bool):
                 values.setdefault(row["metric"], []).append(float(value))
         return {metric: quantiles(v) for metric, v in values.items()}
 
-    def telemetry(self) -> Iterator[dict[str, Any]]:
-        """Latency telemetry in long format: participant, scene, episode, t (Unix seconds, the
-        page's clock), metric, value."""
-        yield from self._rows(
+    def telemetry(self) -> Iterator[TelemetryRow]:
+        """Latency telemetry in long format, by participant, scene, episode, time and metric."""
+        for row in self._rows(
             "SELECT participant_id, scene_id, episode, t, metric, value FROM telemetry "
             "ORDER BY participant_id, scene_id, episode, t, metric"
-        )
+        ):
+            row["value"] = json.loads(row["value"])
+            yield cast(TelemetryRow, row)
 
-    def disconnections(self) -> Iterator[dict[str, Any]]:
-        """Every disconnection of a member during a match, in the order they began."""
-        yield from self._rows(
+    def disconnections(self) -> Iterator[DisconnectionRow]:
+        """Every disconnection of a member during a match, by match and in the order they
+        began."""
+        for row in self._rows(
             "SELECT match_id, scene_id, participant_id, episode, kind, started_at, frame, "
             "ended_at, outcome, pause_ms FROM disconnections ORDER BY match_id, started_at, "
             "participant_id"
-        )
+        ):
+            yield cast(DisconnectionRow, row)
 
-    def frames(self) -> Iterator[dict[str, Any]]:
-        """One row per recorded frame: the keys of the record follow the ids."""
+    def frames(self) -> Iterator[FrameRow]:
+        """One row per recorded frame, by participant, scene, episode and frame: the ids
+        first, then the keys of the frame record."""
         for row in self._rows(
             "SELECT participant_id, scene_id, episode, frame, data FROM frames "
             "ORDER BY participant_id, scene_id, episode, frame"
         ):
             data = json.loads(row.pop("data"))
-            yield {**row, **data}
+            yield cast(FrameRow, {**row, **data})
 
-    def matches(self) -> Iterator[dict[str, Any]]:
+    def matches(self) -> Iterator[MatchRow]:
+        """Matches, in the order they were created."""
         for row in self._rows(
             "SELECT match_id, scene_id, members, matchmaker, status, end_reason, created_at, "
             "updated_at FROM matches ORDER BY created_at, match_id"
         ):
             row["members"] = json.loads(row["members"])
-            yield row
+            yield cast(MatchRow, row)
 
-    def match_outcomes(self) -> Iterator[dict[str, Any]]:
+    def match_outcomes(self) -> Iterator[MatchOutcomeRow]:
         """:meth:`matches` with who left, disconnections, reloads and pause time (the
         exported ``matches`` file)."""
         records = self._records_by_match()
         for row in self.matches():
-            yield {**row, **match_outcome(row, records.get(row["match_id"], []))}
+            yield cast(
+                MatchOutcomeRow, {**row, **match_outcome(row, records.get(row["match_id"], []))}
+            )
 
-    def parity(self) -> Iterator[dict[str, Any]]:
+    def parity(self) -> Iterator[ParityRow]:
+        """Parity checks of multiplayer episodes, by match and episode."""
         for row in self._rows(
             "SELECT match_id, scene_id, episode, status, hashes, first_difference, checked_at "
             "FROM parity ORDER BY match_id, episode"
@@ -159,17 +194,27 @@ class StoreReader:
             row["first_difference"] = (
                 json.loads(row["first_difference"]) if row["first_difference"] else None
             )
-            yield row
+            yield cast(ParityRow, row)
 
-    def validations(self) -> Iterator[dict[str, Any]]:
+    def validations(self) -> Iterator[ValidationRow]:
         """Validation documents of multiplayer episodes, by match and episode."""
         for row in self._rows(
             "SELECT match_id, episode, document FROM validations ORDER BY match_id, episode"
         ):
-            yield {**row, "document": json.loads(row["document"])}
+            yield cast(ValidationRow, {**row, "document": json.loads(row["document"])})
 
-    def tables(self) -> dict[str, Iterator[dict[str, Any]]]:
-        """Every table an exporter writes, by file stem, in a fixed order."""
+    def provenance(self) -> Iterator[ProvenanceRow]:
+        """What produced the data (igym, plugins, experiment), each from when it was first
+        used, in that order."""
+        for row in self._rows(
+            "SELECT provenance_id, recorded_at, record FROM provenance ORDER BY provenance_id"
+        ):
+            record = json.loads(row.pop("record"))
+            yield cast(ProvenanceRow, {**row, **record})
+
+    def tables(self) -> dict[str, Iterator[Any]]:
+        """Every table the built-in exporters write, by file stem, in a fixed order (all but
+        the validation documents)."""
         return {
             "participants": self.participants(),
             "scene_progress": self.scene_progress(),
@@ -181,4 +226,5 @@ class StoreReader:
             "parity": self.parity(),
             "disconnections": self.disconnections(),
             "telemetry": self.telemetry(),
+            "provenance": self.provenance(),
         }

@@ -24,12 +24,13 @@ from typing import Any
 
 import attrs
 
+from igym_core.storage.backends import Backend, BackendError, SqliteBackend, backend_for
 from igym_core.storage.reader import StoreReader
-from igym_core.storage.writer import BUSY_STEP_MS, Pending, StoreBusy, StoreError, Writer
+from igym_core.storage.writer import Pending, StoreBusy, StoreError, Writer
 
 __all__ = ["Participant", "Pending", "Store", "StoreBusy", "StoreError"]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4  # 3: the provenance table; 4: telemetry and disconnections
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
@@ -41,15 +42,15 @@ CREATE TABLE IF NOT EXISTS participants (
     params TEXT NOT NULL,
     scene_index INTEGER NOT NULL DEFAULT 0,
     status TEXT NOT NULL DEFAULT 'active',
-    created_at REAL NOT NULL,
-    updated_at REAL NOT NULL
+    created_at {REAL} NOT NULL,
+    updated_at {REAL} NOT NULL
 );
 CREATE TABLE IF NOT EXISTS scene_progress (
     participant_id TEXT NOT NULL REFERENCES participants(participant_id),
     scene_id TEXT NOT NULL,
     scene_index INTEGER NOT NULL,
-    started_at REAL NOT NULL,
-    finished_at REAL,
+    started_at {REAL} NOT NULL,
+    finished_at {REAL},
     status TEXT,
     PRIMARY KEY (participant_id, scene_id)
 );
@@ -58,15 +59,15 @@ CREATE TABLE IF NOT EXISTS responses (
     scene_id TEXT NOT NULL,
     field TEXT NOT NULL,
     value TEXT NOT NULL,
-    submitted_at REAL NOT NULL,
+    submitted_at {REAL} NOT NULL,
     PRIMARY KEY (participant_id, scene_id, field)
 );
 CREATE TABLE IF NOT EXISTS events (
-    event_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id {AUTO_ID},
     participant_id TEXT,
     kind TEXT NOT NULL,
     data TEXT NOT NULL,
-    at REAL NOT NULL,
+    at {REAL} NOT NULL,
     client_seq INTEGER
 );
 CREATE UNIQUE INDEX IF NOT EXISTS events_once
@@ -79,8 +80,8 @@ CREATE TABLE IF NOT EXISTS episodes (
     status TEXT NOT NULL DEFAULT 'playing',
     frames INTEGER NOT NULL DEFAULT 0,
     summary TEXT NOT NULL DEFAULT '{}',
-    started_at REAL NOT NULL,
-    ended_at REAL,
+    started_at {REAL} NOT NULL,
+    ended_at {REAL},
     reason TEXT,
     PRIMARY KEY (participant_id, scene_id, episode)
 );
@@ -93,7 +94,7 @@ CREATE TABLE IF NOT EXISTS frames (
     PRIMARY KEY (participant_id, scene_id, episode, frame),
     FOREIGN KEY (participant_id, scene_id, episode)
         REFERENCES episodes(participant_id, scene_id, episode)
-) WITHOUT ROWID;
+) {WITHOUT_ROWID};
 CREATE TABLE IF NOT EXISTS matches (
     match_id TEXT PRIMARY KEY,
     scene_id TEXT NOT NULL,
@@ -101,8 +102,8 @@ CREATE TABLE IF NOT EXISTS matches (
     matchmaker TEXT NOT NULL,
     status TEXT NOT NULL,
     end_reason TEXT,
-    created_at REAL NOT NULL,
-    updated_at REAL NOT NULL
+    created_at {REAL} NOT NULL,
+    updated_at {REAL} NOT NULL
 );
 CREATE TABLE IF NOT EXISTS parity (
     match_id TEXT NOT NULL,
@@ -111,7 +112,7 @@ CREATE TABLE IF NOT EXISTS parity (
     status TEXT NOT NULL,
     hashes TEXT NOT NULL,
     first_difference TEXT,
-    checked_at REAL NOT NULL,
+    checked_at {REAL} NOT NULL,
     PRIMARY KEY (match_id, episode)
 );
 CREATE TABLE IF NOT EXISTS validations (
@@ -121,15 +122,20 @@ CREATE TABLE IF NOT EXISTS validations (
     PRIMARY KEY (match_id, episode)
 );
 CREATE INDEX IF NOT EXISTS events_by_participant ON events (participant_id, event_id);
+CREATE TABLE IF NOT EXISTS provenance (
+    provenance_id {AUTO_ID},
+    recorded_at {REAL} NOT NULL,
+    record TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS telemetry (
     participant_id TEXT NOT NULL,
     scene_id TEXT NOT NULL,
     episode INTEGER NOT NULL,
-    t REAL NOT NULL,
+    t {REAL} NOT NULL,
     metric TEXT NOT NULL,
-    value,
+    value TEXT NOT NULL,
     PRIMARY KEY (participant_id, scene_id, episode, metric, t)
-) WITHOUT ROWID;
+) {WITHOUT_ROWID};
 CREATE TABLE IF NOT EXISTS disconnections (
     record_id TEXT PRIMARY KEY,
     match_id TEXT NOT NULL,
@@ -137,11 +143,11 @@ CREATE TABLE IF NOT EXISTS disconnections (
     participant_id TEXT NOT NULL,
     episode INTEGER,
     kind TEXT NOT NULL,
-    started_at REAL NOT NULL,
+    started_at {REAL} NOT NULL,
     frame INTEGER,
-    ended_at REAL,
+    ended_at {REAL},
     outcome TEXT,
-    pause_ms REAL
+    pause_ms {REAL}
 );
 CREATE INDEX IF NOT EXISTS disconnections_by_match ON disconnections (match_id, started_at);
 """
@@ -181,7 +187,6 @@ class SceneFinish:
 
 #: how many missing-frame ranges an episode's summary lists (the count is always exact)
 MAX_MISSING_RANGES = 100
-_SQLITE_MAGIC = b"SQLite format 3\x00"
 _OUR_TABLES = frozenset(
     {
         "meta",
@@ -196,6 +201,7 @@ _OUR_TABLES = frozenset(
         "validations",
         "telemetry",
         "disconnections",
+        "provenance",
         "sqlite_sequence",
     }
 )
@@ -231,89 +237,121 @@ class Store:
         write_timeout_s: float = 5.0,
         max_pending_writes: int = 20_000,
     ) -> None:
-        self.path = Path(path)
+        """``path`` is an SQLite file, or a ``postgresql://`` URL (one database per
+        experiment)."""
+        try:
+            self.backend: Backend = backend_for(path)
+            self.backend.check()
+        except BackendError as exc:
+            raise StoreError(str(exc)) from None
+        #: the SQLite file (None for PostgreSQL)
+        self.path: Path | None = getattr(self.backend, "path", None)
+        self.location = self.backend.location
+        #: what another reader (the admin console) opens: the file, or the URL
+        self.location_for_readers: Path | str = self.path or str(path)
         self.experiment_id = experiment_id
-        self._check_file()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
-        self._readers: list[sqlite3.Connection] = []
+        self._readers: list[Any] = []
         self._readers_lock = threading.Lock()
         self._closed = False
         self._writer = Writer(
             self._open_for_writing,
+            self.backend,
             name=f"igym-store-{experiment_id}",
             timeout_s=write_timeout_s,
             max_pending=max_pending_writes,
         )
 
+    @classmethod
+    def open_existing(cls, path: Path | str, experiment_id: str | None = None) -> Store:
+        """Open a store that exists, for reading a study (its experiment read from the store
+        when not given)."""
+        try:
+            backend = backend_for(path)
+        except BackendError as exc:
+            raise StoreError(str(exc)) from None
+        if isinstance(backend, SqliteBackend) and not backend.path.is_file():
+            raise StoreError(f"{backend.path} does not exist")
+        if experiment_id is None or not isinstance(backend, SqliteBackend):
+            # a database is asked first: opening it for writing would make an empty study
+            try:
+                db = backend.connect_reader()
+                try:
+                    if "meta" not in backend.tables(db):
+                        raise StoreError(f"{backend.location} does not exist (no igym store)")
+                    row = db.execute(
+                        "SELECT value FROM meta WHERE key = 'experiment_id'"
+                    ).fetchone()
+                finally:
+                    db.close()
+            except BackendError as exc:
+                raise StoreError(str(exc)) from None
+            except backend.errors as exc:
+                raise StoreError(f"{backend.location} is not an igym store: {exc}") from None
+            if row is None:
+                raise StoreError(f"{backend.location} is not an igym store")
+            experiment_id = experiment_id or str(row[0])
+        return cls(path, experiment_id)
+
     # -- opening --------------------------------------------------------------------------------
 
-    def _check_file(self) -> None:
-        if self.path.is_dir():
-            raise StoreError(f"{self.path} is a folder, not an igym store")
-        if not self.path.exists() or self.path.stat().st_size == 0:
-            return
-        with self.path.open("rb") as f:
-            if f.read(16) != _SQLITE_MAGIC:
-                raise StoreError(f"{self.path} is not an SQLite database, so not an igym store")
-
-    def _open_for_writing(self) -> sqlite3.Connection:
-        """The writer thread's connection: pragmas, schema, migrations, the experiment's claim."""
+    def _open_for_writing(self) -> Any:
+        """The writer thread's connection: schema, migrations, the experiment's claim."""
         try:
-            db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        except sqlite3.Error as exc:
-            raise StoreError(f"{self.path} cannot be opened: {exc}") from None
+            db = self.backend.connect_writer()
+        except BackendError as exc:
+            raise StoreError(str(exc)) from None
+        except self.backend.errors as exc:
+            raise self._refusal(exc) from None
         try:
-            db.row_factory = sqlite3.Row
-            db.execute("PRAGMA busy_timeout=5000")
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
-            db.execute("PRAGMA foreign_keys=ON")
-            db.execute("BEGIN IMMEDIATE")
+            db.execute(self.backend.begin)
             try:
                 self._setup(db)
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
             db.execute("COMMIT")
-            db.execute(f"PRAGMA busy_timeout={BUSY_STEP_MS}")
-        except sqlite3.OperationalError as exc:
+            self.backend.after_setup(db)
+        except self.backend.errors as exc:
             db.close()
-            if "locked" in str(exc) or "busy" in str(exc):
-                raise StoreError(
-                    f"{self.path} is locked by another program; close it and start again"
-                ) from None
-            raise StoreError(f"{self.path} cannot be used: {exc}") from None
-        except sqlite3.DatabaseError as exc:
-            db.close()
-            raise StoreError(f"{self.path} is damaged or not an igym store: {exc}") from None
+            raise self._refusal(exc) from None
         except BaseException:
             db.close()
             raise
         return db
 
-    def _setup(self, db: sqlite3.Connection) -> None:
-        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    def _refusal(self, exc: BaseException) -> StoreError:
+        """One line saying why the store cannot be opened."""
+        where = self.location
+        if self.backend.retryable(exc):
+            return StoreError(f"{where} is locked by another program; close it and start again")
+        if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError):
+            return StoreError(f"{where} is damaged or not an igym store: {exc}")
+        return StoreError(f"{where} cannot be used: {exc}")
+
+    def _setup(self, db: Any) -> None:
+        self.backend.lock_setup(db)
+        tables = self.backend.tables(db)
         meta = (
             dict(db.execute("SELECT key, value FROM meta").fetchall()) if "meta" in tables else {}
         )
         if tables and ("experiment_id" not in meta or not tables <= _OUR_TABLES):
-            raise StoreError(
-                f"{self.path} is an SQLite database of another program, not an igym store"
-            )
+            raise StoreError(f"{self.location} is a database of another program, not an igym store")
         version = int(meta.get("schema_version", SCHEMA_VERSION))
         if version > SCHEMA_VERSION:
-            raise StoreError(f"{self.path} was written by a newer igym (schema {version})")
+            raise StoreError(f"{self.location} was written by a newer igym (schema {version})")
         owner = meta.get("experiment_id")
         if owner is not None and owner != self.experiment_id:
-            raise StoreError(f"{self.path} holds experiment {owner!r}, not {self.experiment_id!r}")
-        for statement in _SCHEMA.split(";"):
-            if statement.strip():
-                db.execute(statement)
+            raise StoreError(
+                f"{self.location} holds experiment {owner!r}, not {self.experiment_id!r}"
+            )
+        for statement in self.backend.ddl(_SCHEMA):
+            db.execute(statement)
         if tables and version < 2:
-            _migrate_to_2(db)
+            _migrate_to_2(db, self.backend)
         db.execute(
-            "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?), ('experiment_id', ?)",
+            "INSERT INTO meta VALUES ('schema_version', ?), ('experiment_id', ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             (str(SCHEMA_VERSION), self.experiment_id),
         )
 
@@ -342,24 +380,24 @@ class Store:
     def _write(self, function: Any, *args: Any, background: bool = False) -> Pending:
         return self._writer.submit(function, *args, background=background)
 
-    def _reader(self) -> sqlite3.Connection:
+    def _reader(self) -> Any:
         db = getattr(self._local, "db", None)
         if db is None:
             if self._closed:
                 raise StoreError("the store is closed")
-            db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-            db.row_factory = sqlite3.Row
-            db.execute("PRAGMA busy_timeout=2000")
-            db.execute("PRAGMA query_only=1")
+            try:
+                db = self.backend.connect_reader()
+            except BackendError as exc:
+                raise StoreError(str(exc)) from None
             self._local.db = db
             with self._readers_lock:
                 self._readers.append(db)
         return db
 
-    def _one(self, sql: str, args: tuple[Any, ...] = ()) -> sqlite3.Row | None:
+    def _one(self, sql: str, args: tuple[Any, ...] = ()) -> Any:
         return self._reader().execute(sql, args).fetchone()
 
-    def _all(self, sql: str, args: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+    def _all(self, sql: str, args: tuple[Any, ...] = ()) -> list[Any]:
         return self._reader().execute(sql, args).fetchall()
 
     def flush(self) -> None:
@@ -367,7 +405,7 @@ class Store:
         self._write(lambda db: None).result()
 
     def pragma(self, name: str) -> Any:
-        """A pragma's value as the writer's connection sees it (for tests and checks)."""
+        """An SQLite pragma's value as the writer's connection sees it (for tests)."""
         return self._write(lambda db: db.execute(f"PRAGMA {name}").fetchone()[0]).result()
 
     def transaction(self, function: Any, *args: Any) -> Pending:
@@ -387,10 +425,10 @@ class Store:
     ) -> Pending:
         """Add a participant; False when the id is already taken (nothing changes then)."""
 
-        def job(db: sqlite3.Connection) -> bool:
+        def job(db: Any) -> bool:
             cur = db.execute(
-                "INSERT OR IGNORE INTO participants "
-                "(participant_id, token_hash, params, created_at, updated_at) VALUES (?,?,?,?,?)",
+                "INSERT INTO participants (participant_id, token_hash, params, created_at, "
+                "updated_at) VALUES (?,?,?,?,?) ON CONFLICT DO NOTHING",
                 (participant_id, token_hash, _dumps(dict(params)), now, now),
             )
             return cur.rowcount == 1
@@ -402,10 +440,10 @@ class Store:
     ) -> Pending:
         """Record that a scene was shown; True the first time only."""
 
-        def job(db: sqlite3.Connection) -> bool:
+        def job(db: Any) -> bool:
             cur = db.execute(
-                "INSERT OR IGNORE INTO scene_progress (participant_id, scene_id, scene_index, "
-                "started_at) VALUES (?,?,?,?)",
+                "INSERT INTO scene_progress (participant_id, scene_id, scene_index, started_at) "
+                "VALUES (?,?,?,?) ON CONFLICT DO NOTHING",
                 (participant_id, scene_id, scene_index, now),
             )
             return cur.rowcount == 1
@@ -429,7 +467,7 @@ class Store:
         ``scene_index``: a duplicate or stale submission.
         """
 
-        def job(db: sqlite3.Connection) -> bool:
+        def job(db: Any) -> bool:
             return _move_on(
                 db, participant_id, scene_id, scene_index, responses, next_index, status, now,
                 scene_status,
@@ -456,7 +494,7 @@ class Store:
         ``completed`` or the reason. Resolves to a :class:`SceneFinish`.
         """
 
-        def job(db: sqlite3.Connection) -> SceneFinish:
+        def job(db: Any) -> SceneFinish:
             row = db.execute(
                 "SELECT scene_index FROM participants WHERE participant_id = ?", (participant_id,)
             ).fetchone()
@@ -492,7 +530,7 @@ class Store:
     def set_status(self, participant_id: str, status: str, now: float) -> Pending:
         """Set a participant's status (e.g. ``excluded``); False when there is no such one."""
 
-        def job(db: sqlite3.Connection) -> bool:
+        def job(db: Any) -> bool:
             cur = db.execute(
                 "UPDATE participants SET status = ?, updated_at = ? WHERE participant_id = ?",
                 (status, now, participant_id),
@@ -532,15 +570,31 @@ class Store:
         stored once: False then."""
         text = _dumps(dict(data))
 
-        def job(db: sqlite3.Connection) -> bool:
+        def job(db: Any) -> bool:
             cur = db.execute(
-                "INSERT OR IGNORE INTO events (participant_id, kind, data, at, client_seq) "
-                "VALUES (?,?,?,?,?)",
+                "INSERT INTO events (participant_id, kind, data, at, client_seq) "
+                "VALUES (?,?,?,?,?) ON CONFLICT DO NOTHING",
                 (participant_id, kind, text, now, client_seq),
             )
             return cur.rowcount == 1
 
         return self._write(job, background=background)
+
+    def add_provenance(self, record: Mapping[str, Any], now: float) -> Pending:
+        """Append what produced the data from ``now`` on (:mod:`igym_core.provenance`), unless
+        the last record appended is the same: True when it was appended."""
+        text = _dumps(dict(record))
+
+        def job(db: Any) -> bool:
+            last = db.execute(
+                "SELECT record FROM provenance ORDER BY provenance_id DESC LIMIT 1"
+            ).fetchone()
+            if last is not None and last["record"] == text:
+                return False
+            db.execute("INSERT INTO provenance (recorded_at, record) VALUES (?, ?)", (now, text))
+            return True
+
+        return self._write(job)
 
     def event_count(self, participant_id: str) -> int:
         """How many events are stored for a participant (for the per-participant budget)."""
@@ -560,7 +614,7 @@ class Store:
         back and go on), ``complete`` or ``partial`` (closed with frames missing; ``reason``
         says why)."""
 
-        def job(db: sqlite3.Connection) -> bool:
+        def job(db: Any) -> bool:
             db.execute(
                 "UPDATE episodes SET status = 'partial', reason = 'superseded', ended_at = ? "
                 "WHERE participant_id = ? AND scene_id = ? AND episode < ? "
@@ -568,8 +622,8 @@ class Store:
                 (now, participant_id, scene_id, episode),
             )
             cur = db.execute(
-                "INSERT OR IGNORE INTO episodes (participant_id, scene_id, episode, seed, "
-                "started_at) VALUES (?,?,?,?,?)",
+                "INSERT INTO episodes (participant_id, scene_id, episode, seed, started_at) "
+                "VALUES (?,?,?,?,?) ON CONFLICT DO NOTHING",
                 (participant_id, scene_id, episode, seed, now),
             )
             return cur.rowcount == 1
@@ -593,7 +647,7 @@ class Store:
         rows = [(participant_id, scene_id, episode, f, _dumps(dict(r))) for f, r in records]
         sent = {f: dict(r) for f, r in records}
 
-        def job(db: sqlite3.Connection) -> int:
+        def job(db: Any) -> int:
             row = db.execute(
                 "SELECT status FROM episodes WHERE participant_id = ? AND scene_id = ? "
                 "AND episode = ?",
@@ -605,9 +659,9 @@ class Store:
                 raise StoreError(
                     f"episode {episode} of scene {scene_id!r} is already {row['status']}"
                 )
-            before = db.total_changes
-            db.executemany("INSERT OR IGNORE INTO frames VALUES (?,?,?,?,?)", rows)
-            added = db.total_changes - before
+            added = db.executemany(
+                "INSERT INTO frames VALUES (?,?,?,?,?) ON CONFLICT DO NOTHING", rows
+            ).rowcount
             db.execute(
                 "UPDATE episodes SET status = 'playing', ended_at = NULL, frames = frames + ? "
                 "WHERE participant_id = ? AND scene_id = ? AND episode = ?",
@@ -642,7 +696,7 @@ class Store:
         changes nothing (a retried message). Resolves to an :class:`EpisodeClosed`.
         """
 
-        def job(db: sqlite3.Connection) -> EpisodeClosed:
+        def job(db: Any) -> EpisodeClosed:
             row = db.execute(
                 "SELECT status, reason, frames FROM episodes WHERE participant_id = ? "
                 "AND scene_id = ? AND episode = ?",
@@ -704,7 +758,7 @@ class Store:
     def interrupt_episodes(self, participant_id: str, now: float) -> Pending:
         """The participant's page went away: their playing episodes become ``interrupted``."""
 
-        def job(db: sqlite3.Connection) -> None:
+        def job(db: Any) -> None:
             db.execute(
                 "UPDATE episodes SET status = 'interrupted', ended_at = ? WHERE participant_id = ?"
                 " AND status = 'playing'",
@@ -719,7 +773,7 @@ class Store:
         """Close a scene's open episodes (``playing`` or ``interrupted``) as ``partial`` with
         ``reason``: the game was ended for the participant (excluded, ended by hand)."""
 
-        def job(db: sqlite3.Connection) -> None:
+        def job(db: Any) -> None:
             db.execute(
                 "UPDATE episodes SET status = 'partial', reason = ?, "
                 "ended_at = COALESCE(ended_at, ?) WHERE participant_id = ? AND scene_id = ? "
@@ -756,12 +810,12 @@ class Store:
     ) -> Pending:
         """Store ``(t, metric, value)`` samples of one episode; a sample sent again (same metric
         and time) is kept once. Resolves to how many were new."""
-        rows = [(participant_id, scene_id, episode, t, m, v) for t, m, v in samples]
+        rows = [(participant_id, scene_id, episode, t, m, _dumps(v)) for t, m, v in samples]
 
-        def job(db: sqlite3.Connection) -> int:
-            before = db.total_changes
-            db.executemany("INSERT OR IGNORE INTO telemetry VALUES (?,?,?,?,?,?)", rows)
-            return db.total_changes - before
+        def job(db: Any) -> int:
+            return db.executemany(
+                "INSERT INTO telemetry VALUES (?,?,?,?,?,?) ON CONFLICT DO NOTHING", rows
+            ).rowcount
 
         return self._write(job)
 
@@ -802,9 +856,13 @@ class Store:
         )  # fmt: skip
         values = tuple(record.get(c) for c in columns)
 
-        def job(db: sqlite3.Connection) -> None:
+        updates = ", ".join(f"{c} = excluded.{c}" for c in columns[1:])
+
+        def job(db: Any) -> None:
             db.execute(
-                f"INSERT OR REPLACE INTO disconnections VALUES ({','.join('?' * 11)})", values
+                f"INSERT INTO disconnections VALUES ({','.join('?' * 11)}) "
+                f"ON CONFLICT (record_id) DO UPDATE SET {updates}",
+                values,
             )
 
         return self._write(job, background=True)
@@ -834,7 +892,7 @@ class Store:
             now,
         )
 
-        def job(db: sqlite3.Connection) -> None:
+        def job(db: Any) -> None:
             db.execute(
                 "INSERT INTO matches VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(match_id) DO UPDATE "
                 "SET status = excluded.status, end_reason = excluded.end_reason, "
@@ -861,34 +919,44 @@ class Store:
         difference = None if first_difference is None else _dumps(dict(first_difference))
         values = (match_id, scene_id, episode, status, _dumps(dict(hashes)), difference, now)
 
-        def job(db: sqlite3.Connection) -> None:
+        def job(db: Any) -> None:
             if document is not None:
                 db.execute(
-                    "INSERT OR REPLACE INTO validations VALUES (?,?,?)",
+                    "INSERT INTO validations VALUES (?,?,?) ON CONFLICT (match_id, episode) "
+                    "DO UPDATE SET document = excluded.document",
                     (match_id, episode, document),
                 )
-            db.execute("INSERT OR REPLACE INTO parity VALUES (?,?,?,?,?,?,?)", values)
+            db.execute(
+                "INSERT INTO parity VALUES (?,?,?,?,?,?,?) ON CONFLICT (match_id, episode) DO "
+                "UPDATE SET scene_id = excluded.scene_id, status = excluded.status, hashes = "
+                "excluded.hashes, first_difference = excluded.first_difference, checked_at = "
+                "excluded.checked_at",
+                values,
+            )
 
         return self._write(job, background=True)
 
     def integrity_ok(self) -> bool:
+        """SQLite's integrity check (PostgreSQL checks its own pages: always True)."""
+        if self.backend.dialect != "sqlite":
+            return True
         return self._one("PRAGMA integrity_check")[0] == "ok"
 
     def reader(self) -> StoreReader:
         return StoreReader(self)
 
-    def rows_where(self, sql: str, args: tuple[Any, ...]) -> list[sqlite3.Row]:
+    def rows_where(self, sql: str, args: tuple[Any, ...]) -> list[Any]:
         """A read-only query with parameters (for :class:`StoreReader`)."""
         return self._all(sql, args)
 
-    def rows(self, sql: str) -> sqlite3.Cursor:
+    def rows(self, sql: str) -> Any:
         """Run a read-only query on this thread's read connection (for :class:`StoreReader`);
         rows come as they are read, so a large table is never all in memory."""
         return self._reader().execute(sql)
 
 
 def _move_on(
-    db: sqlite3.Connection,
+    db: Any,
     participant_id: str,
     scene_id: str,
     scene_index: int,
@@ -906,12 +974,13 @@ def _move_on(
     if cur.rowcount != 1:
         return False
     db.executemany(
-        "INSERT OR REPLACE INTO responses VALUES (?,?,?,?,?)",
+        "INSERT INTO responses VALUES (?,?,?,?,?) ON CONFLICT (participant_id, scene_id, "
+        "field) DO UPDATE SET value = excluded.value, submitted_at = excluded.submitted_at",
         [(participant_id, scene_id, k, _dumps(v), now) for k, v in responses.items()],
     )
     db.execute(
-        "INSERT OR IGNORE INTO scene_progress (participant_id, scene_id, scene_index, "
-        "started_at) VALUES (?,?,?,?)",
+        "INSERT INTO scene_progress (participant_id, scene_id, scene_index, started_at) "
+        "VALUES (?,?,?,?) ON CONFLICT DO NOTHING",
         (participant_id, scene_id, scene_index, now),
     )
     db.execute(
@@ -923,7 +992,7 @@ def _move_on(
 
 
 def _check_resent(
-    db: sqlite3.Connection,
+    db: Any,
     participant_id: str,
     scene_id: str,
     episode: int,
@@ -961,12 +1030,12 @@ def _incomplete(
     return f"scene {scene_id!r} is not done: {', '.join(parts)}{more}"
 
 
-def _migrate_to_2(db: sqlite3.Connection) -> None:
+def _migrate_to_2(db: Any, backend: Backend) -> None:
     """Schema 1 → 2: a scene's status and why an episode is partial."""
-    columns = {r[1] for r in db.execute("PRAGMA table_info(scene_progress)")}
+    columns = backend.columns(db, "scene_progress")
     if "status" not in columns:
         db.execute("ALTER TABLE scene_progress ADD COLUMN status TEXT")
         db.execute("UPDATE scene_progress SET status = 'completed' WHERE finished_at IS NOT NULL")
-    columns = {r[1] for r in db.execute("PRAGMA table_info(episodes)")}
+    columns = backend.columns(db, "episodes")
     if "reason" not in columns:
         db.execute("ALTER TABLE episodes ADD COLUMN reason TEXT")

@@ -19,7 +19,6 @@ import asyncio
 import collections
 import concurrent.futures
 import logging
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Generator
@@ -27,8 +26,6 @@ from typing import Any
 
 log = logging.getLogger("igym.store")
 
-#: how long the writer lets SQLite wait for another program's lock per attempt (ms)
-BUSY_STEP_MS = 200
 #: the most jobs committed in one transaction
 MAX_BATCH = 512
 
@@ -44,10 +41,38 @@ class StoreBusy(StoreError):
 
 class Pending(concurrent.futures.Future):
     """The result of a queued write: ``await`` it on the event loop, ``.result()`` elsewhere,
-    or leave it (a background write; a failure is logged)."""
+    or leave it (a background write; a failure is logged).
+
+    Awaiting registers an asyncio future that the writer settles together with the rest of
+    its batch, in one call into the event loop per batch (not one wake-up per write)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._aio_lock = threading.Lock()
+        #: asyncio futures waiting for this write, by their loop (None once settled)
+        self._aio: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[Any]]] | None = []
 
     def __await__(self) -> Generator[Any, None, Any]:
-        return asyncio.wrap_future(self).__await__()
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[Any] = loop.create_future()
+        with self._aio_lock:
+            if self._aio is not None:
+                self._aio.append((loop, waiter))
+                return waiter.__await__()
+        _copy_outcome(self, waiter)  # already settled
+        return waiter.__await__()
+
+    def _settle(self, value: Any, exc: BaseException | None) -> list[tuple[Any, Any]]:
+        """Set the outcome (writer thread); the asyncio futures still to be told."""
+        with self._aio_lock:
+            if self.done():
+                return []
+            if exc is not None:
+                self.set_exception(exc)
+            else:
+                self.set_result(value)
+            waiters, self._aio = self._aio or [], None
+        return waiters
 
     def __bool__(self) -> bool:  # `if store.create_participant(...)` would always be true
         raise TypeError("a Pending write has no truth value: await it or call .result()")
@@ -56,6 +81,19 @@ class Pending(concurrent.futures.Future):
         """A queued write is done even when its caller stops waiting (a page disconnected
         while its frames were being stored): it cannot be cancelled."""
         return False
+
+
+class _Gone:
+    """Stands for a connection that could not be made again: every use fails, retryably."""
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+    def execute(self, *args: Any) -> Any:
+        raise self.error
+
+    def close(self) -> None:
+        pass
 
 
 class _Job:
@@ -76,17 +114,13 @@ class _Job:
         self.pending = pending
 
 
-def _locked(exc: BaseException) -> bool:
-    text = str(exc).lower()
-    return isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
-
-
 class Writer:
     """Owns the write connection and the thread that uses it."""
 
     def __init__(
         self,
-        connect: Callable[[], sqlite3.Connection],
+        connect: Callable[[], Any],
+        backend: Any,
         *,
         name: str,
         timeout_s: float,
@@ -94,6 +128,7 @@ class Writer:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._connect = connect
+        self.backend = backend
         self.timeout_s = timeout_s
         self.max_pending = max_pending
         self.clock = clock
@@ -108,7 +143,7 @@ class Writer:
         self.batches = 0
         self.committed = 0
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self._db: sqlite3.Connection | None = None
+        self._db: Any = None
         self._started = threading.Event()
         self._start_error: BaseException | None = None
         self._thread.start()
@@ -176,7 +211,7 @@ class Writer:
                     log.exception("the store's writer failed a batch")
                     try:
                         self._db.execute("ROLLBACK")
-                    except sqlite3.Error:
+                    except self.backend.errors:
                         pass
                     for job in batch:
                         _settle(job.pending, exc=StoreError(f"the write failed: {exc}"))
@@ -191,16 +226,18 @@ class Writer:
         db = self._db
         assert db is not None
         delay = 0.01
+        careful = False
         while batch:
             batch = self._expire(batch)
             if not batch:
                 return
             try:
-                db.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as exc:
-                if not _locked(exc):
+                db.execute(self.backend.begin)
+            except self.backend.errors as exc:
+                if not self.backend.retryable(exc):
                     self._fail(batch, StoreError(f"the database cannot be written: {exc}"))
                     return
+                db = self._recover(db, exc)
                 self.lock_waits += 1
                 if self.lock_waits == 1 or self.lock_waits % 50 == 0:
                     log.warning(
@@ -211,41 +248,92 @@ class Writer:
                 time.sleep(delay)
                 delay = min(0.25, delay * 2)
                 continue
-            results: list[tuple[_Job, bool, Any]] = []
-            for i, job in enumerate(batch):
-                db.execute(f"SAVEPOINT j{i}")
+            try:
+                results = self._run_jobs(db, batch, careful, self.backend.retryable)
+            except self.backend.errors as exc:  # a lock, or the connection went: try again
                 try:
-                    value = job.function(db, *job.args)
-                except BaseException as exc:  # the job's own error, e.g. StoreError
-                    db.execute(f"ROLLBACK TO j{i}")
-                    db.execute(f"RELEASE j{i}")
-                    results.append((job, False, exc))
-                else:
-                    db.execute(f"RELEASE j{i}")
-                    results.append((job, True, value))
+                    db.execute("ROLLBACK")
+                except self.backend.errors:
+                    pass
+                db = self._recover(db, exc)
+                self.lock_waits += 1
+                time.sleep(delay)
+                delay = min(0.25, delay * 2)
+                continue
+            if results is None:  # a job failed: run the batch again, each job in a savepoint
+                db.execute("ROLLBACK")
+                careful = True
+                continue
             try:
                 db.execute("COMMIT")
-            except sqlite3.Error as exc:
+            except self.backend.errors as exc:
                 # nothing was committed: roll back and run the whole batch again
                 try:
                     db.execute("ROLLBACK")
-                except sqlite3.Error:
+                except self.backend.errors:
                     pass
-                if not _locked(exc):
+                if not self.backend.retryable(exc):
                     self._fail(batch, StoreError(f"the database cannot be written: {exc}"))
                     return
+                db = self._recover(db, exc)
                 self.lock_waits += 1
                 time.sleep(delay)
                 delay = min(0.25, delay * 2)
                 continue
             self.batches += 1
             self.committed += len(batch)
-            for job, ok, value in results:
-                if ok:
-                    _settle(job.pending, value=value)
-                else:
-                    _settle(job.pending, exc=value)
+            _settle_batch(
+                [(job.pending, value, None if ok else value) for job, ok, value in results]
+            )
             return
+
+    def _recover(self, db: Any, exc: BaseException) -> Any:
+        """After a retryable failure: a new connection when the old one is gone (a restarted
+        database server), the same one otherwise."""
+        if not self.backend.lost(exc):
+            return db
+        try:
+            db.close()
+        except Exception:  # it is gone already
+            pass
+        try:
+            self._db = self._connect()
+        except Exception as error:  # not back yet: the next attempt tries again
+            log.warning("the database cannot be reached yet: %s", error)
+            self._db = _Gone(exc)
+        return self._db
+
+    @staticmethod
+    def _run_jobs(
+        db: Any, batch: list[_Job], careful: bool, retryable: Callable[[BaseException], bool]
+    ) -> list[tuple[_Job, bool, Any]] | None:
+        """Run every job of the batch in the open transaction. Optimistically (most writes
+        succeed) without savepoints: None when one fails, and the batch is run again
+        ``careful``, each job in a savepoint so that its failure undoes only its own work.
+        A retryable failure (a lock, a lost connection) is raised: the whole batch waits."""
+        results: list[tuple[_Job, bool, Any]] = []
+        for i, job in enumerate(batch):
+            if not careful:
+                try:
+                    results.append((job, True, job.function(db, *job.args)))
+                except BaseException as exc:
+                    if retryable(exc):
+                        raise
+                    return None
+                continue
+            db.execute(f"SAVEPOINT j{i}")
+            try:
+                value = job.function(db, *job.args)
+            except BaseException as exc:  # the job's own error, e.g. StoreError
+                if retryable(exc):
+                    raise
+                db.execute(f"ROLLBACK TO j{i}")
+                db.execute(f"RELEASE j{i}")
+                results.append((job, False, exc))
+            else:
+                db.execute(f"RELEASE j{i}")
+                results.append((job, True, value))
+        return results
 
     def _expire(self, batch: list[_Job]) -> list[_Job]:
         """Fail the jobs whose callers stopped waiting; keep the rest."""
@@ -278,12 +366,35 @@ class Writer:
 
 
 def _settle(pending: Pending, value: Any = None, exc: BaseException | None = None) -> None:
-    if pending.done():
+    _settle_batch([(pending, value, exc)])
+
+
+def _settle_batch(outcomes: list[tuple[Pending, Any, BaseException | None]]) -> None:
+    """Set the outcome of every write, then tell each event loop once about its futures."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Pending]]] = {}
+    for pending, value, exc in outcomes:
+        for loop, waiter in pending._settle(value, exc):
+            by_loop.setdefault(loop, []).append((waiter, pending))
+    for loop, waiters in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_wake, waiters)
+        except RuntimeError:  # that loop is closed: nobody waits any more
+            pass
+
+
+def _wake(waiters: list[tuple[asyncio.Future[Any], Pending]]) -> None:
+    for waiter, pending in waiters:
+        _copy_outcome(pending, waiter)
+
+
+def _copy_outcome(pending: Pending, waiter: asyncio.Future[Any]) -> None:
+    if waiter.done():  # its task was cancelled
         return
+    exc = pending.exception()
     if exc is not None:
-        pending.set_exception(exc)
+        waiter.set_exception(exc)
     else:
-        pending.set_result(value)
+        waiter.set_result(pending.result())
 
 
 def _log_failure(pending: concurrent.futures.Future) -> None:

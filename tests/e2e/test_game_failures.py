@@ -75,7 +75,7 @@ def test_a_worker_crash_mid_episode_keeps_the_frames_and_the_next_visit_goes_on(
              new ErrorEvent("error", {message: "out of memory"}))"""
     )
     text = error_text(page)
-    assert "The game stopped unexpectedly (out of memory)" in text
+    assert "The game stopped unexpectedly: out of memory. (Reference " in text
     state = page.evaluate("() => window.igym.game")
     assert state["summaries"] == [], "the episode stays open: a reload goes on with it"
     page.wait_for_function("() => window.igym.outbox.size === 0")

@@ -66,7 +66,9 @@ def compressed(url: str, sockets: int = 64, messages: int = 3) -> dict:
     return {"compressed": first, "oversized": second, "bomb_bytes": len(bomb)}
 
 
-def signal_flood(url: str, seconds: float = 20, burst: int = 100, rate: float = 20) -> dict:
+def signal_flood(
+    url: str, seconds: float = 20, burst: int = 100, rate: float = 20, size: int = 16_000
+) -> dict:
     """Two members of a match: one stops reading, the other floods it with the largest
     signals it may send, as fast as it may. (The kernel's socket buffers take about 4 MB
     before the server's outbox sees any of it.)"""
@@ -82,7 +84,8 @@ def signal_flood(url: str, seconds: float = 20, burst: int = 100, rate: float = 
         page.request({"type": "probe", "match_id": match["match_id"], "ok": True, "rtt_ms": 1.0})
     reader.until("match_start")  # from now on the reader reads nothing
     flooder.until("match_start")
-    to = match["members"][1 - match["you"]]["peer"]
+    other = match["members"][1 - match["you"]]
+    to = other.get("peer") or other["participant_id"]  # (servers before issue 10 sent ids)
     signal = {"type": "signal", "match_id": match["match_id"], "to": to}
     replies: list[dict] = []
     stop = threading.Event()
@@ -99,7 +102,7 @@ def signal_flood(url: str, seconds: float = 20, burst: int = 100, rate: float = 
 
     listener = threading.Thread(target=read_replies, daemon=True)
     listener.start()
-    big = {**signal, "token": flooder.token, "seq": 0, "data": {"sdp": "x" * 16_000}}
+    big = {**signal, "token": flooder.token, "seq": 0, "data": {"sdp": "x" * size}}
     flooder.send({**big, "data": {"sdp": "x" * 60_000}})
     sent = 0
     started = time.monotonic()

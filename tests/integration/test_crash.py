@@ -16,7 +16,7 @@ from websockets.sync.client import connect
 from tests.conftest import ROOT
 
 
-def start_server(data_dir: Path) -> tuple[subprocess.Popen, str]:
+def start_server(data_dir: Path, database: str | None = None) -> tuple[subprocess.Popen, str]:
     process = subprocess.Popen(
         [
             sys.executable,
@@ -30,6 +30,7 @@ def start_server(data_dir: Path) -> tuple[subprocess.Popen, str]:
             "0",
             "--data-dir",
             str(data_dir),
+            *(["--database", database] if database else []),
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -58,9 +59,9 @@ def recv(ws) -> dict:
 
 
 @pytest.mark.slow
-def test_sigkill_mid_flow_loses_nothing_acknowledged(tmp_path):
+def test_sigkill_mid_flow_loses_nothing_acknowledged(tmp_path, database):
     data = tmp_path / "data"
-    server, url = start_server(data)
+    server, url = start_server(data, database)
     try:
         with connect(url) as ws:
             send(ws, {"type": "hello", "params": {"PROLIFIC_PID": "crash1"}})
@@ -87,7 +88,7 @@ def test_sigkill_mid_flow_loses_nothing_acknowledged(tmp_path):
             server.kill()
     assert server.returncode == -signal.SIGKILL
 
-    server, url = start_server(data)
+    server, url = start_server(data, database)
     try:
         with connect(url) as ws:
             send(
@@ -119,9 +120,12 @@ def test_sigkill_mid_flow_loses_nothing_acknowledged(tmp_path):
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=10)
 
+    from igym_core.settings import Settings
     from igym_core.storage.store import Store
 
-    store = Store(data / "static_study.sqlite3", "static_study")
+    store = Store(
+        Settings(data_dir=data, database=database).store_target("static_study"), "static_study"
+    )
     assert store.integrity_ok()
     assert store.responses_for("crash1", "consent") == {"consent": True}
     assert store.participant("crash1").status == "completed"

@@ -53,9 +53,10 @@ def game_experiment(**scene) -> Experiment:
 
 
 @pytest.fixture
-def game_app(tmp_path, plugins):
+def game_app(tmp_path, plugins, database):
     plugins.register(ToyPlugin(), name="toy-plugin")
-    return create_app(game_experiment(), Settings(data_dir=tmp_path / "data"), plugins=plugins)
+    settings = Settings(data_dir=tmp_path / "data", database=database)
+    return create_app(game_experiment(), settings, plugins=plugins)
 
 
 def record(frame: int, last: bool = False) -> dict:

@@ -17,7 +17,7 @@ STEPS = 12
 
 
 @pytest.fixture
-def mp_app(tmp_path, plugins):
+def mp_app(tmp_path, plugins, database):
     plugins.register(DuoPlugin(), name="duo")
     experiment = Experiment(
         id="mp",
@@ -27,7 +27,9 @@ def mp_app(tmp_path, plugins):
             EndScene(id="end", completion_code="MP"),
         ],
     )
-    return create_app(experiment, Settings(data_dir=tmp_path, ice_servers=()), plugins=plugins)
+    return create_app(
+        experiment, Settings(data_dir=tmp_path, ice_servers=(), database=database), plugins=plugins
+    )
 
 
 async def until(page: Page, kind: str) -> dict:

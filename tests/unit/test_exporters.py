@@ -36,7 +36,7 @@ def test_csv_and_jsonl_files(tmp_path, plugins):
     names = sorted(p.relative_to(tmp_path / "out").as_posix() for p in result.files)
     assert names == sorted(
         f"{fmt}/{stem}.{fmt}"
-        for fmt in ("csv", "jsonl")
+        for fmt in ("csv", "jsonl", "parquet")
         for stem in (
             "participants",
             "scene_progress",
@@ -48,6 +48,7 @@ def test_csv_and_jsonl_files(tmp_path, plugins):
             "parity",
             "disconnections",
             "telemetry",
+            "provenance",
         )
     )
     with (tmp_path / "out/csv/participants.csv").open() as f:
@@ -147,3 +148,43 @@ def test_a_nested_field_gives_at_most_a_hundred_columns():
     assert len(infos) == 101 and infos[-1] == "infos.more"
     assert json.loads(out[9]["infos.more"]) == {f"x9_{j}": j for j in range(30)}
     assert out[0]["infos.x0_0"] == 0 and "infos.more" not in out[0]
+
+
+def test_a_postgresql_study_exports_the_same_files_as_an_sqlite_one(
+    tmp_path, postgres_url, capsys, monkeypatch
+):
+    """The same records in either backend give byte-identical exports (types, order, JSON)."""
+    from igym_core.settings import Settings
+    from tests.conftest import ROOT
+
+    study = str(ROOT / "examples/static_study.py")
+    local = Store(tmp_path / "data" / "static_study.sqlite3", "static_study")
+    shared = Store(Settings(database=postgres_url).store_target("static_study"), "static_study")
+    for store in (local, shared):
+        _fill(store)
+        store.start_episode("p1", "g", 0, 7, 1.5).result()
+        record = {"actions": {"a": 1}, "rewards": {"a": 0.25}, "t": {"tick": 1 / 3}}
+        store.add_frames("p1", "g", 0, [(0, record), (1, record)]).result()
+        samples = [(2.5, "ws_rtt_ms", 12.25), (2.5, "candidate_type", "host"), (3.5, "paused", 0)]
+        assert store.add_telemetry("p1", "g", 0, samples).result() == 3
+        assert store.add_telemetry("p1", "g", 0, samples[:1]).result() == 0  # kept once
+        gone = {"record_id": "r1", "match_id": "m1", "scene_id": "g", "participant_id": "p1"}
+        store.save_disconnection({**gone, "episode": 0, "kind": "network", "started_at": 2.0})
+        store.save_disconnection({**gone, "kind": "network", "started_at": 2.0, "frame": 1,
+                                  "episode": 0, "ended_at": 4.0, "outcome": "resumed",
+                                  "pause_ms": 2000.0})  # fmt: skip
+        store.close()
+    assert (
+        main(["export", study, "--data-dir", str(tmp_path / "data"), "--out", str(tmp_path / "sq")])
+        == 0
+    )
+    monkeypatch.setenv("IGYM_DATABASE", postgres_url)
+    assert main(["export", study, "--out", str(tmp_path / "pg")]) == 0
+    files = sorted(p.relative_to(tmp_path / "pg") for p in (tmp_path / "pg").rglob("*.*"))
+    assert len(files) == 33
+    for name in files:
+        assert (tmp_path / "pg" / name).read_bytes() == (tmp_path / "sq" / name).read_bytes(), name
+    monkeypatch.setenv("IGYM_DATABASE", postgres_url.rsplit("/", 1)[0] + "/postgres")
+    capsys.readouterr()
+    assert main(["export", study, "--out", str(tmp_path / "none")]) == 2
+    assert "does not exist (no igym store)" in capsys.readouterr().err

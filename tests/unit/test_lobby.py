@@ -243,7 +243,7 @@ def test_a_broken_matchmaker_matches_nobody_and_is_logged(make_lobby, caplog):
     class Bad:
         name = "bad"
 
-        def match(self, waiting, size):
+        def match(self, waiting, context):
             return [("p1", "p1"), ("ghost", "p2"), "nonsense"]
 
     lobby._matchmakers["play"] = Bad()

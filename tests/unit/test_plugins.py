@@ -35,9 +35,10 @@ def test_bundled_plugins_are_found_through_entry_points(plugins):
     for name in ("overcooked", "exclusion", "fifo_matchmaker"):
         assert name in infos, f"{name} is not installed as an entry point"
         assert infos[name].version
+        assert infos[name].distribution == "igym-" + name.replace("_", "-")
     assert "fifo" in plugins.matchmakers
     assert {"device", "screen_size"} <= set(plugins.exclusion_rules)
-    assert set(plugins.exporters) == {"csv", "jsonl", "validation"}
+    assert set(plugins.exporters) == {"csv", "jsonl", "validation", "parquet"}
     assert infos["igym_core.export.csv_exporter"].provides == ("exporter csv",)
 
 
@@ -88,11 +89,18 @@ def test_wrong_return_types_are_reported_with_the_plugin_name(plugins, hook, ret
     assert says in problem.message
 
 
-def test_duplicate_names_keep_the_first(plugins):
-    plugins.register(_module("one", igym_environments=lambda: [_env("dup")]), name="one")
-    plugins.register(_module("two", igym_environments=lambda: [_env("dup")]), name="two")
-    assert plugins.environments["dup"]
-    assert any(p.plugin == "two" and "already provided" in p.message for p in plugins.problems)
+def test_duplicate_names_keep_the_one_called_first(plugins):
+    # pluggy calls the plugin registered last first, unless tryfirst/trylast say otherwise
+    first, second = _env("dup"), _env("dup")
+    plugins.register(_module("one", igym_environments=lambda: [first]), name="one")
+    plugins.register(_module("two", igym_environments=lambda: [second]), name="two")
+    assert plugins.environments["dup"] is second
+    assert any(p.plugin == "one" and "already provided" in p.message for p in plugins.problems)
+
+    late = types.ModuleType("three")
+    late.igym_environments = hookimpl(trylast=True)(lambda: [_env("late")])
+    plugins.register(late, name="three")
+    assert list(plugins.environments)[-1] == "late"
 
 
 def test_unknown_hook_is_reported_not_raised(plugins):
@@ -149,6 +157,7 @@ def test_igym_plugins_lists_versions_and_problems(broken_distribution, capsys):
     code = main(["plugins"])
     out = capsys.readouterr().out
     assert code == 1
-    assert "fifo_matchmaker 0.1.0" in out
+    assert "fifo_matchmaker (distribution igym-fifo-matchmaker 0.1.0)" in out
+    assert "igym_core.export.csv_exporter (built in)" in out
     assert "provides matchmaker fifo" in out
     assert "PROBLEM: plugin 'broken'" in out

@@ -1,4 +1,5 @@
-"""The SQLite store: atomic progress, no double writes, one experiment per file."""
+"""The store: atomic progress, no double writes, one experiment per store; on both backends
+(an SQLite file, a PostgreSQL database started for the tests)."""
 
 from __future__ import annotations
 
@@ -10,16 +11,18 @@ from igym_core.storage.store import Store, StoreError
 
 
 @pytest.fixture
-def store(tmp_path):
-    s = Store(tmp_path / "s.sqlite3", "study")
+def store(store_target):
+    s = Store(store_target, "study")
     yield s
     s.close()
 
 
-def test_wal_mode_and_full_sync(store):
+def test_wal_mode_and_full_sync(tmp_path):
+    store = Store(tmp_path / "s.sqlite3", "study")
     db = sqlite3.connect(store.path)
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert store.pragma("synchronous") == 2  # FULL
+    store.close()
 
 
 def test_participant_lifecycle(store):
@@ -45,16 +48,16 @@ def test_a_failed_transaction_leaves_nothing(store):
         # a response for a participant that does not exist violates the foreign key
         db.execute("INSERT INTO responses VALUES ('ghost','s','f','1',1)")
 
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(store.backend.errors, match=r"(?i)foreign key"):
         store.transaction(broken).result()
     assert store.participant("p1").scene_index == 1
     assert store.integrity_ok()
 
 
-def test_a_store_belongs_to_one_experiment(tmp_path):
-    Store(tmp_path / "s.sqlite3", "study").close()
+def test_a_store_belongs_to_one_experiment(store_target):
+    Store(store_target, "study").close()
     with pytest.raises(StoreError, match="holds experiment 'study', not 'other'"):
-        Store(tmp_path / "s.sqlite3", "other")
+        Store(store_target, "other")
 
 
 def test_reader_rows_are_sorted_and_decoded(store):

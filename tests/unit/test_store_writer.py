@@ -28,7 +28,8 @@ def test_a_pending_write_has_no_truth_value(store):
     assert pending.result() is True
 
 
-def test_one_failing_job_does_not_undo_the_others_in_its_batch(store):
+def test_one_failing_job_does_not_undo_the_others_in_its_batch(store_target):
+    store = Store(store_target, "study")
     store.create_participant("p1", "h", {}, 1.0).result()
     pendings = [store.add_event("p1", "e", {"i": i}, 2.0) for i in range(50)]
     bad = store.add_frames("p1", "nope", 0, [(0, {})])  # never started: StoreError
@@ -38,6 +39,7 @@ def test_one_failing_job_does_not_undo_the_others_in_its_batch(store):
     assert all(p.result() for p in pendings + more)
     assert store.event_count("p1") == 100
     assert store._writer.batches < 100, "the writes were committed in groups"
+    store.close()
 
 
 def test_a_lock_held_by_another_program_is_waited_out_then_reported(store):
@@ -101,13 +103,13 @@ def test_a_full_queue_refuses_at_once(tmp_path):
         store.close()
 
 
-def test_close_commits_what_is_queued(tmp_path):
-    store = Store(tmp_path / "c.sqlite3", "study")
+def test_close_commits_what_is_queued(store_target):
+    store = Store(store_target, "study")
     store.create_participant("p1", "h", {}, 1.0)
     for i in range(200):
         store.add_event("p1", "e", {"i": i}, 1.0, background=True)
     store.close()
-    again = Store(tmp_path / "c.sqlite3", "study")
+    again = Store(store_target, "study")
     assert again.event_count("p1") == 200
     again.close()
     with pytest.raises(StoreError, match="closed"):
@@ -164,25 +166,25 @@ def test_a_schema_1_store_is_migrated(tmp_path):
     store.close()
 
 
-def test_a_schema_2_store_gains_the_telemetry_and_disconnection_tables(tmp_path):
-    path = tmp_path / "two.sqlite3"
+def test_a_schema_3_store_gains_the_telemetry_and_disconnection_tables(tmp_path):
+    path = tmp_path / "three.sqlite3"
     store = Store(path, "study")
     store.create_participant("p1", "h", {}, 1.0).result()
     store.close()
-    db = sqlite3.connect(path)  # what a schema-2 store looked like: neither table
+    db = sqlite3.connect(path)  # what a schema-3 store looked like: neither table
     db.executescript(
         "DROP TABLE telemetry; DROP TABLE disconnections; "
-        "UPDATE meta SET value = '2' WHERE key = 'schema_version';"
+        "UPDATE meta SET value = '3' WHERE key = 'schema_version';"
     )
     db.close()
     store = Store(path, "study")
     assert store.pragma("user_version") == 0  # (versions live in meta)
-    store.add_telemetry("p1", "g", 0, [(1.0, "rtt_ms", 3.0)]).result()
+    store.add_telemetry("p1", "g", 0, [(1.0, "ws_rtt_ms", 3.0)]).result()
     assert store.telemetry_count("p1", "g", 0) == 1
     assert store.participant("p1") is not None
     store.close()
     version = sqlite3.connect(path).execute("SELECT value FROM meta WHERE key = 'schema_version'")
-    assert version.fetchone()[0] == "3"
+    assert version.fetchone()[0] == "4"
 
 
 async def test_a_caller_that_stops_waiting_neither_cancels_the_write_nor_stops_the_writer(

@@ -20,7 +20,7 @@ import { FrameDrawer } from "./frame-drawer.js";
 import { Keyboard } from "./keyboard.js";
 import { Recorder } from "./recorder.js";
 import { Renderer } from "./renderer.js";
-import { clearPhase, setPhase, showFailure } from "./phase.js";
+import { clearPhase, failure, setPhase, showFailure } from "./phase.js";
 import { resumePlan } from "./resume.js";
 import { missingFeatures, unsupportedText } from "./support.js";
 import { GameView } from "./view.js";
@@ -127,6 +127,8 @@ class GameScene {
         tick_late_ms: /** @type {number[]} */ ([]),
       },
       error: /** @type {string | null} */ (null),
+      /** the reference number shown with the error */
+      error_ref: /** @type {string | null} */ (null),
     };
     this.setPhase("loading");
     /** @type {PythonWorker | null} */
@@ -172,7 +174,7 @@ class GameScene {
     try {
       const missing = missingFeatures();
       if (missing) {
-        this.fail("unsupported_browser", unsupportedText(missing));
+        this.fail("unsupported_browser", failure(unsupportedText(missing).replace(/\.$/, "")));
         return;
       }
       const atlases = loadAtlases(this.scene.env.assets ?? {});
@@ -182,7 +184,7 @@ class GameScene {
       await this.play();
     } catch (err) {
       if (!this.destroyed && this.state.phase !== "error") {
-        this.fail("game_failed", `The game could not start: ${describe(err)}`);
+        this.fail("game_failed", failure("The game could not start", describe(err)));
       }
     }
   }
@@ -226,7 +228,7 @@ class GameScene {
     this.state.first_episode = plan.first;
     this.state.resumed_at = plan.replay.length;
     if (plan.problem) {
-      this.fail("cannot_resume", `This game cannot go on: ${plan.problem}. Please contact the researcher.`);
+      this.fail("cannot_resume", failure("This game cannot go on", plan.problem));
       return;
     }
     for (let episode = plan.first; episode < this.scene.episodes && !this.destroyed; episode += 1) {
@@ -311,9 +313,9 @@ class GameScene {
     } else if (event.type === PROGRESS) {
       if (this.state.phase === "loading") this.view.showLoading(stageText(event.stage), event.fraction);
     } else if (event.type === GAME_ERROR) {
-      this.endEarly("game_error", `The game stopped because of an error: ${event.message}`);
+      this.endEarly("game_error", failure("The game stopped because of an error", event.message));
     } else if (event.type === "crash") {
-      this.endEarly("worker_crashed", `The game stopped unexpectedly (${event.message}).`);
+      this.endEarly("worker_crashed", failure("The game stopped unexpectedly", event.message));
     }
   }
 
@@ -350,27 +352,27 @@ class GameScene {
    * Something broke mid-episode: send what was recorded and explain. The episode is not
    * closed: after a reload the page replays its frames and goes on where it stopped.
    * @param {string} code
-   * @param {string} text
+   * @param {import("./phase.js").Failure} what
    */
-  endEarly(code, text) {
+  endEarly(code, what) {
     if (this.state.phase === "error") return;
     const finish = this.finishEpisode;
     this.finishEpisode = null;
     this.drawer.commit(null);
     this.recorder.flush();
-    this.fail(code, text);
+    this.fail(code, what);
     finish?.({ partial: true });
   }
 
   /**
    * Show a failure and log it on the server.
    * @param {string} code
-   * @param {string} text
+   * @param {import("./phase.js").Failure} what
    */
-  fail(code, text) {
+  fail(code, what) {
     this.keyboard?.setEnabled(false);
     this.py?.terminate(); // whatever state it is in, it plays no more
-    showFailure(this.state, this.view, this.handlers.enqueue, code, text);
+    showFailure(this.state, this.view, this.handlers.enqueue, code, what);
   }
 
   destroy() {

@@ -36,7 +36,7 @@ import { PacketBridge } from "./net-bridge.js";
 import { NetMatch, PING_TIMEOUT_MS } from "./net-match.js";
 import { NetPause } from "./net-pause.js";
 import { linkStats, NetTelemetry } from "./net-telemetry.js";
-import { clearPhase, setPhase, showFailure } from "./phase.js";
+import { clearPhase, failure, setPhase, showFailure } from "./phase.js";
 import { Recorder } from "./recorder.js";
 import { Renderer } from "./renderer.js";
 import { resumePlan } from "./resume.js";
@@ -122,6 +122,8 @@ class NetGameScene {
         played_ms: 0,
       },
       error: /** @type {string | null} */ (null),
+      /** the reference number shown with the error */
+      error_ref: /** @type {string | null} */ (null),
     };
     /** @type {PythonWorker | null} */
     this.py = null;
@@ -210,12 +212,12 @@ class NetGameScene {
   run() {
     const missing = missingFeatures() ?? (typeof RTCPeerConnection === "undefined" ? "WebRTC" : null);
     if (missing) {
-      this.fail("unsupported_browser", unsupportedText(missing));
+      this.fail("unsupported_browser", failure(unsupportedText(missing).replace(/\.$/, "")));
       return;
     }
     // Python boots while the participant waits for a partner.
     this.booted = this.boot();
-    this.booted.catch((err) => this.fail("game_failed", `The game could not start: ${describe(err)}`));
+    this.booted.catch((err) => this.fail("game_failed", failure("The game could not start", describe(err))));
     this.matching.join();
   }
 
@@ -536,9 +538,9 @@ class NetGameScene {
     } else if (event.type === PROGRESS) {
       if (this.state.phase === "loading" && this.matching.started) this.view.showLoading("Loading the game…", event.fraction);
     } else if (event.type === GAME_ERROR) {
-      this.gameError(`The game stopped because of an error: ${event.message}`);
+      this.gameError(failure("The game stopped because of an error", event.message));
     } else if (event.type === "crash") {
-      this.gameError(`The game stopped unexpectedly (${event.message}).`);
+      this.gameError(failure("The game stopped unexpectedly", event.message));
     }
   }
 
@@ -592,19 +594,19 @@ class NetGameScene {
     this.event(`p2p_${event.type}`, { ...event, episode: this.state.episode });
   }
 
-  /** @param {string} text */
-  gameError(text) {
+  /** @param {import("./phase.js").Failure} what */
+  gameError(what) {
     if (this.state.phase === "error") return;
-    this.stopEpisode(true, { error: text.slice(0, 200) });
+    this.stopEpisode(true, { error: what.text.slice(0, 200), error_ref: what.ref });
     this.mesh?.close("error");
-    this.fail("game_error", text);
+    this.fail("game_error", what);
   }
 
-  /** @param {string} code @param {string} text */
-  fail(code, text) {
+  /** @param {string} code @param {import("./phase.js").Failure} what */
+  fail(code, what) {
     if (this.destroyed) return;
     this.keyboard?.setEnabled(false);
-    showFailure(this.state, this.view, this.handlers.enqueue, code, text);
+    showFailure(this.state, this.view, this.handlers.enqueue, code, what);
   }
 
   destroy() {

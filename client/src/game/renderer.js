@@ -1,5 +1,5 @@
-// Canvas 2D renderer of an environment's draw objects (see plugins/igym_overcooked/README.md,
-// "Draw objects"): sprites from atlases, rects, circles and text, in grid-cell coordinates.
+// Canvas 2D renderer of an environment's draw objects (documented in EnvironmentSpec, igym_core/specs.py,
+// and docs/plugins.md): sprites from atlases, rects, circles and text, in grid-cell coordinates.
 // Objects are drawn by ascending layer, in list order within a layer. A cell is a whole number
 // of device pixels and image smoothing is off, so pixel-art sprites stay crisp.
 

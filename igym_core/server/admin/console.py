@@ -71,7 +71,7 @@ class AdminConsole:
 
     def _open(self) -> ReadDB:
         if self._db is None:
-            self._db = ReadDB(self.state.store.path)
+            self._db = ReadDB(self.state.store.location_for_readers)
         return self._db
 
     def _context(self, live: views.LiveView) -> views.Context:

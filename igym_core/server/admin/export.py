@@ -29,11 +29,11 @@ class _ReadOnlyStore:
 
 
 def export_zip(
-    store_path: Path, experiment_id: str, plugins: PluginManager, name: str
+    store: Path | str, experiment_id: str, plugins: PluginManager, name: str
 ) -> tuple[Path, tuple[str, ...]]:
     """Write ``<experiment id>/<exporter>/<files>`` into a temporary zip file; returns its path
     (the caller deletes it) and the problems exporters reported."""
-    db = ReadDB(store_path)
+    db = ReadDB(store)
     try:
         with tempfile.TemporaryDirectory(prefix="igym-export-") as folder:
             out = Path(folder) / experiment_id

@@ -1,9 +1,10 @@
 """The console's read-only SQL over the store, on a connection of its own.
 
-:class:`ReadDB` opens the store's SQLite file read-only. In WAL mode readers never wait for the
-writer nor hold it up, so the console does not take the store's lock that participants' writes
-queue on. It is used from the console's single worker thread only (never the event loop).
-``PRAGMA data_version`` tells cheaply whether anyone wrote since the last look.
+:class:`ReadDB` opens the store read-only (an SQLite file, or a PostgreSQL database). SQLite
+readers in WAL mode never wait for the writer nor hold it up, so the console does not take the
+lock that participants' writes queue on. It is used from the console's single worker thread
+only (never the event loop). ``data_version`` tells cheaply whether anyone wrote since the last
+look (SQLite's ``PRAGMA data_version``, PostgreSQL's WAL position).
 
 Tables that later work adds (``exclusions``, ``telemetry``) are read when present, with the
 columns they have, so the console shows them without changes here.
@@ -12,44 +13,44 @@ columns they have, so the console shows them without changes here.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
+
+from igym_core.storage.backends import backend_for
 
 MAX_TIMELINE = 500
 MAX_FRAMES_FOR_SERIES = 5000
 
 
 class ReadDB:
-    """A read-only connection to one store file."""
+    """A read-only connection to one store (an SQLite file or a PostgreSQL database)."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self._db = sqlite3.connect(
-            f"{self.path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False
-        )
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA query_only=ON")
-        self._db.execute("PRAGMA busy_timeout=2000")
+    def __init__(self, target: Path | str) -> None:
+        self.backend = backend_for(target)
+        self._db = self.backend.connect_reader()
         self._columns: dict[str, frozenset[str]] = {}
 
-    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         return self._db.execute(sql, params).fetchall()
 
-    def one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
+    def one(self, sql: str, params: Sequence[Any] = ()) -> Any:
         return self._db.execute(sql, params).fetchone()
 
     def data_version(self) -> int:
         """Changes whenever another connection (the store) commits."""
-        return int(self._db.execute("PRAGMA data_version").fetchone()[0])
+        if self.backend.dialect == "sqlite":
+            return int(self._db.execute("PRAGMA data_version").fetchone()[0])
+        lsn = str(self._db.execute("SELECT pg_current_wal_lsn()").fetchone()[0])
+        high, _, low = lsn.partition("/")
+        return (int(high, 16) << 32) | int(low or "0", 16)
 
     def columns(self, table: str) -> frozenset[str]:
         """The columns of ``table`` (empty when there is no such table); looked up once it
         exists."""
         found = self._columns.get(table)
         if found is None:
-            found = frozenset(r["name"] for r in self.rows(f"PRAGMA table_info({table})"))
+            found = frozenset(self.backend.columns(self._db, table))
             if found:
                 self._columns[table] = found
         return found
@@ -295,11 +296,11 @@ def frame_timings(
 ) -> list[tuple[int, dict[str, Any]]]:
     """(frame, t) of an episode's frames: the page's timestamps."""
     rows = db.rows(
-        "SELECT frame, json_extract(data, '$.t') AS t FROM frames WHERE participant_id = ? "
-        "AND scene_id = ? AND episode = ? ORDER BY frame LIMIT ?",
+        "SELECT frame, data FROM frames WHERE participant_id = ? AND scene_id = ? "
+        "AND episode = ? ORDER BY frame LIMIT ?",
         (participant_id, scene_id, episode, MAX_FRAMES_FOR_SERIES),
     )
-    return [(r["frame"], _json(r["t"], {}) or {}) for r in rows]
+    return [(r["frame"], (_json(r["data"], {}) or {}).get("t") or {}) for r in rows]
 
 
 def episode_frames(

@@ -447,7 +447,7 @@ async def export() -> Response:
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(admin.clock()))
     name = f"{state.experiment.id}-{stamp}.zip"
     path, problems = await asyncio.to_thread(
-        export_zip, state.store.path, state.experiment.id, state.plugins, name
+        export_zip, state.store.location_for_readers, state.experiment.id, state.plugins, name
     )
     await admin.actions.record("export", {"file": name, "problems": list(problems)})
 

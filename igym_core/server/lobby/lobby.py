@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from igym_core.config import Experiment, GameScene
+from igym_core.options import build
 from igym_core.plugins import PluginManager
 from igym_core.server.lobby.absences import Absences
 from igym_core.server.lobby.parity import canonical_digest, first_difference
@@ -38,7 +39,7 @@ from igym_core.server.protocol_lobby import (
     Requeued,
     SignalRelay,
 )
-from igym_core.specs import Matchmaker, WaitingParticipant
+from igym_core.specs import MatchContext, Matchmaker, WaitingParticipant
 from igym_core.storage.store import Store
 
 log = logging.getLogger("igym.lobby")
@@ -195,12 +196,12 @@ class Lobby:
     # -- matchmaking ----------------------------------------------------------------------------
 
     def matchmaker(self, scene: GameScene) -> Matchmaker:
+        """The scene's matchmaker, built once from its ``matchmaker_options`` (checked when the
+        experiment loaded); the scene's own settings reach it in each ``MatchContext``."""
         if scene.id not in self._matchmakers:
             cls = self.plugins.matchmakers[scene.matchmaker]
-            options = dict(scene.matchmaker_options)
-            if scene.max_p2p_rtt_ms is not None:
-                options.setdefault("max_p2p_rtt_ms", scene.max_p2p_rtt_ms)
-            self._matchmakers[scene.id] = cls(**options)
+            where = f"GameScene({scene.id!r}).matchmaker_options"
+            self._matchmakers[scene.id] = build(cls, scene.matchmaker_options, where)
         return self._matchmakers[scene.id]
 
     def match(self, scene: GameScene) -> list[Match]:
@@ -221,8 +222,11 @@ class Lobby:
             for s in waiting
         ]
         matchmaker = self.matchmaker(scene)
+        context = MatchContext(
+            scene.id, size, self.clock(), scene.max_p2p_rtt_ms, scene.waiting_timeout_s
+        )
         try:
-            groups = matchmaker.match(view, size)
+            groups = matchmaker.match(view, context)
         except Exception as exc:
             log.error("matchmaker %r raised %s: %s", matchmaker.name, type(exc).__name__, exc)
             return []

@@ -1,14 +1,12 @@
-"""Entry rules: checked once, before the first scene, from what the browser reports.
-
-The context holds ``user_agent`` (str), ``screen_width`` and ``screen_height`` (CSS pixels) and
-``touch`` (bool: the primary pointer is coarse).
-"""
+"""Entry rules: checked once, before the first scene, from what the browser reports (an
+:class:`igym_core.EntryContext`: ``user_agent``, ``screen_width``, ``screen_height``,
+``touch``)."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from igym_core import Exclusion, ExclusionRule
 
@@ -16,14 +14,19 @@ _MOBILE = re.compile(r"Mobi|Android|iPhone|iPad|iPod|Windows Phone", re.IGNORECA
 
 
 class DeviceRule(ExclusionRule):
-    """Lets only desktop/laptop browsers in (``allow="desktop"``) or only mobiles (``"mobile"``)."""
+    """Lets only desktop/laptop browsers in (``allow="desktop"``) or only mobiles (``"mobile"``).
+
+    Options: ``allow`` and ``message`` (what an excluded participant reads).
+    """
 
     name = "device"
     phase = "entry"
 
-    def __init__(self, allow: str = "desktop", message: str | None = None) -> None:
+    def __init__(
+        self, *, allow: Literal["desktop", "mobile"] = "desktop", message: str | None = None
+    ) -> None:
         if allow not in ("desktop", "mobile"):
-            raise ValueError(f"DeviceRule.allow must be 'desktop' or 'mobile', got {allow!r}")
+            raise ValueError(f"allow must be 'desktop' or 'mobile', got {allow!r}")
         self.allow = allow
         self.message = message or f"This study can only be done on a {allow} computer."
 
@@ -36,12 +39,19 @@ class DeviceRule(ExclusionRule):
 
 
 class ScreenSizeRule(ExclusionRule):
-    """Requires a screen of at least ``min_width`` x ``min_height`` CSS pixels."""
+    """Requires a screen of at least ``min_width`` x ``min_height`` CSS pixels.
+
+    Options: ``min_width``, ``min_height`` and ``message``.
+    """
 
     name = "screen_size"
     phase = "entry"
 
-    def __init__(self, min_width: int = 800, min_height: int = 600, message: str | None = None):
+    def __init__(
+        self, *, min_width: int = 800, min_height: int = 600, message: str | None = None
+    ) -> None:
+        if min_width < 1 or min_height < 1:
+            raise ValueError(f"the minimum screen must be positive, got {min_width}x{min_height}")
         self.min_width = min_width
         self.min_height = min_height
         self.message = message or (

@@ -4,26 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from igym_core import Matchmaker, WaitingParticipant
+from igym_core import MatchContext, Matchmaker, WaitingParticipant
 
 
 class FifoMatchmaker(Matchmaker):
-    """Groups participants in the order they started waiting (ties broken by id)."""
+    """Groups participants in the order they started waiting (ties broken by id).
+
+    No options. Pairs whose P2P check failed are never grouped (the lobby tells it which, in
+    each participant's ``avoid``).
+    """
 
     name = "fifo"
 
-    def __init__(self, **options: object) -> None:
-        # scene options such as max_p2p_rtt_ms are accepted and left to the lobby, which never
-        # groups a pair whose P2P check failed
-        super().__init__(**options)
-
     def match(
-        self, waiting: Sequence[WaitingParticipant], group_size: int
+        self, waiting: Sequence[WaitingParticipant], context: MatchContext
     ) -> list[tuple[str, ...]]:
-        if group_size < 1:
-            raise ValueError(f"group_size must be at least 1, got {group_size}")
         queue = sorted(waiting, key=lambda p: (p.waiting_since, p.participant_id))
-        return greedy_groups(queue, group_size, lambda a, b: True)
+        return greedy_groups(queue, context.group_size, lambda a, b: True)
 
 
 def greedy_groups(
@@ -33,6 +30,8 @@ def greedy_groups(
 ) -> list[tuple[str, ...]]:
     """Walk the queue in order; each participant still free heads a group filled with the
     earliest free participants compatible with every member (never one it must avoid)."""
+    if group_size < 1:
+        raise ValueError(f"group_size must be at least 1, got {group_size}")
     groups: list[tuple[str, ...]] = []
     taken: set[str] = set()
     for head in queue:

@@ -1,0 +1,72 @@
+"""Capacity of one igym server process: how many participants, how many games' frames.
+
+Run it as a script from the repository root::
+
+    .venv/bin/python tests/bench/bench_capacity.py [--participants N] [--games G] [--seconds S]
+
+It starts an igym server (as ``igym run`` serves) and runs ``igym load`` against it twice:
+
+- ``participants``: N participants on the static study, arriving over a third of the time and
+  spending about a third of it on every page (pinging once a second, as pages do): round trip
+  p50/p99/max;
+- ``games``: G participants playing the human-AI Overcooked study at its real 30 fps (frame
+  chunks every 0.5 s): frames stored per second against the 30·G the games make, and the
+  round trips meanwhile (a backlog shows as growing round trips).
+
+Both print the server's CPU share and memory. Numbers are printed, never asserted; the test
+suite smoke-tests the script with small figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from igym_core.load.run import run_load  # noqa: E402
+from tests.hardening.conftest import Server  # noqa: E402
+
+
+def server(example: str, data: Path, limits: dict) -> Server:
+    return Server(
+        {"experiment": str(ROOT / "examples" / example), "data_dir": str(data),
+         "limits": limits, "settings": {}}
+    ).start()  # fmt: skip
+
+
+async def main(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        static = server("static_study.py", Path(tmp) / "a", {})
+        try:
+            report = await run_load(
+                static.ws_url, args.participants, duration_s=args.seconds,
+                ramp_s=args.seconds / 3, sources=args.participants, think_s=args.seconds / 3,
+                server_pid=static.pid, prefix="static",
+            )  # fmt: skip
+            print(f"== {args.participants} participants on static pages\n{report.text()}\n")
+        finally:
+            static.process.kill()
+        games = server("overcooked_human_ai.py", Path(tmp) / "b", {})
+        try:
+            report = await run_load(
+                games.ws_url, args.games, duration_s=args.seconds, ramp_s=2,
+                sources=args.games, server_pid=games.pid, prefix="cook",
+            )  # fmt: skip
+            made = 30 * args.games
+            print(f"== {args.games} human-AI games at 30 fps ({made} frames/s made)")
+            print(report.text())
+        finally:
+            games.process.kill()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--participants", type=int, default=1000)
+    parser.add_argument("--games", type=int, default=300)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    asyncio.run(main(parser.parse_args()))

@@ -38,13 +38,12 @@ def playing_past(people: list[Participant], frames: int) -> None:
         p.page.wait_for_function(PLAYING.replace("FRAMES", str(frames)), timeout=120_000)
 
 
-def offline(p: Participant, down: bool) -> float:
-    """Cut (or restore) the page's network; returns the page's performance.now() right after."""
+def offline(p: Participant, down: bool) -> None:
+    """Cut (or restore) the page's network."""
     p.cdp.send(
         "Network.emulateNetworkConditions",
         {"offline": down, "latency": 1, "downloadThroughput": -1, "uploadThroughput": -1},
     )
-    return p.page.evaluate("() => performance.now()")
 
 
 def store_rows(server, path: Path, sql: str) -> list[tuple]:
@@ -68,8 +67,9 @@ def test_a_3_s_outage_pauses_both_resumes_with_parity_and_the_data_channel_comes
         cut = people[0]
         offline(cut, True)
         time.sleep(3.0)
-        back = {cut.name: offline(cut, False)}
-        back[people[1].name] = people[1].page.evaluate("() => performance.now()")
+        # each page's clock just before the network is back (so resumed - back is an upper bound)
+        back = {p.name: p.page.evaluate("() => performance.now()") for p in reversed(people)}
+        offline(cut, False)
         wait_until_done(people)
         states = check_matches(people, server, path, tmp_path, 450, episodes=1)
         figures = {}
@@ -109,13 +109,15 @@ def test_a_3_s_outage_pauses_both_resumes_with_parity_and_the_data_channel_comes
             n, lo, hi = metrics["rollbacks"]
             assert 0.8 <= n / (hi - lo + 1) <= 1.2 and n >= 15, (pid, n, lo, hi)
         paused_samples = store_rows(
-            server, path, "SELECT COUNT(*) FROM telemetry WHERE metric = 'paused' AND value = 1"
+            server,
+            path,
+            "SELECT COUNT(*) FROM telemetry WHERE metric = 'paused' AND CAST(value AS REAL) = 1",
         )[0][0]
         assert paused_samples >= 4  # both pages, a few seconds each
         kinds = store_rows(
             server, path, "SELECT DISTINCT value FROM telemetry WHERE metric = 'candidate_type'"
         )
-        assert kinds == [("host",)]
+        assert kinds == [('"host"',)]  # values are JSON text
         tables = export_csv(server, path, tmp_path)
         assert {r["metric"] for r in tables["telemetry"]} >= {"p2p_rtt_ms", "ws_rtt_ms"}
         for row in tables["episodes"]:
@@ -144,10 +146,13 @@ def test_offline_30_s_ends_the_game_cleanly_after_the_timeout_and_both_datasets_
         cut_at = time.monotonic()
         # the stayer's game pauses, then ends after the reconnect timeout (5 s) with the
         # scene's message and a way on; the server names the member whose connection went
-        stay.page.wait_for_function("() => window.igym.game.phase === 'ended'", timeout=20_000)
+        stay.page.wait_for_function(
+            "(text) => document.querySelector('.game-overlay')?.innerText.includes(text)",
+            arg=scene.reconnect_timeout_message,
+            timeout=20_000,
+        )
         ended_after = time.monotonic() - cut_at
         assert 5.0 <= ended_after <= 9.0, ended_after
-        assert scene.reconnect_timeout_message in stay.page.inner_text(".game-overlay")
         assert stay.game()["ended"] == "reconnect_timeout:gone-p0"
         # the offline page gave up too and says so, with its own way on
         cut.page.wait_for_function("() => window.igym.game.phase === 'ended'", timeout=20_000)
@@ -202,6 +207,9 @@ def test_a_reload_mid_episode_rebuilds_it_and_both_members_keep_exactly_max_step
         )
         back_after_s = time.monotonic() - started
         rejoined = reloader.game()["rejoined"]
+        stayer.page.wait_for_function(
+            "() => window.igym.game.pauses.some((p) => p.state === 'resumed')", timeout=20_000
+        )
         held = stayer.game()["pauses"]
         wait_until_done(people)
         states = check_matches(people, server, path, tmp_path, 450, episodes=2)

@@ -91,6 +91,8 @@ def test_a_reload_rejoins_the_match_with_new_peer_connections_and_is_recorded(du
     [(_, found)] = of(sent, "match")
     assert found.links == {"peer0": 1} and found.you == 1
     assert [p for p, _ in of(sent, "match_start")] == ["p2"]
+    # the rebuilt page waits for p1's echo: its pause names p1, who never went away
+    lobby.pause_report("p2", report(match_id, "paused", waiting_for=("peer0",), frame=403))
     lobby.pause_report("p1", report(match_id, "resumed", paused_ms=3400.0))
     [record] = records(lobby)
     assert record["kind"] == "reload" and record["outcome"] == "reload_resumed"
@@ -117,6 +119,8 @@ def test_a_member_lost_on_the_network_is_named_when_the_partner_gives_up(duo, he
         "reconnect_timeout",
         150,
     )
+    # p2's session ended with the match's reason: back online, its page may move on
+    assert lobby.tracker.session("p2", sc.id).end_reason == "reconnect_timeout:p2"
     # p2's page comes back online: its late reports change nothing, a join is told the end
     lobby.pause_report("p2", report(match_id, "timeout", waiting_for=("peer0",)))
     assert lobby.tracker.matches[match_id].ended == "reconnect_timeout:p2"

@@ -463,6 +463,7 @@ class NetGameScene {
     this.closeEpisode(true, { ...extra, ...flat(summary ?? {}), ended: "reconnect_timeout" });
     this.mesh?.close();
     this.setPhase("ended");
+    this.view.showMessage("The game has ended", "Your partner's connection or yours was lost. Saving your data…");
     this.verdictTimer = window.setTimeout(() => {
       if (this.finishedScene || this.destroyed) return;
       this.lobby.showFinal("partner_left", "The game has ended", CONNECTION_LOST, { onContinue: () => this.continueScene() });

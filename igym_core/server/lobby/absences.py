@@ -87,6 +87,12 @@ class Absences:
         absence.kind = "reload"
         self._save(absence)
 
+    def rejoining(self, match: Match, participant_id: str) -> bool:
+        """Whether the member's page came back reloaded and is rebuilding its episode (its
+        own game waits for its partners' echo: that is no absence of theirs)."""
+        absence = self._open.get(match.match_id, {}).get(participant_id)
+        return absence is not None and absence.kind == "reload"
+
     def reported(self, match: Match, participant_id: str, episode: int, frame: int) -> None:
         """A partner's game paused waiting for this member at ``frame`` of ``episode``."""
         absence = self._open.get(match.match_id, {}).get(participant_id)

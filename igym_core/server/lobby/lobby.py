@@ -171,11 +171,10 @@ class Lobby:
             return
         left = gone[0]
         who = left.participant_id
+        # the one gone ends with the match's reason too: a page back later moves on with it
         if left.said_bye and left.offline_since is not None:
-            self._move(left, Phase.ENDED, "left")
             self._end_match(match, scene, f"partner_left:{who}", scene.partner_left_message, who)
             return
-        self._move(left, Phase.ENDED, "disconnected")
         self._end_match(
             match, scene, f"reconnect_timeout:{who}", scene.reconnect_timeout_message, who
         )
@@ -477,6 +476,8 @@ class Lobby:
             return
         match.pause_reports[participant_id] = count + 1
         if report.state == "paused":
+            if self.absences.rejoining(match, participant_id):
+                return  # a rebuilt page waits for its partners' echo: nobody went away
             for alias in report.waiting_for[: len(match.members)]:
                 who = match.member(alias)
                 if who is not None and who != participant_id:

@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { afterEach, beforeEach, test } from "node:test";
 
 import { LinkDoctor, MAX_NEW_LINKS, MAX_RESTARTS, RESTART_AFTER_MS, RESTART_WAIT_MS, STUCK_MS } from "../src/p2p/repair.js";
+import { NetPause } from "../src/game/net-pause.js";
 import { MAX_CHUNK, NetTelemetry, Ring } from "../src/game/net-telemetry.js";
 
 test("a ring keeps the newest items and counts what it dropped", () => {
@@ -149,4 +150,71 @@ test("an open channel that stays silent while the relay carries the game is repl
   relay2 = STUCK_MS;
   second.at(STUCK_MS);
   assert.deepEqual(second.calls.requested, [[1, 0]]);
+});
+
+/** Just enough DOM for NetPause's overlay lines. */
+function pauseFor({ timeoutS = 5 } = {}) {
+  globalThis.document ??= /** @type {any} */ ({ createElement: () => ({ className: "", textContent: "" }) });
+  let now = 1000;
+  const reports = [];
+  const shown = [];
+  const view = {
+    overlay: { dataset: /** @type {Record<string, string>} */ ({}) },
+    show(kind, children) {
+      this.overlay.dataset.kind = kind;
+      shown.push(children.map((c) => c.textContent));
+    },
+    hideOverlay() {
+      this.overlay.dataset.kind = "";
+      shown.push(null);
+    },
+  };
+  const pause = new NetPause({
+    view,
+    report: (state, fields) => reports.push({ state, ...fields }),
+    aliasOf: (peer) => `peer${peer}`,
+    reconnectTimeoutS: timeoutS,
+    now: () => now,
+  });
+  return { pause, reports, shown, view, advance: (ms) => { now += ms; } };
+}
+
+test("a pause shows the countdown, reports to the server and adds up for the summary", () => {
+  const { pause, reports, shown, view, advance } = pauseFor();
+  pause.paused({ frame: 120, waiting_for: [1] });
+  assert.deepEqual(reports, [{ state: "paused", frame: 120, waiting_for: ["peer1"] }]);
+  assert.deepEqual(shown.at(-1), ["Waiting for your partner (5 s)", "The connection to your partner is interrupted. The game goes on where it stopped as soon as it is back."]);
+  advance(2100);
+  pause.draw();
+  assert.equal(view.overlay.dataset.seconds, "3");
+  assert.equal(pause.summary().paused_ms, 2100, "an ongoing pause counts");
+  pause.resumed({ frame: 120, paused_ms: 2200 });
+  assert.deepEqual(reports.at(-1), { state: "resumed", frame: 120, paused_ms: 2200 });
+  assert.equal(shown.at(-1), null, "the overlay goes");
+  assert.deepEqual(pause.summary(), { pauses: 1, paused_ms: 2200 });
+  pause.paused({ frame: 300, waiting_for: [1] });
+  advance(5000);
+  pause.timedOut(300);
+  assert.deepEqual(reports.at(-1), { state: "timeout", frame: 300, waiting_for: ["peer1"] });
+  assert.deepEqual(pause.summary(), { pauses: 2, paused_ms: 7200 });
+  pause.reset();
+  assert.deepEqual(pause.summary(), { pauses: 0, paused_ms: 0 }, "a new episode counts afresh");
+  pause.destroy();
+});
+
+test("a partner whose page reloads is waited for as long as the server says", () => {
+  const { pause, shown, view, advance } = pauseFor({ timeoutS: 5 });
+  pause.paused({ frame: 400, waiting_for: [0] });
+  pause.hold(0, 30); // the server's peer_link "rejoined" with hold_s
+  assert.equal(view.overlay.dataset.seconds, "30");
+  assert.match(shown.at(-1)[1], /page is reloading/);
+  advance(10_000);
+  pause.draw();
+  assert.equal(view.overlay.dataset.seconds, "20");
+  pause.end();
+  // the rebuilt page itself waits for its partners' echo, without blaming them
+  pause.rejoining = true;
+  pause.paused({ frame: 402, waiting_for: [0] });
+  assert.equal(shown.at(-1)[0], "Reconnecting to your partner…");
+  pause.destroy();
 });

@@ -195,3 +195,18 @@ test("a newer generation replaces the connection and older signals are dropped",
   assert.equal(mesh.links.get(1).gen, 2, "a newer signal makes the newer connection");
   mesh.close();
 });
+
+test("ready and go also go through the server, even over a healthy channel", async () => {
+  const { mesh, link, relayed } = meshFor();
+  try {
+    mesh.relayEnabled = true;
+    link.heardAt = performance.now(); // a healthy channel: packets would not be relayed
+    const start = mesh.agreeStart(0, 3000, 1000);
+    mesh.control(1, { t: "ready", episode: 0 });
+    const startAt = await start;
+    assert.ok(startAt > performance.now() + 2000);
+    assert.deepEqual(relayed.map((r) => r.controls[0].t), ["ready", "go"]);
+  } finally {
+    mesh.close();
+  }
+});

@@ -55,6 +55,14 @@ async def into_game(client, pid: str, joined: asyncio.Queue) -> tuple[Page, dict
     return page, match, context
 
 
+async def pair_in_game(client, first: str, second: str) -> list[tuple[Page, dict, object]]:
+    """Two pages matched with each other and playing (see :func:`into_game`)."""
+    joined: asyncio.Queue = asyncio.Queue()
+    return list(
+        await asyncio.gather(into_game(client, first, joined), into_game(client, second, joined))
+    )
+
+
 async def acked(page: Page) -> None:
     """Until the page's last message is acked (acks of earlier ones may come later)."""
     while True:
@@ -70,10 +78,7 @@ def state(app):
 
 async def test_a_goodbye_ends_the_game_for_the_partner_naming_who_left(duo_app):
     client = duo_app.test_client()
-    joined: asyncio.Queue = asyncio.Queue()
-    (a, match, ca), (b, _, cb) = await asyncio.gather(
-        into_game(client, "stay", joined), into_game(client, "leaver", joined)
-    )
+    (a, match, ca), (b, _, cb) = await pair_in_game(client, "stay", "leaver")
     records = frames()[:5]
     await send(a, {"type": "frames", "scene_id": "play", "episode": 0, "records": records})
     await acked(a)
@@ -113,10 +118,7 @@ async def test_a_goodbye_ends_the_game_for_the_partner_naming_who_left(duo_app):
 
 async def test_a_reloaded_page_rejoins_its_game_and_gets_its_records_back(duo_app):
     client = duo_app.test_client()
-    joined: asyncio.Queue = asyncio.Queue()
-    (a, match, ca), (b, b_match, cb) = await asyncio.gather(
-        into_game(client, "ra", joined), into_game(client, "rb", joined)
-    )
+    (a, match, ca), (b, b_match, cb) = await pair_in_game(client, "ra", "rb")
     records = frames()[:6]
     records[5]["state_hash"] = "ab" * 16
     await send(b, {"type": "frames", "scene_id": "play", "episode": 0, "records": records})
@@ -148,10 +150,7 @@ async def test_a_reloaded_page_rejoins_its_game_and_gets_its_records_back(duo_ap
 
 async def test_telemetry_is_stored_once_within_its_budget_and_summarised(duo_app):
     client = duo_app.test_client()
-    joined: asyncio.Queue = asyncio.Queue()
-    (a, _match, ca), (_b, _, cb) = await asyncio.gather(
-        into_game(client, "ta", joined), into_game(client, "tb", joined)
-    )
+    (a, _match, ca), (_b, _, cb) = await pair_in_game(client, "ta", "tb")
     now = time.time()
     samples = [[now + i, "p2p_rtt_ms", 10.0 + i] for i in range(20)]
     samples += [[now + i, "candidate_type", "host"] for i in range(20)]

@@ -247,11 +247,13 @@ export class PeerMesh {
    */
   async agreeStart(episode, countdownMs, timeoutMs) {
     this.readySet(episode).add(this.you);
-    this.broadcast({ t: "ready", episode });
+    // through the server too: one lost or late "go" (a lossy channel backing off, a connection
+    // being replaced) would keep a partner in the countdown while the others play
+    this.broadcast({ t: "ready", episode }, { relay: true });
     const everyone = this.match.members.length;
     await this.until(() => this.readySet(episode).size >= everyone, timeoutMs, "your partner did not get ready in time");
     if (this.you === 0) {
-      this.broadcast({ t: "go", episode, in_ms: countdownMs });
+      this.broadcast({ t: "go", episode, in_ms: countdownMs }, { relay: true });
       return performance.now() + countdownMs;
     }
     await this.until(() => this.go.has(episode), timeoutMs, "your partner did not start the round");

@@ -59,10 +59,7 @@ def termination(
             reason = mine if named == participant_id else theirs
         else:
             reason = head or None
-    ending = next(
-        (r for r in during if who is not None and r["participant_id"] == who and r.get("outcome")),
-        None,
-    )
+    ending = _ending(during, who)
     return {
         "reason": reason,
         "disconnected": who,
@@ -80,7 +77,7 @@ def match_outcome(match: Mapping[str, Any], records: Sequence[Mapping[str, Any]]
     frame at which the one who ended it went away."""
     head, _, named = str(match.get("end_reason") or "").partition(":")
     who = named if head in _NAMED and named else None
-    ending = next((r for r in records if who is not None and r["participant_id"] == who), None)
+    ending = _ending(records, who)
     return {
         "left": who,
         "disconnections": len(records),
@@ -89,6 +86,16 @@ def match_outcome(match: Mapping[str, Any], records: Sequence[Mapping[str, Any]]
         "ended_episode": ending.get("episode") if ending else None,
         "ended_frame": ending.get("frame") if ending else None,
     }
+
+
+def _ending(records: Sequence[Mapping[str, Any]], who: str | None) -> Mapping[str, Any] | None:
+    """The record of ``who`` going away for good: the last one that did not end in a resume
+    (an earlier outage or reload of the same member came back)."""
+    if who is None:
+        return None
+    mine = [r for r in records if r["participant_id"] == who]
+    gone = [r for r in mine if r.get("outcome") not in ("resumed", "reload_resumed")]
+    return (gone or mine or [None])[-1]
 
 
 def quantiles(values: Iterable[float]) -> dict[str, float] | None:

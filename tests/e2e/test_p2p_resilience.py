@@ -251,21 +251,41 @@ def test_a_reload_mid_episode_rebuilds_it_and_both_members_keep_exactly_max_step
 
 
 def test_a_peer_connection_closed_by_a_test_hook_is_repaired_and_the_game_never_stops(
-    browser, igym_server, tmp_path
+    browser, igym_server, tmp_path, record_property
 ):
     path = short_copy(tmp_path, 300, episodes=1)
     server = igym_server(path)
+    stats = "() => ({...window.igym.mesh.stats})"
     with participants(browser, 2) as people:
         bring_to_lobby(people, server, "fix")
         playing_past(people, 90)
+        before = {p.name: p.page.evaluate(stats) for p in people}
         people[0].page.evaluate("() => window.igym.mesh.links.get(1).pc.close()")
+        repaired = {}
         for p in people:
             p.page.wait_for_function(
                 "() => window.igym.mesh.links.get(1 - window.igym.mesh.you)?.gen >= 1 && window.igym.mesh.links.get(1 - window.igym.mesh.you).isOpen",
                 timeout=20_000,
             )
+            repaired[p.name] = p.page.evaluate(stats)
         wait_until_done(people)
         states = check_matches(people, server, path, tmp_path, 300, episodes=1)
+    figures = {}
+    for name, state in states.items():
+        summary = state["summaries"][0]
+        during = {
+            k: repaired[name][k] - before[name][k] for k in ("packets_out", "relayed_packets")
+        }
+        figures[name] = {
+            "relayed_share_during_repair": round(
+                during["relayed_packets"] / max(1, during["packets_out"]), 3
+            ),
+            "packets_during_repair": during["packets_out"],
+            "relayed_share_of_episode": round(
+                summary["relayed_packets"] / max(1, summary["packets_out"]), 3
+            ),
+        }
+    report(record_property, "repair of a closed peer connection", figures)
     repairs = states["p0"]["repairs"]
     assert repairs and repairs[0]["how"] == "new_connection", repairs
     assert repairs[0]["rtt_ms"] is not None and repairs[0]["repair_ms"] < 5000  # health-checked

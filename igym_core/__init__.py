@@ -25,17 +25,20 @@ from igym_core.specs import (
 )
 from igym_core.storage.reader import StoreReader
 from igym_core.storage.rows import (
+    DisconnectionRow,
     EpisodeRow,
     EventRow,
     ExclusionRow,
     FocusPeriodRow,
     FrameRow,
+    MatchOutcomeRow,
     MatchRow,
     ParityRow,
     ParticipantRow,
     ProvenanceRow,
     ResponseRow,
     SceneProgressRow,
+    TelemetryRow,
     ValidationRow,
 )
 
@@ -51,6 +54,7 @@ Use it bare (``@hookimpl``) or with pluggy's options: ``@hookimpl(tryfirst=True)
 once, receives their results and returns the hook's result)."""
 
 __all__ = [
+    "DisconnectionRow",
     "EntryContext",
     "EnvironmentSpec",
     "EpisodeRow",
@@ -63,6 +67,7 @@ __all__ = [
     "FrameRow",
     "GameContext",
     "MatchContext",
+    "MatchOutcomeRow",
     "MatchRow",
     "Matchmaker",
     "ParityRow",
@@ -73,6 +78,7 @@ __all__ = [
     "RuleWarning",
     "SceneProgressRow",
     "StoreReader",
+    "TelemetryRow",
     "ValidationRow",
     "WaitingParticipant",
     "__version__",

@@ -478,7 +478,10 @@ class GameScene(Scene):
     (``waiting_timeout_s``), a P2P check in browser mode that must be done within
     ``validation_timeout_s`` (members who sent theirs go back to waiting, silent ones are
     dropped with ``validation_timeout_message``), and a game that the server ends after
-    :attr:`play_timeout_s` (``match_timeout_message``).
+    :attr:`play_timeout_s` (``match_timeout_message``). In a peer-to-peer game, a member whose
+    inputs stop arriving pauses the game for everyone; it ends after ``reconnect_timeout_s``
+    (a member whose page reloads gets ``reload_timeout_s`` to come back and rebuild the
+    episode).
     """
 
     kind: ClassVar[str] = "game"
@@ -516,6 +519,16 @@ class GameScene(Scene):
         default="The connection to your partner was lost. Your data is saved; you can go on.",
         validator=text,
     )
+    reconnect_timeout_message: str = attrs.field(
+        default="Your partner's connection was lost and did not come back in time. Your data is "
+        "saved; you can go on.",
+        validator=text,
+    )
+    #: a partner's inputs stop arriving: the game pauses for everyone and ends after this long
+    reconnect_timeout_s: float = attrs.field(default=5.0)
+    #: a partner's page reloads (or its tab crashed and is reopened): it gets this long to come
+    #: back and rebuild the episode before the game ends
+    reload_timeout_s: float = attrs.field(default=30.0)
     validation_timeout_s: float = attrs.field(default=15.0)
     validation_timeout_message: str = attrs.field(
         default="We could not connect you with your partner in time. You can go on.",
@@ -608,6 +621,12 @@ class GameScene(Scene):
     def _timeout(self, attribute: attrs.Attribute, value: Any) -> None:
         if isinstance(value, bool) or not isinstance(value, int | float) or not 1 <= value <= 86400:
             raise ConfigError(f"{_where(self, attribute)} must be 1..86400 seconds, got {value!r}")
+
+    @reconnect_timeout_s.validator
+    @reload_timeout_s.validator
+    def _reconnect_timeout(self, attribute: attrs.Attribute, value: Any) -> None:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 1 <= value <= 300:
+            raise ConfigError(f"{_where(self, attribute)} must be 1..300 seconds, got {value!r}")
 
     @validation_timeout_s.validator
     def _validation_timeout(self, attribute: attrs.Attribute, value: Any) -> None:

@@ -54,8 +54,11 @@ class Settings:
     ``trusted_proxies`` are addresses of reverse proxies whose ``X-Forwarded-For`` names the
     participant's address. ``store_write_timeout_s`` is how long a write waits for a database
     another program has locked before the page is told to send it again.
-    ``frame_ancestors`` is the CSP source list of the pages allowed to embed the participant
-    page in a frame (``'self'``; e.g. ``'self' https://*.qualtrics.com``; ``'none'``).
+    ``disconnect_grace_s`` is how long a page whose connection dropped may take to come back
+    before it leaves its waiting room or game; ``left_grace_s`` the same for a page that said
+    goodbye (closed, navigated away, reloading). ``frame_ancestors`` is the CSP source list of
+    the pages allowed to embed the participant page in a frame (``'self'``; e.g.
+    ``'self' https://*.qualtrics.com``; ``'none'``).
     """
 
     data_dir: Path = attrs.field(default=Path("igym-data"), converter=Path)
@@ -69,6 +72,9 @@ class Settings:
         factory=lambda: ice_servers_from_env(os.environ), converter=tuple
     )
     disconnect_grace_s: float = attrs.field(default=20.0, validator=_positive)
+    #: a page that said goodbye (its tab closed, or it navigated away or reloaded) has this
+    #: long to say hello again before it counts as gone (a reload takes well under a second)
+    left_grace_s: float = attrs.field(default=1.5, validator=_positive)
     #: the admin console's password as a scrypt hash (``igym admin-password``); by default from
     #: ``IGYM_ADMIN_PASSWORD_HASH`` or ``IGYM_ADMIN_PASSWORD``. None: the console is disabled.
     admin_password_hash: str | None = attrs.field(

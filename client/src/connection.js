@@ -1,5 +1,6 @@
 // The participant's websocket: connects, says hello on every (re)connection, reconnects with
-// exponential backoff and jitter, and keeps a ping going. It knows nothing about scenes.
+// exponential backoff and jitter (at once when the browser says it is back online), and keeps a
+// ping going. It knows nothing about scenes.
 
 /** @typedef {"connecting" | "open" | "reconnecting" | "stopped"} ConnectionState */
 /** @typedef {{state: ConnectionState, attempt: number, delay_ms?: number, reason?: string}} ConnectionStatus */
@@ -32,12 +33,24 @@ export class Connection {
     this.rttMs = null;
     this.pingTimer = 0;
     this.retryTimer = 0;
+    // back online after an outage: no need to wait out the backoff
+    this.onOnline = () => {
+      if (this.stopped || this.socket) return;
+      clearTimeout(this.retryTimer);
+      this.open();
+    };
   }
 
   /** Open the connection (and keep re-opening it until stop()). */
   start() {
     this.stopped = false;
+    globalThis.addEventListener?.("online", this.onOnline);
     this.open();
+  }
+
+  /** Measure the round trip now (the pong sets rttMs); false if the socket is not open. */
+  ping() {
+    return this.send({ type: "ping", t: performance.now() });
   }
 
   /**
@@ -46,6 +59,7 @@ export class Connection {
    */
   stop(reason) {
     this.stopped = true;
+    globalThis.removeEventListener?.("online", this.onOnline);
     clearTimeout(this.retryTimer);
     clearInterval(this.pingTimer);
     this.socket?.close(1000, reason.slice(0, 100));
@@ -84,7 +98,7 @@ export class Connection {
       this.onStatus({ state: "open", attempt: 0 });
       socket.send(JSON.stringify(this.hello()));
       clearInterval(this.pingTimer);
-      this.pingTimer = setInterval(() => this.send({ type: "ping", t: performance.now() }), this.pingIntervalMs);
+      this.pingTimer = setInterval(() => this.ping(), this.pingIntervalMs);
     });
     socket.addEventListener("message", (event) => {
       let message;

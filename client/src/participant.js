@@ -23,6 +23,7 @@ const MULTIPLAYER_MESSAGES = new Set([
   "match_ended",
   "lobby_timeout",
   "parity",
+  "peer_link",
   "server_episode",
   "server_frame",
   "server_game_end",
@@ -104,6 +105,7 @@ function main() {
             // multiplayer: signaling goes out at once (never re-sent), and the websocket's RTT
             signal: (m) => connection.send({ ...m, token: outbox.token, seq: 0 }),
             serverRtt: () => connection.rttMs,
+            pingServer: () => connection.ping(),
             onContinue: (sceneId, responses) => {
               pendingSubmit = outbox.enqueue({ type: "submit", scene_id: sceneId, responses });
             },
@@ -244,6 +246,10 @@ function main() {
     }
     status.showNotice(error.message || `The server reported a problem (${error.code}).`);
   }
+
+  // Going away (tab closed, another page, a reload): say so, so that the server can tell
+  // partners at once instead of waiting for a dropped connection's grace time.
+  window.addEventListener("pagehide", () => connection.send({ type: "bye" }));
 
   document.addEventListener("visibilitychange", () => {
     outbox.enqueue({ type: "event", name: "visibility", data: { state: document.visibilityState } });

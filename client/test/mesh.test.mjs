@@ -171,3 +171,42 @@ test("pings test the data channel only; an end report goes through the server in
     mesh.close();
   }
 });
+
+test("a newer generation replaces the connection and older signals are dropped", () => {
+  const { mesh } = meshFor();
+  const first = mesh.links.get(1);
+  assert.equal(first.gen, 0);
+  mesh.resetLink(1, 1);
+  const second = mesh.links.get(1);
+  assert.notEqual(second, first);
+  assert.equal(second.gen, 1);
+  assert.equal(first.pc.connectionState, "closed");
+  mesh.resetLink(1, 1); // the same generation again: nothing changes
+  assert.equal(mesh.links.get(1), second);
+  let got = null;
+  second.signal = (data) => {
+    got = data;
+  };
+  mesh.signal({ sender: mesh.match.members[1].peer, data: { gen: 0, candidate: {} } });
+  assert.equal(got, null, "a signal of the old connection is stale");
+  mesh.signal({ sender: mesh.match.members[1].peer, data: { gen: 1, candidate: { c: 1 } } });
+  assert.deepEqual(got, { gen: 1, candidate: { c: 1 } });
+  mesh.signal({ sender: mesh.match.members[1].peer, data: { gen: 2, candidate: {} } });
+  assert.equal(mesh.links.get(1).gen, 2, "a newer signal makes the newer connection");
+  mesh.close();
+});
+
+test("ready and go also go through the server, even over a healthy channel", async () => {
+  const { mesh, link, relayed } = meshFor();
+  try {
+    mesh.relayEnabled = true;
+    link.heardAt = performance.now(); // a healthy channel: packets would not be relayed
+    const start = mesh.agreeStart(0, 3000, 1000);
+    mesh.control(1, { t: "ready", episode: 0 });
+    const startAt = await start;
+    assert.ok(startAt > performance.now() + 2000);
+    assert.deepEqual(relayed.map((r) => r.controls[0].t), ["ready", "go"]);
+  } finally {
+    mesh.close();
+  }
+});

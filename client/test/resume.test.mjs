@@ -39,3 +39,13 @@ test("a gap in the recording or a closed partial episode cannot be played on", (
   const cut = resumePlan(scene([{ episode: 0, status: "partial", reason: "superseded" }]), []);
   assert.match(cut.problem, /episode 1 was cut short \(superseded\)/);
 });
+
+test("a multiplayer scene keeps the whole canonical record of the queued frames", () => {
+  const progress = [{ episode: 0, status: "interrupted", frames: 1 }];
+  const record = (f) => ({ ...frame(f), rewards: { a: 1 }, terminated: false, truncated: false, infos: {}, state_hash: null, t: { tick: 5 } });
+  const plan = resumePlan({ ...scene(progress, { episode: 0, frames: [frame(0)] }), multiplayer: {} }, [
+    { type: "frames", episode: 0, records: [record(1)] },
+  ]);
+  const { t: _t, ...expected } = record(1);
+  assert.deepEqual(plan.replay[1], expected);
+});

@@ -3,8 +3,10 @@
 Every match runs each peer's own game, rollback session and clock, connected only through a
 deterministic simulated network. Unless fixed by options, every match draws its own conditions
 from the seed: per-direction latency, jitter, loss, duplication, reordering, junk packets,
-outages, input delays, clock drift, focus-loss periods and short freezes; simulated players press
-random keys or follow the environment's scripted policy. Prints one summary line; exits 1 if any
+outages, input delays, clock drift, focus-loss periods and short freezes, a peer offline for
+seconds (the game pauses for everyone and resumes) and a page reload (the peer rebuilds the
+episode from its uploaded records and rejoins); simulated players press random keys or follow
+the environment's scripted policy. Prints one summary line; exits 1 if any
 match lost parity (canonical logs not byte-identical, a hash mismatch, a missing frame, or a
 match that never finished).
 """
@@ -67,6 +69,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     net.add_argument(
         "--outages", type=float, help="chance of a 0.1-1.5 s outage per direction (0.2)"
     )
+    net.add_argument(
+        "--offline",
+        type=float,
+        help="chance that one peer goes offline for 1-3 s, long enough to pause (0.15)",
+    )
+    net.add_argument(
+        "--reloads",
+        type=float,
+        help="chance that one peer reloads its page mid-episode and rebuilds it (0.1)",
+    )
     net.add_argument("--input-delay", type=int, help="input delay, frames (drawn 0..3)")
     net.add_argument("--max-prediction", type=int, default=8, help="prediction window (8)")
     net.add_argument("--hash-interval", type=int, default=30, help="frames between hashes (30)")
@@ -99,6 +111,10 @@ def _ranges(args: argparse.Namespace) -> NetworkRanges:
             fixed[name] = (value, value)
     if args.outages is not None:
         fixed["outage_chance"] = args.outages
+    if args.offline is not None:
+        fixed["offline_chance"] = args.offline
+    if args.reloads is not None:
+        fixed["reload_chance"] = args.reloads
     if args.input_delay is not None:
         fixed["input_delay"] = (args.input_delay, args.input_delay)
     if args.inputs == "random":
@@ -121,7 +137,7 @@ def _check_args(args: argparse.Namespace) -> None:
         raise CommandError("--peers must be at least 2")
     if args.frames < 1 or args.fps <= 0:
         raise CommandError("--frames and --fps must be positive")
-    for name in ("loss", "duplicate", "reorder", "junk"):
+    for name in ("loss", "duplicate", "reorder", "junk", "outages", "offline", "reloads"):
         value = getattr(args, name)
         if value is not None and not 0.0 <= value <= 1.0:
             raise CommandError(f"--{name} must be within 0..1")
@@ -226,7 +242,8 @@ def handle(args: argparse.Namespace) -> int:
         f"{totals['parity']} with identical canonical logs and hashes, "
         f"{totals['desyncs']} desyncs, {totals['rollbacks']} rollbacks "
         f"(max depth {totals['max_rollback_depth']}, {totals['frames_replayed']} frames "
-        f"replayed), {totals['stalls']} stalls, {totals['timeouts']} timeouts; "
+        f"replayed), {totals['stalls']} stalls, {totals['pauses']} pauses, "
+        f"{totals['reloads']} reloads rebuilt, {totals['timeouts']} timeouts; "
         f"{per_minute:.0f} matches/min on {jobs} process(es)"
     )
     if failed:
@@ -257,6 +274,7 @@ def handle(args: argparse.Namespace) -> int:
                             "frames": list(r.frames),
                             "desyncs": r.desyncs,
                             "timed_out": r.timed_out,
+                            "rebuild_failed": r.rebuild_failed,
                         }
                         for r in failed
                     ],

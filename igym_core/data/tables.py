@@ -29,6 +29,8 @@ TABLES = (
     "parity",
     "exclusions",
     "focus_periods",
+    "disconnections",
+    "telemetry",
 )
 
 

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from igym_core.runtime.game import Policy, RollbackGame, StepOutcome
-from igym_core.runtime.record import CanonicalLog, FrameRecord, SpeculativeMeta
+from igym_core.runtime.input_queue import PeerInput
+from igym_core.runtime.record import CanonicalLog, FrameRecord, RecordError, SpeculativeMeta
 from igym_core.runtime.rollback import (
     AdvanceFrame,
     Event,
@@ -113,6 +114,78 @@ class GameHost:
         self._last_focus: bool | None = None
         self.events_seen: list[Event] = []
 
+    # ------------------------------------------------------------------ after a reload
+
+    def restore(self, records: Sequence[FrameRecord]) -> None:
+        """Rebuild an episode this peer played before its page was reloaded, from its settled
+        ``records`` (frames ``0, 1, …``; ``state_hash`` where one was taken): the game is
+        stepped again with the recorded actions, AI seats acting as they did, and every
+        outcome must be what was recorded (:class:`RecordError` otherwise: the game is not
+        deterministic, or the records are not this episode's). The records become the first
+        rows of the canonical log and the session rejoins the match from the next frame
+        (:meth:`RollbackSession.restore`). When the records already end the episode, the log
+        is complete and the session is not used."""
+        game = self.game
+        log = self.canonical
+        if len(log) or self.session.current_frame:
+            raise RecordError("restore() needs a fresh host")
+        log.initial_hash = game.state_hash().hex()
+        for expected, record in enumerate(records):
+            if record.frame != expected:
+                raise RecordError(f"the records must be frames 0, 1, …; got {record.frame}")
+            if log.end_frame is not None:
+                raise RecordError(f"frame {record.frame} comes after the episode's end")
+            actions = []
+            for agent, (peer, pos) in enumerate(self._slots):
+                if peer is None:
+                    action = int(self.policies[pos].act(game.observe(pos)))
+                    if action != record.actions[agent]:
+                        raise RecordError(
+                            f"replaying frame {expected}: AI seat {agent} acts {action}, but "
+                            f"{record.actions[agent]} was recorded (not deterministic)"
+                        )
+                    actions.append(action)
+                else:
+                    actions.append(int(record.actions[agent]))
+            outcome: StepOutcome = game.step(actions)
+            digest = game.state_hash().hex() if record.state_hash is not None else None
+            replayed = (outcome.rewards, outcome.terminated, outcome.truncated, digest)
+            if replayed != (record.rewards, record.terminated, record.truncated, record.state_hash):
+                raise RecordError(
+                    f"replaying frame {expected} gives {replayed}, not what was recorded"
+                )
+            log.append(
+                FrameRecord(
+                    expected,
+                    tuple(actions),
+                    tuple(record.focused),
+                    outcome.rewards,
+                    outcome.terminated,
+                    outcome.truncated,
+                    outcome.infos,
+                    digest,
+                )
+            )
+            end = self.session.end_frame
+            if outcome.terminated or outcome.truncated or (end is not None and expected + 1 >= end):
+                if digest is None:
+                    digest = game.state_hash().hex()
+                log.finish(expected + 1, digest)
+        if log.end_frame is not None:
+            return
+        seats = self.seats
+        inputs = [
+            [
+                PeerInput(
+                    tuple(r.actions[i] for i in seats.seats_of(p)),
+                    bool(r.focused[seats.seats_of(p)[0]]),
+                )
+                for r in records
+            ]
+            for p in range(self.session.config.num_peers)
+        ]
+        self.session.restore(inputs)
+
     # ------------------------------------------------------------------ per tick
 
     def tick(self, now_ms: float, actions: Sequence[int], focused: bool = True) -> list[Event]:
@@ -135,11 +208,13 @@ class GameHost:
         return self._drain()
 
     def idle(self, now_ms: float) -> list[Event]:
-        """A tick without advancing (waiting on a time-sync recommendation, or after the end):
-        network and any pending rollback only."""
+        """A tick without advancing (waiting on a time-sync recommendation, paused, or after the
+        end): network and any pending rollback only."""
         session = self.session
         session.receive(now_ms)
-        if session.end_frame is not None and session.current_frame >= session.end_frame:
+        if session.paused or (
+            session.end_frame is not None and session.current_frame >= session.end_frame
+        ):
             self.execute(session.advance_frame())
             self.flush()
         session.send(now_ms)

@@ -8,6 +8,12 @@ episode gets its own :class:`~igym_core.runtime.rollback.RollbackSession` over a
 :class:`~igym_core.runtime.host.GameHost`; AI seats are computed by every peer from the
 (rolled-back) state, so they are identical everywhere.
 
+After a reload, :meth:`NetPlay.resume` rebuilds the episode from the frames the page had
+recorded and rejoins the match (the partners echo the inputs it lost; see
+:mod:`~igym_core.runtime.rollback`); while any peer is away the game is paused for everyone
+(``paused`` in every tick's result), and a pause longer than the scene's reconnect timeout ends
+the episode (``disconnected``).
+
 The worker makes ONE call per tick, :meth:`NetPlay.tick`: the time, the local action and focus,
 and the packets the main thread received from the data channels go in; the packets to send, the
 render of the newest (speculative) state, the HUD, the newly settled frame records (the
@@ -30,10 +36,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from igym_core.runtime import wire
+from igym_core.runtime.clock import FrameClock
 from igym_core.runtime.game import EnvGame, Policy, RollbackGame, as_game, load_callable
 from igym_core.runtime.host import GameHost, SeatPlan
 from igym_core.runtime.play import PlayError, flatten_infos
-from igym_core.runtime.record import FrameRecord
+from igym_core.runtime.record import FrameRecord, RecordError
 from igym_core.runtime.rollback import (
     DesyncDetected,
     Disconnected,
@@ -41,6 +48,8 @@ from igym_core.runtime.rollback import (
     Event,
     NetworkInterrupted,
     NetworkResumed,
+    Paused,
+    Resumed,
     RollbackSession,
     SessionConfig,
     WaitRecommendation,
@@ -49,9 +58,9 @@ from igym_core.runtime.transport import BufferTransport
 
 __all__ = ["NetPlay", "event_as_dict", "record_as_dict"]
 
-DISCONNECT_AFTER_MS = 20_000.0
-"""A partner silent this long is gone (the server's default disconnect grace is as long): a lossy
-data channel's congestion control can hold packets back for several seconds."""
+RECONNECT_TIMEOUT_MS = 5_000.0
+"""How long the game stays paused for a partner that went away before it ends (the scene's
+``reconnect_timeout_s`` overrides it)."""
 
 LINGER_MS = 15_000.0
 """After the local peer agreed on an episode's end, keep answering until every other peer reports
@@ -106,6 +115,15 @@ def event_as_dict(event: Event) -> dict[str, Any]:
         return {"type": "interrupted", "peer": event.peer, "silent_ms": round(event.silent_ms, 1)}
     if isinstance(event, NetworkResumed):
         return {"type": "resumed", "peer": event.peer}
+    if isinstance(event, Paused):
+        return {"type": "paused", "frame": event.frame, "waiting_for": list(event.waiting_for)}
+    if isinstance(event, Resumed):
+        return {
+            "type": "unpaused",
+            "frame": event.frame,
+            "confirmed": event.confirmed,
+            "paused_ms": round(event.paused_ms, 1),
+        }
     if isinstance(event, Disconnected):
         return {"type": "disconnected", "peer": event.peer, "last_frame": event.last_frame}
     if isinstance(event, DesyncDetected):
@@ -131,7 +149,6 @@ class NetPlay:
         match: Mapping[str, Any],
         max_catch_up: int = 4,
         linger_ms: float = LINGER_MS,
-        disconnect_after_ms: float = DISCONNECT_AFTER_MS,
     ) -> None:
         env = scene["env"]
         multiplayer = scene.get("multiplayer")
@@ -148,7 +165,10 @@ class NetPlay:
         self.hash_interval = int(multiplayer.get("hash_interval", 30))
         self.max_catch_up = max(1, int(max_catch_up))
         self.linger_ms = float(linger_ms)
-        self.disconnect_after_ms = float(disconnect_after_ms)
+        timeout_s = multiplayer.get("reconnect_timeout_s")
+        self.reconnect_timeout_ms = (
+            RECONNECT_TIMEOUT_MS if timeout_s is None else float(timeout_s) * 1000.0
+        )
         self.seats: dict[str, Mapping[str, Any]] = dict(scene["seats"])
         if set(self.seats) != set(self.agent_ids):
             raise PlayError(f"seats {sorted(self.seats)} must cover {list(self.agent_ids)}")
@@ -188,15 +208,79 @@ class NetPlay:
         self.done = True
         self.disconnected: int | None = None
         self._sent = 0
-        self._t0: float | None = None
-        self._waited = 0
+        self.clock = FrameClock(1000.0 / self.fps)
         self._agreed_at: float | None = None
+        self._end_packet: bytes | None = None
 
     # ------------------------------------------------------------------ episodes
 
     def start(self, episode: int, seed: int | None = None) -> dict[str, Any]:
         """Set up ``episode`` (seed from the match unless given); returns the first frame to
         draw. The clock starts with the first :meth:`tick`."""
+        self._new_episode(episode, seed)
+        return {"render": self.render(), "hud": self.hud()}
+
+    def resume(
+        self, episode: int, frames: Sequence[Mapping[str, Any]], seed: int | None = None
+    ) -> dict[str, Any]:
+        """Go on with ``episode`` after the page was reloaded: ``frames`` are the settled
+        records it had recorded (the server's format, frames ``0, 1, …``: what the server
+        stored and what the outbox still held). They are replayed (and must come out as
+        recorded: :class:`PlayError` otherwise) and the session rejoins the match from the
+        next frame; it plays on once the partners have echoed the inputs it lost.
+
+        Returns the frame to draw, the HUD, ``resumed_at`` (frames replayed) and ``done``: the
+        records already end the episode (then :meth:`farewell` is this peer's end report)."""
+        host = self._new_episode(episode, seed)
+        rows = [self._record(r, i) for i, r in enumerate(frames)]
+        last = rows[-1] if rows else None
+        if last is not None and (last.terminated or last.truncated or len(rows) >= self.max_steps):
+            self.done = True
+            self.score = sum(r.rewards[i] for r in rows for i in self.plan.seats_of(self.local))
+            self._sent = len(rows)
+            digest = last.state_hash
+            if digest is None:
+                raise PlayError("the last recorded frame has no state hash")
+            episode_id = host.session.config.episode & wire.MAX_EPISODE
+            end = wire.EpisodeEnd(self.local, episode_id, len(rows), bytes.fromhex(digest), True)
+            self._end_packet = wire.encode(end)
+            return {"render": [], "hud": self.hud(), "resumed_at": len(rows), "done": True}
+        try:
+            host.restore(rows)
+        except RecordError as exc:
+            raise PlayError(f"the recorded frames cannot be played again: {exc}") from None
+        for row, stored in zip(host.canonical.rows, frames, strict=True):
+            if flatten_infos(row.infos) != dict(stored.get("infos") or {}):
+                raise PlayError(f"replaying frame {row.frame}: its infos are not the recorded ones")
+        self._sent = len(rows)
+        local = self.plan.seats_of(self.local)
+        self.score = sum(row.rewards[i] for row in rows for i in local)
+        return {"render": self.render(), "hud": self.hud(), "resumed_at": len(rows), "done": False}
+
+    def hold(self, peer: int, seconds: float, now_ms: float) -> None:
+        """The server says member ``peer`` is coming back (its page reloads): keep the game
+        paused for it up to ``seconds`` from ``now_ms`` instead of the reconnect timeout."""
+        self._require().session.hold(int(peer), float(now_ms) + float(seconds) * 1000.0)
+
+    def _record(self, stored: Mapping[str, Any], expected: int) -> FrameRecord:
+        """A stored frame (the server's format) as a canonical row, for :meth:`resume`."""
+        if int(stored.get("frame", -1)) != expected:
+            raise PlayError(f"the frames to resume must be 0, 1, …; got {stored.get('frame')}")
+        try:
+            actions = tuple(int(stored["actions"][a]) for a in self.agent_ids)
+            rewards = tuple(float(stored["rewards"][a]) for a in self.agent_ids)
+            focused = tuple(stored["focused"].get(a) for a in self.agent_ids)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise PlayError(f"frame {expected} to resume is incomplete ({exc!r})") from None
+        truncated = bool(stored.get("truncated"))
+        if expected + 1 >= self.max_steps:
+            truncated = False  # the last frame's flag is the page's, not the env's
+        return FrameRecord(
+            expected, actions, focused, rewards, bool(stored.get("terminated")), truncated,
+            None, stored.get("state_hash"),
+        )  # fmt: skip
+
+    def _new_episode(self, episode: int, seed: int | None) -> GameHost:
         if seed is None:
             if not 0 <= episode < len(self.seeds):
                 raise PlayError(f"the match has no seed for episode {episode}")
@@ -229,7 +313,7 @@ class NetPlay:
             frame_ms=1000.0 / self.fps,
             action_count=self.action_count,
             episode=episode,
-            disconnect_after_ms=self.disconnect_after_ms,
+            reconnect_timeout_ms=self.reconnect_timeout_ms,
         )
         self.transport = BufferTransport()
         self.host = GameHost(RollbackSession(config, self.transport), game, self.plan, policies)
@@ -238,10 +322,10 @@ class NetPlay:
         self.done = False
         self.disconnected = None
         self._sent = 0
-        self._t0 = None
-        self._waited = 0
+        self.clock = FrameClock(1000.0 / self.fps)
         self._agreed_at = None
-        return {"render": self.render(), "hud": self.hud()}
+        self._end_packet = None
+        return self.host
 
     # ------------------------------------------------------------------ the tick
 
@@ -257,15 +341,13 @@ class NetPlay:
         host = self._require()
         session = host.session
         self.transport.deliver(packets_in)
-        if self._t0 is None:
-            self._t0 = now_ms
         stats = session.stats
         rollbacks, replayed, stalls = stats.rollbacks, stats.frames_replayed, stats.stalls
         depth = 0
         inputs: list[int] = []
         events: list[Event] = []
-        target = int((now_ms - self._t0) * self.fps / 1000.0) + 1 - self._waited
-        if self.done or session.finished or session.current_frame >= target:
+        target = self.clock.target(now_ms)
+        if self.done or session.finished or session.paused or session.current_frame >= target:
             events.extend(host.idle(now_ms))
         else:
             actions = self._local_actions(action, focused)
@@ -285,7 +367,9 @@ class NetPlay:
         out_events = []
         for event in events:
             if isinstance(event, WaitRecommendation):
-                self._waited += event.frames
+                self.clock.wait(event.frames)
+            elif isinstance(event, Resumed):  # go on from here, at normal speed
+                self.clock.restart(now_ms, session.peer_frame())
             elif isinstance(event, Disconnected) and self.disconnected is None:
                 self.disconnected = event.peer
             elif isinstance(event, EpisodeAgreed):
@@ -307,14 +391,21 @@ class NetPlay:
             "rollback_depth": depth,
             "replayed": stats.frames_replayed - replayed,
             "stalled": stats.stalls != stalls,
+            "paused": session.paused,
+            "rejoining": session.rejoining,
+            "rtt_ms": {str(p): round(v, 2) for p, v in stats.rtt_ms.items()},
         }
 
     def tick_json(self, text: str) -> str:
         """:meth:`tick` with JSON in and out, packets as ``[peer, base64]`` pairs.
 
-        In: ``{"now": ms, "action": int|null, "focused": bool, "packets": [[peer, b64], ...]}``.
+        In: ``{"now": ms, "action": int|null, "focused": bool, "packets": [[peer, b64], ...],
+        "holds": [[peer, seconds], ...]}`` (holds: the server said these members come back; see
+        :meth:`hold`).
         """
         args = json.loads(text)
+        for peer, seconds in args.get("holds") or ():
+            self.hold(int(peer), float(seconds), float(args["now"]))
         packets = [(int(p), base64.b64decode(d)) for p, d in args.get("packets") or ()]
         out = self.tick(
             float(args["now"]), args.get("action"), bool(args.get("focused", True)), packets
@@ -364,6 +455,8 @@ class NetPlay:
         episode-end packet (the same bytes for every other peer). The page hands it on with the
         next episode's "ready", so that a partner still waiting for the end hears it even if
         every copy sent during the linger was lost; ``None`` before agreement."""
+        if self._end_packet is not None:  # resumed after the end (see resume())
+            return self._end_packet
         session = self._require().session
         if not session.agreed or session.final_hash is None or session.end_frame is None:
             return None
@@ -418,6 +511,9 @@ class NetPlay:
             "max_rollback_depth": stats.max_rollback_depth,
             "frames_replayed": stats.frames_replayed,
             "stalls": stats.stalls,
+            "pauses": stats.pauses,
+            "paused_ms": round(stats.paused_ms),
+            "disconnected_peer": self.disconnected,
             "wait_frames": stats.wait_frames,
             "hash_checks": stats.hash_checks,
             "desyncs": stats.desyncs,

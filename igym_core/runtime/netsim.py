@@ -114,6 +114,15 @@ class SimNetwork:
         times = [box[0][0] for box in self._inbox if box]
         return min(times) if times else None
 
+    def drop_inbox(self, peer: int) -> int:
+        """Lose every packet still on its way to ``peer`` (its page went away); returns how
+        many."""
+        box = self._inbox[peer]
+        dropped = len(box)
+        box.clear()
+        self.stats.lost += dropped
+        return dropped
+
     def _send(self, src: int, dst: int, data: bytes) -> None:
         if dst == src or not 0 <= dst < self.num_peers:
             raise ValueError(f"peer {src} cannot send to {dst}")

@@ -11,8 +11,8 @@ The session never owns the game, a clock or a socket. Each tick its host:
 3. calls :meth:`~RollbackSession.send` to put the local inputs, acks, hash reports and pings on
    the wire;
 4. drains :meth:`~RollbackSession.events` (values, not callbacks): :class:`WaitRecommendation`,
-   :class:`NetworkInterrupted`, :class:`NetworkResumed`, :class:`Disconnected`,
-   :class:`DesyncDetected`, :class:`EpisodeAgreed`.
+   :class:`NetworkInterrupted`, :class:`NetworkResumed`, :class:`Paused`, :class:`Resumed`,
+   :class:`Disconnected`, :class:`DesyncDetected`, :class:`EpisodeAgreed`.
 
 Frames are numbered from 0. The input of frame ``f`` is applied when the game steps from state
 ``f`` to state ``f + 1``; a snapshot "of frame ``f``" is the state before that step. The local
@@ -32,6 +32,23 @@ with every peer and reports a mismatch as :class:`DesyncDetected`. When ``max_fr
 set with :meth:`~RollbackSession.finish_at`) is settled, the peers exchange
 :class:`~igym_core.runtime.wire.EpisodeEnd` packets and :class:`EpisodeAgreed` is emitted once
 all agree on the end frame and the final hash.
+
+Pause and resume: when a peer's inputs stop arriving — nothing at all from it for
+``pause_after_ms`` (its data channel and relay are silent), or the session stalled that long
+waiting for its inputs (it paused itself, or a one-way outage) — the session pauses
+(:class:`Paused`): it simulates nothing new, but keeps sending, acknowledging and answering, so
+that every input sent during the outage is exchanged. It resumes (:class:`Resumed`) once every
+peer is heard, holds every input the others sent, has acknowledged ours and could advance; every
+peer pauses and resumes the same way, so the confirmed inputs (and the canonical log) are those
+of an uninterrupted game. Paused past ``reconnect_timeout_ms`` (or a :meth:`~RollbackSession.hold`
+the host was told about) gives :class:`Disconnected`.
+
+Rejoin after a reload: a page that lost its session rebuilds the episode from its settled records
+(:meth:`RollbackSession.restore`); the new session starts paused and asks every peer
+(:class:`~igym_core.runtime.wire.Rejoin`) for the inputs it lost — the others' since its last
+record, and its own that reached them (:class:`~igym_core.runtime.wire.Echo`), which it must
+play again exactly as they were. Inputs that never left the old page are nobody's: the new page
+plays idle for those frames it cannot fill.
 """
 
 from __future__ import annotations
@@ -42,6 +59,7 @@ from collections.abc import Sequence
 from igym_core.runtime import wire
 from igym_core.runtime.focus import FocusLease
 from igym_core.runtime.input_queue import InputQueue, PeerInput
+from igym_core.runtime.pausing import Pausing
 from igym_core.runtime.session_types import (
     FUTURE_LIMIT,
     AdvanceFrame,
@@ -53,8 +71,10 @@ from igym_core.runtime.session_types import (
     LoadState,
     NetworkInterrupted,
     NetworkResumed,
+    Paused,
     RemotePeer,
     Request,
+    Resumed,
     SaveState,
     SessionConfig,
     SessionError,
@@ -74,7 +94,9 @@ __all__ = [
     "LoadState",
     "NetworkInterrupted",
     "NetworkResumed",
+    "Paused",
     "Request",
+    "Resumed",
     "RollbackSession",
     "SaveState",
     "SessionConfig",
@@ -86,9 +108,10 @@ __all__ = [
 ]
 
 
-class RollbackSession(FocusLease):
+class RollbackSession(FocusLease, Pausing):
     """One peer's rollback session for one episode. See the module docstring for the protocol;
-    focus loss (leases) is :mod:`igym_core.runtime.focus`."""
+    focus loss (leases) is :mod:`igym_core.runtime.focus`, pausing and rebuilding
+    :mod:`igym_core.runtime.pausing`."""
 
     def __init__(self, config: SessionConfig, transport: Transport) -> None:
         self.config = config
@@ -125,6 +148,14 @@ class RollbackSession(FocusLease):
         self._local_advantages: deque[int] = deque(maxlen=config.time_sync_window)
         self._now_ms = 0.0
         self._init_focus()
+        #: whether the session is paused (see the module docstring)
+        self.paused = False
+        self._paused_since = 0.0
+        self._blocked_since: float | None = None
+        #: the peer whose silence ended the game (a :class:`Disconnected` was emitted)
+        self.disconnected_peer: int | None = None
+        self._rejoining = False
+        self._first_save = 0
         local_queue = self.queues[self.local]
         for f in range(config.input_delay):
             local_queue.add(f, local_queue.default)
@@ -165,9 +196,12 @@ class RollbackSession(FocusLease):
         self._synthesize()  # leased peers' idle inputs: a wrong prediction is replayed below
         if not self._started:
             self._started = True
-            cell = ring[0]
-            cell.frame = 0
-            requests.append(SaveState(0, cell, True))
+            first = self._first_save
+            cell = ring[first % size]
+            cell.frame = first
+            end = self.end_frame
+            want = first == 0 or first % cfg.hash_interval == 0 or first == end
+            requests.append(SaveState(first, cell, want))
         current = self.current_frame
         first_wrong = self._first_wrong
         if first_wrong is not None and first_wrong < current:
@@ -189,9 +223,14 @@ class RollbackSession(FocusLease):
         end = self.end_frame
         if end is not None and current >= end:
             pass  # the episode is fully simulated; only rollbacks remain to be done
+        elif self.paused:
+            pass  # nothing new until every peer is back (see _update_pause)
         elif current - self._remote_confirmed() > cfg.max_prediction:
             self.stats.stalls += 1
+            if self._blocked_since is None:
+                self._blocked_since = self._now_ms
         else:
+            self._blocked_since = None
             if pending is None:
                 raise SessionError("advance_frame() needs add_local_input() first")
             frame = current + cfg.input_delay
@@ -257,6 +296,7 @@ class RollbackSession(FocusLease):
                 self.stats.malformed_packets += 1
         self._check_liveness(now_ms)
         self._collect_hashes()
+        self._update_pause(now_ms)
 
     def handle_packet(self, sender: int, data: bytes, now_ms: float | None = None) -> None:
         """Apply one received packet. Raises :class:`~igym_core.runtime.wire.WireError` — and
@@ -289,6 +329,10 @@ class RollbackSession(FocusLease):
             self._check_end()
         elif isinstance(packet, wire.Focus):
             self._on_focus(sender, packet)
+        elif isinstance(packet, wire.Rejoin):
+            self._on_rejoin(remote, packet)
+        elif isinstance(packet, wire.Echo):
+            self._on_echo(remote, packet)
         remote.last_heard_ms = now_ms
         if remote.interrupted:
             remote.interrupted = False
@@ -306,6 +350,20 @@ class RollbackSession(FocusLease):
         seats = cfg.seats_per_peer[self.local]
         local_adv = self._local_advantage_raw()
         for peer, remote in self.remotes.items():
+            if self._rejoining:  # ask for what was lost; nothing else makes sense yet
+                self._send(
+                    peer,
+                    wire.Rejoin(
+                        self.local, episode, last_local + 1, self.queues[peer].last_confirmed
+                    ),
+                )
+                if (
+                    remote.last_ping_ms is None
+                    or now_ms - remote.last_ping_ms >= cfg.ping_interval_ms
+                ):
+                    remote.last_ping_ms = now_ms
+                    self._send(peer, wire.Ping(self.local, episode, now_ms))
+                continue
             start = remote.acked_by_remote + 1
             stop = min(last_local + 1, start + cfg.max_inputs_per_packet)
             inputs = tuple(local_queue.confirmed_range(start, stop))
@@ -388,7 +446,7 @@ class RollbackSession(FocusLease):
         last = packet.start_frame + len(packet.inputs) - 1
         if last > self.current_frame + FUTURE_LIMIT:
             raise wire.WireError(f"input for frame {last} is implausibly far in the future")
-        if packet.ack_frame > self.queues[self.local].last_confirmed:
+        if packet.ack_frame > self.queues[self.local].last_confirmed and not self._rejoining:
             raise wire.WireError(
                 f"peer {sender} acknowledges input {packet.ack_frame} that was never sent"
             )
@@ -412,6 +470,8 @@ class RollbackSession(FocusLease):
         last = packet.start_frame + len(packet.inputs) - 1
         if last > remote.inputs_sent:
             remote.inputs_sent = last
+        if packet.inputs and last > remote.advertised_last:
+            remote.advertised_last = last
         queue = self.queues[sender]
         frame = packet.start_frame
         for value in packet.inputs:
@@ -539,9 +599,6 @@ class RollbackSession(FocusLease):
             if silent >= cfg.interrupt_after_ms and not remote.interrupted:
                 remote.interrupted = True
                 self._events.append(NetworkInterrupted(peer, silent))
-            if silent >= cfg.disconnect_after_ms and not remote.disconnected:
-                remote.disconnected = True
-                self._events.append(Disconnected(peer, self.queues[peer].last_confirmed))
 
     def _local_advantage_raw(self) -> dict[int, int]:
         """Per remote: how many frames the remote is ahead of us (negative: we are ahead)."""

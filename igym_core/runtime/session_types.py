@@ -56,7 +56,8 @@ class SessionConfig:
     episode: int = 0
     ping_interval_ms: float = 250.0
     interrupt_after_ms: float = 500.0
-    disconnect_after_ms: float = 10000.0
+    pause_after_ms: float = 500.0
+    reconnect_timeout_ms: float = 5000.0
     time_sync_window: int = 40
     time_sync_min_frames: int = 2
     time_sync_interval: int = 30
@@ -87,6 +88,8 @@ class SessionConfig:
             raise ValueError(f"max_inputs_per_packet must be 1..{wire.MAX_INPUTS}")
         if self.frame_ms <= 0:
             raise ValueError("frame_ms must be > 0")
+        if self.pause_after_ms <= 0 or self.reconnect_timeout_ms <= 0:
+            raise ValueError("pause_after_ms and reconnect_timeout_ms must be > 0")
 
 
 class StateCell:
@@ -174,8 +177,33 @@ class NetworkResumed:
 
 
 @dataclass(frozen=True, slots=True)
+class Paused:
+    """The game stopped at ``frame`` for every peer: ``waiting_for`` went silent (nothing on any
+    path for ``pause_after_ms``), stopped sending inputs (it paused itself), or is rebuilding
+    after a reload. The session simulates nothing new until :class:`Resumed`; show "waiting for
+    your partner" with the time left (``reconnect_timeout_ms``)."""
+
+    frame: int
+    waiting_for: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Resumed:
+    """Play goes on after :class:`Paused`: every peer is heard again and every input sent during
+    the pause has been exchanged; ``confirmed`` is the last frame whose inputs every peer had
+    when the session resumed, ``paused_ms`` how long it stood still. The host should restart its
+    clock at the present frame (no fast-forward through the pause)."""
+
+    frame: int
+    confirmed: int
+    paused_ms: float
+
+
+@dataclass(frozen=True, slots=True)
 class Disconnected:
-    """Nothing arrived from ``peer`` for ``disconnect_after_ms``: the host should end the game."""
+    """The session stayed paused for ``reconnect_timeout_ms`` (or past a :meth:`hold`) waiting
+    for ``peer``: the host should end the game. ``last_frame`` is the peer's last confirmed
+    input."""
 
     peer: int
     last_frame: int
@@ -205,6 +233,8 @@ Event = (
     WaitRecommendation
     | NetworkInterrupted
     | NetworkResumed
+    | Paused
+    | Resumed
     | Disconnected
     | DesyncDetected
     | EpisodeAgreed
@@ -232,6 +262,8 @@ class SessionStats:
     max_rollback_depth: int = 0
     rollback_depths: dict[int, int] = field(default_factory=dict)
     stalls: int = 0
+    pauses: int = 0
+    paused_ms: float = 0.0
     wait_recommendations: int = 0
     wait_frames: int = 0
     packets_sent: int = 0
@@ -256,6 +288,8 @@ class SessionStats:
             "max_rollback_depth": self.max_rollback_depth,
             "rollback_depths": {str(k): v for k, v in sorted(self.rollback_depths.items())},
             "stalls": self.stalls,
+            "pauses": self.pauses,
+            "paused_ms": round(self.paused_ms, 1),
             "wait_recommendations": self.wait_recommendations,
             "wait_frames": self.wait_frames,
             "packets_sent": self.packets_sent,
@@ -278,11 +312,14 @@ class RemotePeer:
     __slots__ = (
         "acked_by_remote",
         "adv_samples",
+        "advertised_last",
         "disconnected",
+        "echo_last",
         "end",
         "hash_acked_by_remote",
         "hash_received",
         "hashes",
+        "hold_until_ms",
         "inputs_sent",
         "interrupted",
         "last_heard_ms",
@@ -294,6 +331,9 @@ class RemotePeer:
 
     def __init__(self, window: int) -> None:
         self.acked_by_remote = -1  # my inputs the remote holds: every frame <= this
+        self.advertised_last = -1  # the remote's own inputs run to here in what it sent
+        self.echo_last: int | None = None  # after a rejoin: my inputs it holds (its echo)
+        self.hold_until_ms = 0.0  # do not give up waiting for it before this time
         self.hash_acked_by_remote = -1  # my hash reports the remote holds: every frame <= this
         # The remote's hash reports I hold: every frame <= this. A hash packet carries all of its
         # sender's reports above the ack it knew, so the highest frame received is gap-free.

@@ -5,28 +5,36 @@
 throttled tab does), and the peers talk only through a :class:`SimNetwork`. Simulated humans
 press random keys (held for a while, as people do) or follow a scripted policy on their own
 speculative view, go idle and unfocused during focus-loss periods, and AI seats are computed by
-every peer. The match is over when every peer's canonical log is complete and all peers agreed
-on the end; the verdict compares the canonical logs byte for byte.
+every peer. A peer may go offline for seconds (every packet to and from it is lost: the game
+pauses for everyone and resumes) or reload its page: it is gone for a while, its last settled
+records never reached the server, and a new page rebuilds the episode from the records that
+did and rejoins (its partners were told it is coming back, as the server does). The match is
+over when every peer's canonical log is complete and all peers agreed on the end; the verdict
+compares the canonical logs byte for byte.
 
 :func:`random_setup` draws varied conditions (latency, jitter, loss, duplication, reordering,
-junk packets, outages, asymmetric links, input delays, clock drift, focus loss, freezes) from a
-seed; everything is deterministic given the seed.
+junk packets, outages, asymmetric links, input delays, clock drift, focus loss, freezes,
+offline periods, reloads) from a seed; everything is deterministic given the seed.
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from igym_core.runtime.clock import FrameClock
 from igym_core.runtime.game import Policy, RollbackGame
 from igym_core.runtime.host import GameHost, SeatPlan
 from igym_core.runtime.netsim import LinkConditions, SimNetwork
-from igym_core.runtime.record import CanonicalLog, first_difference
+from igym_core.runtime.record import CanonicalLog, FrameRecord, RecordError, first_difference
 from igym_core.runtime.rollback import (
     DesyncDetected,
+    Disconnected,
     NetworkInterrupted,
+    Paused,
+    Resumed,
     RollbackSession,
     SessionConfig,
     WaitRecommendation,
@@ -47,6 +55,11 @@ GameFactory = Callable[[int], RollbackGame]
 PolicyFactory = Callable[[int, int], Policy]
 """``factory(agent_index, seed)`` → a policy for that seat."""
 
+HELLO_MS = 300.0
+"""A reloaded page says hello to the server this long after it went away; the server then tells
+its partners it is coming back (they keep waiting up to :data:`RELOAD_HOLD_MS`)."""
+RELOAD_HOLD_MS = 30_000.0
+
 
 @dataclass(frozen=True, slots=True)
 class PeerSetup:
@@ -54,9 +67,12 @@ class PeerSetup:
 
     ``inputs`` is ``"random"`` (held random keys), ``"scripted"`` (the scripted policy on the
     peer's own view, with a little noise) or ``"idle"``. ``clock_rate`` > 1 ticks faster than
-    nominal. ``focus_loss`` and ``freezes`` are ``(start_ms, end_ms)`` windows of virtual time:
-    unfocused means idle inputs flagged unfocused while the clock keeps running; frozen means
-    no ticks at all (then catching up, up to ``max_catch_up`` frames per tick).
+    nominal. ``focus_loss``, ``freezes``, ``offline`` and ``reloads`` are ``(start_ms, end_ms)``
+    windows of virtual time: unfocused means idle inputs flagged unfocused while the clock keeps
+    running; frozen means no ticks at all (then catching up, up to ``max_catch_up`` frames per
+    tick); offline means every packet to and from the peer is lost; a reload means the page is
+    gone (no ticks, its packets lost) and at ``end_ms`` a new page rebuilds the episode from its
+    records but the last ``lost_records`` (never uploaded) and rejoins.
     """
 
     input_delay: int = 2
@@ -65,6 +81,9 @@ class PeerSetup:
     inputs: str = "random"
     focus_loss: tuple[tuple[float, float], ...] = ()
     freezes: tuple[tuple[float, float], ...] = ()
+    offline: tuple[tuple[float, float], ...] = ()
+    reloads: tuple[tuple[float, float], ...] = ()
+    lost_records: int = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +101,7 @@ class MatchSetup:
     action_count: int = 7
     default_action: int = 6
     timeout_factor: float = 6.0
+    reconnect_timeout_ms: float = 5000.0
 
     def __post_init__(self) -> None:
         if len(self.peers) < 2:
@@ -102,6 +122,8 @@ class MatchSetup:
                     "inputs": p.inputs,
                     "focus_loss": len(p.focus_loss),
                     "freezes": len(p.freezes),
+                    "offline": [list(w) for w in p.offline],
+                    "reloads": [list(w) for w in p.reloads],
                 }
                 for p in self.peers
             ],
@@ -144,9 +166,16 @@ class MatchResult:
     wait_recommendations: int
     interruptions: int
     virtual_ms: float
+    pauses: int = 0
+    paused_ms: float = 0.0
+    reloads: int = 0
+    #: a reloaded peer's records did not replay as they were recorded
+    rebuild_failed: bool = False
     rollback_depths: dict[int, int] = field(default_factory=dict)
     logs: dict[int, CanonicalLog] = field(repr=False, default_factory=dict)
     telemetry: dict[int, dict[str, Any]] = field(repr=False, default_factory=dict)
+    #: per peer, when it paused, resumed or gave up: ``(virtual ms, event)`` (with the logs)
+    pause_log: dict[int, list[tuple[float, Any]]] = field(repr=False, default_factory=dict)
 
 
 class _Inputs:
@@ -207,11 +236,16 @@ def run_match(
     network = SimNetwork(n, seed=rng.getrandbits(32))
     for a, b, conditions in setup.links:
         network.set_link(a, b, conditions)
+    for p, peer in enumerate(setup.peers):  # offline: every link to and from the peer is down
+        for q in range(n):
+            for a, b in ((p, q), (q, p)):
+                if a != b and peer.offline:
+                    link = network.link(a, b)
+                    network.set_link(a, b, replace(link, outages=link.outages + peer.offline))
     game_seed = rng.getrandbits(31)
     seats_per_peer = seats.seats_per_peer(n)
-    hosts: list[GameHost] = []
-    sources: list[_Inputs] = []
-    for p, peer in enumerate(setup.peers):
+
+    def make_host(p: int) -> GameHost:
         config = SessionConfig(
             num_peers=n,
             local_peer=p,
@@ -219,12 +253,13 @@ def run_match(
             default_actions=tuple(
                 tuple(setup.default_action for _ in range(k)) for k in seats_per_peer
             ),
-            input_delay=peer.input_delay,
+            input_delay=setup.peers[p].input_delay,
             max_prediction=setup.max_prediction,
             max_frames=setup.max_frames,
             hash_interval=setup.hash_interval,
             frame_ms=setup.frame_ms,
             action_count=setup.action_count,
+            reconnect_timeout_ms=setup.reconnect_timeout_ms,
         )
         session = RollbackSession(config, network.endpoint(p))
         policies = {}
@@ -232,7 +267,11 @@ def run_match(
             if ai_policy is None:
                 raise ValueError("the seat plan has AI seats but no ai_policy was given")
             policies = {i: ai_policy(i, game_seed) for i in seats.ai_seats}
-        hosts.append(GameHost(session, make_game(game_seed), seats, policies))
+        return GameHost(session, make_game(game_seed), seats, policies)
+
+    hosts = [make_host(p) for p in range(n)]
+    sources: list[_Inputs] = []
+    for p, peer in enumerate(setup.peers):
         own = seats.seats_of(p)
         scripted = None
         if scripted_policy is not None and peer.inputs == "scripted":
@@ -250,16 +289,22 @@ def run_match(
 
     periods = [setup.frame_ms / peer.clock_rate for peer in setup.peers]
     next_tick = [peer.start_ms for peer in setup.peers]
-    waited = [0] * n  # frames each peer gave up following wait recommendations
+    clocks = [FrameClock(period) for period in periods]
+    reloads = [list(peer.reloads) for peer in setup.peers]
+    gone: dict[int, list[FrameRecord]] = {}  # reloading peers: the records their server has
+    retired: list[GameHost] = []  # the hosts of pages that were reloaded
+    pause_log: dict[int, list[tuple[float, Any]]] = {p: [] for p in range(n)}
     desync_events = 0
     interruptions = 0
     # virtual time after which an unfinished match counts as lost
     deadline = (
         max(p.start_ms for p in setup.peers)
         + setup.max_frames * setup.frame_ms * setup.timeout_factor
+        + sum(b - a for peer in setup.peers for a, b in (*peer.reloads, *peer.offline))
         + 10_000.0
     )
     timed_out = False
+    rebuild_failed = False
     while True:
         p = min(range(n), key=next_tick.__getitem__)
         t = next_tick[p]
@@ -271,12 +316,34 @@ def run_match(
         peer = setup.peers[p]
         if peer.freezes and any(a <= t < b for a, b in peer.freezes):
             continue
+        if reloads[p] and t >= reloads[p][0][0]:
+            start, back = reloads[p][0]
+            if p not in gone:
+                if hosts[p].finished:  # nothing left to rebuild
+                    reloads[p].pop(0)
+                    continue
+                rows = hosts[p].canonical.rows
+                gone[p] = rows[: max(0, len(rows) - peer.lost_records)]
+                for q, other in enumerate(hosts):  # the server tells them it is coming back
+                    if q != p:
+                        other.session.hold(p, start + HELLO_MS + RELOAD_HOLD_MS)
+            if t < back:
+                continue
+            reloads[p].pop(0)
+            network.drop_inbox(p)  # what came while the page was gone is lost with it
+            retired.append(hosts[p])
+            hosts[p] = make_host(p)
+            clocks[p] = FrameClock(periods[p])
+            try:
+                hosts[p].restore(gone.pop(p))
+            except RecordError:  # the records do not replay: the game is not deterministic
+                rebuild_failed = True
+                break
         host = hosts[p]
         session = host.session
-        # (the epsilon: t is a sum of periods, and its rounding must not skip a frame)
-        target = int((t - peer.start_ms) / periods[p] + 1e-6) + 1 - waited[p]
+        target = clocks[p].target(t)
         events: list[Any] = []
-        if session.finished or session.current_frame >= target:
+        if session.finished or session.paused or session.current_frame >= target:
             events = host.idle(t)
         else:
             source = sources[p]
@@ -288,18 +355,23 @@ def run_match(
                     session.stats.stalls != stalls
                     or session.current_frame >= target
                     or session.finished
+                    or session.paused
                 ):
                     break
         for event in events:
+            if isinstance(event, Paused | Resumed | Disconnected):
+                pause_log[p].append((t, event))
             if isinstance(event, WaitRecommendation):
-                waited[p] += event.frames
+                clocks[p].wait(event.frames)
+            elif isinstance(event, Resumed):
+                clocks[p].restart(t, session.peer_frame())
             elif isinstance(event, DesyncDetected):
                 desync_events += 1
             elif isinstance(event, NetworkInterrupted):
                 interruptions += 1
         if observe is not None:
             observe(p, t, session)
-        if all(h.finished for h in hosts):
+        if all(h.finished or h.session.disconnected_peer is not None for h in hosts):
             break
 
     logs = {p: h.canonical for p, h in enumerate(hosts)}
@@ -307,11 +379,12 @@ def run_match(
     identical = all(b == blobs[0] for b in blobs[1:])
     finished = all(h.finished for h in hosts)
     frames = tuple(len(log) for log in logs.values())
-    desyncs = sum(h.session.stats.desyncs for h in hosts)
-    hash_checks = sum(h.session.stats.hash_checks for h in hosts)
-    stats = [h.session.stats for h in hosts]
+    stats = [h.session.stats for h in (*hosts, *retired)]
+    desyncs = sum(s.desyncs for s in stats)
+    hash_checks = sum(s.hash_checks for s in stats)
     parity = (
         finished
+        and not rebuild_failed
         and identical
         and desyncs == 0
         and desync_events == 0
@@ -335,9 +408,14 @@ def run_match(
         wait_recommendations=sum(s.wait_recommendations for s in stats),
         interruptions=interruptions,
         virtual_ms=network.now,
+        pauses=sum(s.pauses for s in stats),
+        paused_ms=sum(s.paused_ms for s in stats),
+        reloads=len(retired),
+        rebuild_failed=rebuild_failed,
         rollback_depths=_merge_depths(s.rollback_depths for s in stats),
         logs=logs if keep_logs else {},
         telemetry={p: h.telemetry() for p, h in enumerate(hosts)} if keep_logs else {},
+        pause_log=pause_log if keep_logs else {},
     )
 
 
@@ -361,6 +439,10 @@ class NetworkRanges:
     focus_loss_chance: float = 0.3
     freeze_chance: float = 0.1
     scripted_share: float = 0.5
+    offline_chance: float = 0.15
+    offline_ms: tuple[float, float] = (1000.0, 3000.0)
+    reload_chance: float = 0.1
+    reload_ms: tuple[float, float] = (800.0, 3000.0)
 
 
 def random_setup(
@@ -420,6 +502,18 @@ def random_setup(
                     ),
                 )
             )
+    # at most one peer goes offline for seconds, and at most one reloads (less than a
+    # reconnect timeout, and its partners are told it comes back)
+    if rng.random() < r.offline_chance:
+        who = rng.randrange(num_peers)
+        start = rng.uniform(0.1, 0.8) * duration
+        window = ((start, start + span(r.offline_ms)),)
+        peers[who] = replace(peers[who], offline=window)
+    if rng.random() < r.reload_chance:
+        who = rng.randrange(num_peers)
+        start = rng.uniform(0.05, 0.9) * duration
+        window = ((start, start + span(r.reload_ms)),)
+        peers[who] = replace(peers[who], reloads=window, lost_records=rng.randint(0, 20))
     fields: dict[str, Any] = {
         "peers": tuple(peers),
         "links": tuple(links),
@@ -452,5 +546,7 @@ def summarize(results: list[MatchResult]) -> Mapping[str, Any]:
         "max_rollback_depth": max((r.max_rollback_depth for r in results), default=0),
         "frames_replayed": sum(r.frames_replayed for r in results),
         "stalls": sum(r.stalls for r in results),
+        "pauses": sum(r.pauses for r in results),
+        "reloads": sum(r.reloads for r in results),
         "timeouts": sum(r.timed_out for r in results),
     }

@@ -40,6 +40,17 @@ sender's own inputs from ``away_from`` on are its idle default until it is back,
 receiver's lease as the sender has fixed it::
 
     away_from i32 (-1: not away), flags u8 (bit 0: asks to come back), lease_end i32 (-1: none)
+``KIND_REJOIN`` (:class:`Rejoin`) — the sender's page was reloaded and rebuilt the episode from
+its records; it asks the receiver for the inputs it lost::
+
+    own_from   i32  the first of the sender's own inputs it no longer holds
+    your_last  i32  the receiver's inputs the sender holds: every frame <= your_last (-1: none)
+
+``KIND_ECHO`` (:class:`Echo`) — the answer to a rejoin: the rejoining peer's own inputs as the
+sender holds them, so that it plays them again exactly::
+
+    owner u8, last i32 (the highest of the owner's inputs the sender holds, -1: none),
+    start_frame i32, count u16, seats u8, width u8, count x (flags u8, seats x action)
 
 :func:`decode` checks every field and the exact length; any malformed packet raises
 :class:`WireError` and nothing else happens. Decoding is pure: it touches no session state.
@@ -55,18 +66,21 @@ from igym_core.runtime.hashing import HASH_SIZE
 from igym_core.runtime.input_queue import PeerInput
 
 __all__ = [
+    "KIND_ECHO",
     "KIND_EPISODE_END",
     "KIND_FOCUS",
     "KIND_HASH",
     "KIND_INPUT",
     "KIND_PING",
     "KIND_PONG",
+    "KIND_REJOIN",
     "MAGIC",
     "MAX_HASHES",
     "MAX_INPUTS",
     "MAX_PEERS",
     "MAX_SEATS",
     "WIRE_VERSION",
+    "Echo",
     "EpisodeEnd",
     "Focus",
     "HashPacket",
@@ -74,6 +88,7 @@ __all__ = [
     "Packet",
     "Ping",
     "Pong",
+    "Rejoin",
     "WireError",
     "decode",
     "encode",
@@ -87,6 +102,8 @@ KIND_PING = 3
 KIND_PONG = 4
 KIND_EPISODE_END = 5
 KIND_FOCUS = 8
+KIND_REJOIN = 6
+KIND_ECHO = 7
 
 MAX_PEERS = 255
 """Peer indices are 0..254 (one byte)."""
@@ -101,11 +118,15 @@ MAX_FRAME = 0x7FFFFFFF
 
 _HEADER = struct.Struct(">2sBBBBH")
 _INPUT_HEAD = struct.Struct(">ihiiiHBB")
+_INPUT_PREFIX = struct.Struct(">ihii")
 _HASH_ITEM = struct.Struct(f">i{HASH_SIZE}s")
 _F64 = struct.Struct(">d")
 _END = struct.Struct(f">i{HASH_SIZE}sB")
 _U8 = struct.Struct(">B")
 _FOCUS = struct.Struct(">iBi")
+_REJOIN = struct.Struct(">ii")
+_RUN_HEAD = struct.Struct(">iHBB")
+_ECHO_HEAD = struct.Struct(">Bi")
 
 
 class WireError(ValueError):
@@ -179,7 +200,35 @@ class Focus:
     lease_end: int
 
 
-Packet = InputPacket | HashPacket | Ping | Pong | EpisodeEnd | Focus
+@dataclass(frozen=True, slots=True)
+class Rejoin:
+    """The sender rebuilt the episode after a reload: it holds its own inputs up to
+    ``own_from - 1`` and the receiver's up to ``your_last``; it asks for the rest."""
+
+    sender: int
+    episode: int
+    own_from: int
+    your_last: int
+
+
+@dataclass(frozen=True, slots=True)
+class Echo:
+    """Peer ``owner``'s inputs as the sender holds them: frames ``start_frame`` onwards, and
+    ``last``, the highest of them the sender holds (``-1``: none)."""
+
+    sender: int
+    episode: int
+    owner: int
+    last: int
+    start_frame: int
+    seats: int
+    inputs: tuple[PeerInput, ...]
+
+
+Packet = InputPacket | HashPacket | Ping | Pong | EpisodeEnd | Focus | Rejoin | Echo
+
+
+
 
 
 def _check_header(sender: int, episode: int) -> None:
@@ -236,28 +285,54 @@ def encode(packet: Packet) -> bytes:
         return _HEADER.pack(
             MAGIC, WIRE_VERSION, KIND_FOCUS, packet.sender, 0, packet.episode
         ) + _FOCUS.pack(packet.away_from, 1 if packet.back else 0, packet.lease_end)
+    if isinstance(packet, Rejoin):
+        _frame_ok(packet.own_from, "own_from", 0)
+        _frame_ok(packet.your_last, "your_last")
+        return _HEADER.pack(
+            MAGIC, WIRE_VERSION, KIND_REJOIN, packet.sender, 0, packet.episode
+        ) + _REJOIN.pack(packet.own_from, packet.your_last)
+    if isinstance(packet, Echo):
+        if not 0 <= packet.owner < MAX_PEERS:
+            raise WireError(f"owner {packet.owner} is outside 0..{MAX_PEERS - 1}")
+        _frame_ok(packet.last, "last")
+        head = _HEADER.pack(MAGIC, WIRE_VERSION, KIND_ECHO, packet.sender, 0, packet.episode)
+        return (
+            head
+            + _ECHO_HEAD.pack(packet.owner, packet.last)
+            + _encode_run(packet.start_frame, packet.seats, packet.inputs)
+        )
     raise WireError(f"cannot encode {type(packet).__name__}")
 
 
 def _encode_input(p: InputPacket) -> bytes:
-    count = len(p.inputs)
-    if count > MAX_INPUTS:
-        raise WireError(f"{count} inputs; at most {MAX_INPUTS} fit in one packet")
-    if not 1 <= p.seats <= MAX_SEATS:
-        raise WireError(f"seats {p.seats} is outside 1..{MAX_SEATS}")
     _frame_ok(p.frame, "frame", 0)
     _frame_ok(p.ack_frame, "ack_frame")
     _frame_ok(p.hash_ack, "hash_ack")
-    _frame_ok(p.start_frame, "start_frame", 0)
-    if p.start_frame + count - 1 > MAX_FRAME:
-        raise WireError("input frames run past the largest frame number")
     advantage = max(-32768, min(32767, int(p.advantage)))
+    head = _HEADER.pack(MAGIC, WIRE_VERSION, KIND_INPUT, p.sender, 0, p.episode)
+    return (
+        head
+        + _INPUT_PREFIX.pack(p.frame, advantage, p.ack_frame, p.hash_ack)
+        + _encode_run(p.start_frame, p.seats, p.inputs)
+    )
+
+
+def _encode_run(start_frame: int, seats: int, inputs: tuple[PeerInput, ...]) -> bytes:
+    """A run of inputs from ``start_frame`` on: start, count, seats, width, then each input."""
+    count = len(inputs)
+    if count > MAX_INPUTS:
+        raise WireError(f"{count} inputs; at most {MAX_INPUTS} fit in one packet")
+    if not 1 <= seats <= MAX_SEATS:
+        raise WireError(f"seats {seats} is outside 1..{MAX_SEATS}")
+    _frame_ok(start_frame, "start_frame", 0)
+    if start_frame + count - 1 > MAX_FRAME:
+        raise WireError("input frames run past the largest frame number")
     values: list[int] = []
     widest = 0
-    for item in p.inputs:
+    for item in inputs:
         actions = item[0]
-        if len(actions) != p.seats:
-            raise WireError(f"an input has {len(actions)} actions; the packet says {p.seats}")
+        if len(actions) != seats:
+            raise WireError(f"an input has {len(actions)} actions; the packet says {seats}")
         values.append(1 if item[1] else 0)
         values.extend(actions)
         for a in actions:
@@ -268,11 +343,9 @@ def _encode_input(p: InputPacket) -> bytes:
     if widest > 0xFFFFFFFF:
         raise WireError(f"action {widest} does not fit in 32 bits")
     width = 2 if widest <= 0xFFFF else 4
-    head = _HEADER.pack(MAGIC, WIRE_VERSION, KIND_INPUT, p.sender, 0, p.episode)
-    body = _INPUT_HEAD.pack(
-        p.frame, advantage, p.ack_frame, p.hash_ack, p.start_frame, count, p.seats, width
-    )
-    return head + body + _inputs_struct(count, p.seats, width).pack(*values)
+    return _RUN_HEAD.pack(start_frame, count, seats, width) + _inputs_struct(
+        count, seats, width
+    ).pack(*values)
 
 
 def decode(data: bytes | bytearray | memoryview) -> Packet:
@@ -333,6 +406,21 @@ def decode(data: bytes | bytearray | memoryview) -> Packet:
         if flags & ~1:
             raise WireError(f"focus flags {flags:#x} set reserved bits")
         return Focus(sender, episode, away_from, bool(flags & 1), lease_end)
+    if kind == KIND_REJOIN:
+        _expect(len(body), _REJOIN.size, "rejoin packet")
+        own_from, your_last = _REJOIN.unpack_from(body, 0)
+        _frame_ok(own_from, "own_from", 0)
+        _frame_ok(your_last, "your_last")
+        return Rejoin(sender, episode, own_from, your_last)
+    if kind == KIND_ECHO:
+        if len(body) < _ECHO_HEAD.size:
+            raise WireError(f"echo packet body is {len(body)} bytes; too short")
+        owner, last = _ECHO_HEAD.unpack_from(body, 0)
+        if owner >= MAX_PEERS:
+            raise WireError(f"owner {owner} is outside 0..{MAX_PEERS - 1}")
+        _frame_ok(last, "last")
+        start, seats, inputs = _decode_run(body[_ECHO_HEAD.size :], "echo packet")
+        return Echo(sender, episode, owner, last, start, seats, inputs)
     raise WireError(f"unknown packet kind {kind}")
 
 
@@ -346,21 +434,30 @@ def _decode_input(sender: int, episode: int, body: memoryview) -> InputPacket:
         raise WireError(
             f"input packet body is {len(body)} bytes; its header needs {_INPUT_HEAD.size}"
         )
-    frame, advantage, ack, hash_ack, start, count, seats, width = _INPUT_HEAD.unpack_from(body, 0)
+    frame, advantage, ack, hash_ack = _INPUT_PREFIX.unpack_from(body, 0)
     _frame_ok(frame, "frame", 0)
     _frame_ok(ack, "ack_frame")
     _frame_ok(hash_ack, "hash_ack")
+    start, seats, inputs = _decode_run(body[_INPUT_PREFIX.size :], "input packet")
+    return InputPacket(sender, episode, frame, advantage, ack, hash_ack, start, seats, inputs)
+
+
+def _decode_run(body: memoryview, what: str) -> tuple[int, int, tuple[PeerInput, ...]]:
+    """``(start_frame, seats, inputs)`` of a run of inputs (see :func:`_encode_run`)."""
+    if len(body) < _RUN_HEAD.size:
+        raise WireError(f"{what} body is too short for its run of inputs")
+    start, count, seats, width = _RUN_HEAD.unpack_from(body, 0)
     _frame_ok(start, "start_frame", 0)
     if count > MAX_INPUTS:
-        raise WireError(f"input packet claims {count} inputs; at most {MAX_INPUTS}")
+        raise WireError(f"{what} claims {count} inputs; at most {MAX_INPUTS}")
     if not 1 <= seats <= MAX_SEATS:
-        raise WireError(f"input packet claims {seats} seats; must be 1..{MAX_SEATS}")
+        raise WireError(f"{what} claims {seats} seats; must be 1..{MAX_SEATS}")
     if width not in (2, 4):
         raise WireError(f"action width {width}; must be 2 or 4 bytes")
     if start + count - 1 > MAX_FRAME:
         raise WireError("input frames run past the largest frame number")
-    _expect(len(body), _INPUT_HEAD.size + count * (1 + seats * width), "input packet")
-    values = _inputs_struct(count, seats, width).unpack_from(body, _INPUT_HEAD.size)
+    _expect(len(body), _RUN_HEAD.size + count * (1 + seats * width), what)
+    values = _inputs_struct(count, seats, width).unpack_from(body, _RUN_HEAD.size)
     inputs = []
     step = seats + 1
     for i in range(0, count * step, step):
@@ -368,6 +465,4 @@ def _decode_input(sender: int, episode: int, body: memoryview) -> InputPacket:
         if flags & ~1:
             raise WireError(f"input flags {flags:#x} set reserved bits")
         inputs.append(PeerInput(tuple(values[i + 1 : i + step]), flags == 1))
-    return InputPacket(
-        sender, episode, frame, advantage, ack, hash_ack, start, seats, tuple(inputs)
-    )
+    return start, seats, tuple(inputs)

@@ -80,7 +80,7 @@ def create_app(
     )
     provenance.record(store, experiment, plugins, time.time())  # what produces the data
     bundles = Bundles()
-    games = GameService(store, plugins, bundles, experiment.id)
+    games = GameService(store, plugins, bundles, experiment.id, limits=settings.limits)
     study = StudyGate.load(store)
     rules = RuleBook(experiment, plugins)  # checked by check_plugins: builds
     exclusions = Exclusions(experiment, store, plugins)
@@ -102,6 +102,9 @@ def create_app(
         settings.assignment_log(experiment.id),
         settings.ice_servers,
         disconnect_grace_s=settings.disconnect_grace_s,
+        left_grace_s=settings.left_grace_s,
+        last_heard=participants.last_heard,
+        max_pause_reports=settings.limits.pause_reports,
     )
     participants.lobby = lobby
     exclusions.participants = participants
@@ -155,7 +158,8 @@ def create_app(
 
     @app.before_serving
     async def start_timers() -> None:
-        timers.append(asyncio.ensure_future(_every(1.0, lobby.expire)))
+        # four times a second: a closed tab is announced to its partners within left_grace_s
+        timers.append(asyncio.ensure_future(_every(0.25, lobby.expire)))
         timers.append(asyncio.ensure_future(_every_async(TICK_S, participants.monitoring.tick)))
         if rules.entry:
             await asyncio.to_thread(browser.warm_up)

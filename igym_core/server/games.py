@@ -7,6 +7,8 @@ scene, hands out episode seeds, and stores frame records exactly once each.
 from __future__ import annotations
 
 import asyncio
+import math
+import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -14,11 +16,24 @@ from typing import Any
 from igym_core.config import GameScene
 from igym_core.envcheck import scene_kwargs
 from igym_core.plugins import PluginManager
+from igym_core.server.limits import Limits
 from igym_core.server.packages import Bundles
-from igym_core.server.protocol import Ack, EpisodeEnd, EpisodeStart, Frames, ProtocolError
+from igym_core.server.protocol import (
+    Ack,
+    EpisodeEnd,
+    EpisodeStart,
+    Frames,
+    ProtocolError,
+    Telemetry,
+)
 from igym_core.storage.store import Store, StoreBusy, StoreError
 
 MAX_RECORDS_PER_CHUNK = 1000
+#: what a reloaded page replays of each stored frame (single player; peer to peer)
+RESUME_KEYS = ("frame", "actions", "focused")
+RESUME_KEYS_P2P = (
+    *RESUME_KEYS, "rewards", "terminated", "truncated", "infos", "state_hash",
+)  # fmt: skip
 #: an env's infos per frame: most keys, longest key, longest text value
 MAX_INFO_KEYS = 64
 MAX_INFO_KEY_CHARS = 64
@@ -26,6 +41,11 @@ MAX_INFO_TEXT_CHARS = 1000
 #: a frame's latency timestamps (``t``): most keys, longest key
 MAX_TIMESTAMPS = 12
 MAX_TIMESTAMP_KEY_CHARS = 16
+#: a telemetry metric's name; a text value (e.g. ``host``, ``srflx``, ``relay``)
+_METRIC = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+MAX_TELEMETRY_TEXT = 24
+#: a telemetry sample's time may be this far from the server's clock (a page's clock is off)
+MAX_CLOCK_SKEW_S = 86_400.0
 
 
 async def _nothing(*args: Any) -> None:
@@ -40,7 +60,11 @@ class GameService:
         bundles: Bundles,
         experiment_id: str,
         clock: Callable[[], float] = time.time,
+        limits: Limits | None = None,
     ) -> None:
+        self.limits = limits or Limits()
+        #: telemetry samples stored per (participant, scene, episode), once counted
+        self._telemetry_counts: dict[tuple[str, str, int], int] = {}
         self.store = store
         self.plugins = plugins
         self.bundles = bundles
@@ -143,6 +167,8 @@ class GameService:
                     "hash_interval": scene.hash_interval,
                     "show_waiting_count": scene.show_waiting_count,
                     "max_p2p_rtt_ms": scene.max_p2p_rtt_ms,
+                    "reconnect_timeout_s": scene.reconnect_timeout_s,
+                    "reload_timeout_s": scene.reload_timeout_s,
                 }
                 if scene.multiplayer and not scene.server_mode
                 else None
@@ -164,9 +190,11 @@ class GameService:
         self, scene: GameScene, progress: list[dict[str, Any]], participant_id: str
     ) -> dict[str, Any] | None:
         """Where a reloaded page goes on: the first episode still open (``playing`` or
-        ``interrupted``) with the frames stored for it (``frame``, ``actions``, ``focused``),
-        which the page replays before it plays on. None when no episode is open."""
-        if scene.matched:
+        ``interrupted``) with the frames stored for it, which the page replays before it plays
+        on (``frame``, ``actions``, ``focused``; in a peer-to-peer scene the whole canonical
+        record, which the rebuilt game must reproduce). None when no episode is open, and in
+        server-mode scenes (the server plays those)."""
+        if scene.server_mode:
             return None
         open_ = next((e for e in progress if e["status"] in ("playing", "interrupted")), None)
         if open_ is None:
@@ -174,12 +202,10 @@ class GameService:
         rows = await asyncio.to_thread(
             self.store.frame_rows, participant_id, scene.id, open_["episode"]
         )
+        keys = RESUME_KEYS_P2P if scene.multiplayer else RESUME_KEYS
         return {
             "episode": open_["episode"],
-            "frames": [
-                {"frame": r["frame"], "actions": r["actions"], "focused": r["focused"]}
-                for r in rows
-            ],
+            "frames": [{k: r[k] for k in keys if k in r} for r in rows],
         }
 
     # -- recording ------------------------------------------------------------------------------
@@ -286,6 +312,53 @@ class GameService:
         )
         return [Ack(message.seq)]
 
+    async def telemetry(
+        self, scene: GameScene, participant_id: str, message: Telemetry
+    ) -> list[Ack]:
+        """Store a chunk of latency telemetry within the episode's budget (checked before
+        anything is written); a chunk sent again is stored once."""
+        self._check_episode(scene, message.episode, message.seq)
+        limits = self.limits
+        samples = message.samples
+        if len(samples) > limits.telemetry_per_chunk:
+            raise ProtocolError(
+                "too_large",
+                f"{len(samples)} telemetry samples in one message (at most "
+                f"{limits.telemetry_per_chunk:g})",
+                message.seq,
+            )
+        now = self.clock()
+        metrics = set()
+        for t, metric, value in samples:
+            problem = _sample_problem(t, metric, value, now)
+            if problem:
+                raise ProtocolError("invalid", f"telemetry sample: {problem}", message.seq)
+            metrics.add(metric)
+        if len(metrics) > limits.telemetry_metrics:
+            raise ProtocolError(
+                "invalid",
+                f"{len(metrics)} telemetry metrics (at most {limits.telemetry_metrics:g})",
+                message.seq,
+            )
+        key = (participant_id, scene.id, message.episode)
+        count = self._telemetry_counts.get(key)
+        if count is None:
+            count = await asyncio.to_thread(self.store.telemetry_count, *key)
+        fresh = len(samples)
+        if count + fresh > limits.telemetry_per_episode:  # near the budget: a chunk sent again?
+            fresh -= await asyncio.to_thread(self.store.telemetry_known, *key, samples)
+        if count + fresh > limits.telemetry_per_episode:
+            self._telemetry_counts[key] = count
+            raise ProtocolError(
+                "telemetry_budget",
+                f"episode {message.episode} already has {count} telemetry samples; at most "
+                f"{limits.telemetry_per_episode:g} are kept",
+                message.seq,
+            )
+        added = await self.store.add_telemetry(*key, [tuple(s) for s in samples])
+        self._telemetry_counts[key] = count + added
+        return [Ack(message.seq)]
+
     async def interrupted(self, participant_id: str) -> None:
         """The page went away: episodes still playing become ``interrupted`` until it is back."""
         self.store.interrupt_episodes(participant_id, self.clock())
@@ -318,6 +391,18 @@ def _record_problem(record: Any, agents: set[str]) -> str | None:
         return f"t holds at most {MAX_TIMESTAMPS} timestamps with short names"
     if isinstance(record.focused, dict) and not set(record.focused) <= agents:
         return f"focused names agents that are not {sorted(agents)}"
+    return None
+
+
+def _sample_problem(t: float, metric: str, value: float | str | None, now: float) -> str | None:
+    if not math.isfinite(t) or abs(t - now) > MAX_CLOCK_SKEW_S:
+        return f"time {t!r} is not a Unix time near the server's"
+    if not _METRIC.match(metric):
+        return f"metric {metric[:40]!r} must be 1-40 lowercase letters, digits or _"
+    if isinstance(value, str) and len(value) > MAX_TELEMETRY_TEXT:
+        return f"the text value of {metric!r} is longer than {MAX_TELEMETRY_TEXT} characters"
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"the value of {metric!r} is not a finite number"
     return None
 
 

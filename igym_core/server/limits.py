@@ -50,6 +50,11 @@ class Limits:
     - ``signal_bytes``: the largest WebRTC signal (as JSON); ``signals_per_s`` /
       ``signal_burst``: signal rate per member of a match.
     - ``attribute_keys`` / ``attribute_chars``: what a page may report for matchmaking.
+    - ``telemetry_per_chunk``: latency-telemetry samples in one message; ``telemetry_per_episode``:
+      samples stored per episode (an hour of play at 1 Hz has about 40,000);
+      ``telemetry_metrics``: distinct metric names per episode.
+    - ``pause_reports``: pause reports per member and match (a flapping link cannot make the
+      server record without end).
 
     Screening and monitoring (see :mod:`igym_core.server.screening`):
 
@@ -95,6 +100,10 @@ class Limits:
     ping_timeout_s: float = _field(5.0)
     screening_timeout_s: float = _field(20.0)
     focus_periods: int = _field(500)
+    telemetry_per_chunk: int = _field(600)
+    telemetry_per_episode: int = _field(60_000)
+    telemetry_metrics: int = _field(24)
+    pause_reports: int = _field(200)
     connections_per_s: float = _field(20.0)
     connection_burst: float = _field(30.0)
     new_participants_per_min: float = _field(300.0)

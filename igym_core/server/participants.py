@@ -34,6 +34,7 @@ from igym_core.server.monitoring import Monitoring
 from igym_core.server.pinger import Pinger
 from igym_core.server.protocol import (
     Ack,
+    Bye,
     EpisodeEnd,
     EpisodeStart,
     Error,
@@ -47,11 +48,13 @@ from igym_core.server.protocol import (
     LobbyLeave,
     Monitor,
     Outgoing,
+    PauseReport,
     Ping,
     Pong,
     Probe,
     ProbePong,
     ProtocolError,
+    Reconnect,
     Relay,
     SceneMessage,
     Screen,
@@ -62,6 +65,7 @@ from igym_core.server.protocol import (
     ServerReady,
     Signal,
     Submit,
+    Telemetry,
     Welcome,
 )
 from igym_core.server.screening import check_report, screened_record
@@ -98,6 +102,10 @@ class Connection:
     token_hash: str | None = None
     replaced: bool = False
     bad_messages: int = 0
+    #: when the page last sent a message (the service's clock)
+    heard_at: float | None = None
+    #: the page said goodbye (Bye) before its socket closed
+    said_bye: bool = False
     #: the participant's scene, as this connection last saw it (hello, submit)
     scene_index: int | None = None
     #: the server's round trips to this page
@@ -174,11 +182,15 @@ class ParticipantService:
     # -- entry point ----------------------------------------------------------------------------
 
     async def handle(self, conn: Connection, message: Incoming) -> list[Outgoing]:
+        conn.heard_at = self.clock()
         if isinstance(message, Ping):
             return [Pong(message.t)]
         if isinstance(message, ProbePong):
             if conn.pinger is not None:
                 conn.pinger.pong(message.id)
+            return []
+        if isinstance(message, Bye):
+            conn.said_bye = True
             return []
         if conn.replaced:
             raise ProtocolError(
@@ -209,7 +221,9 @@ class ParticipantService:
             return await self._submit(conn, message)
         if isinstance(message, Event):
             return await self._event(conn, message)
-        if isinstance(message, LobbyJoin | LobbyLeave | Signal | Relay | Probe):
+        if isinstance(
+            message, LobbyJoin | LobbyLeave | Signal | Relay | Probe | PauseReport | Reconnect
+        ):
             return await self._lobby_message(conn, message)
         if isinstance(message, ServerInput | ServerReady | ServerDrawn):  # server-mode games
             if self.server_games is None:
@@ -243,7 +257,12 @@ class ParticipantService:
             del self.live[conn.participant_id]
             await self.games.interrupted(conn.participant_id)
             if self.lobby is not None:
-                self.lobby.disconnected(conn.participant_id)
+                self.lobby.disconnected(conn.participant_id, conn.said_bye)
+
+    def last_heard(self, participant_id: str) -> float | None:
+        """When the participant's open page last sent a message (None: no page is open)."""
+        conn = self.live.get(participant_id)
+        return None if conn is None else conn.heard_at
 
     def end_connection(self, participant_id: str, error: Error) -> bool:
         """Tell a participant's open page why it can go no further (an admin excluded them);
@@ -575,7 +594,9 @@ class ParticipantService:
     # -- multiplayer ----------------------------------------------------------------------------
 
     async def _lobby_message(
-        self, conn: Connection, message: LobbyJoin | LobbyLeave | Signal | Relay | Probe
+        self,
+        conn: Connection,
+        message: LobbyJoin | LobbyLeave | Signal | Relay | Probe | PauseReport | Reconnect,
     ) -> list[Outgoing]:
         participant_id = conn.participant_id
         assert participant_id is not None
@@ -593,6 +614,13 @@ class ParticipantService:
         if isinstance(message, Probe):
             self.lobby.probe(participant_id, message.match_id, message.ok, message.rtt_ms)
             return [Ack(message.seq)]
+        if isinstance(message, PauseReport):
+            self.lobby.pause_report(participant_id, message)
+            return [Ack(message.seq)]
+        if isinstance(message, Reconnect):  # fire and forget, like signals
+            self._check_signal_rate(participant_id, message.seq)
+            self.lobby.reconnect(participant_id, message.match_id, message.to, message.gen)
+            return []
         participant = await asyncio.to_thread(self.store.participant, participant_id)
         assert participant is not None
         scene = self.experiment.scenes[participant.scene_index]
@@ -618,11 +646,12 @@ class ParticipantService:
                 f"signal of {size} characters (at most {self.limits.signal_bytes})",
                 message.seq,
             )
+        self._check_signal_rate(participant_id, message.seq)
+
+    def _check_signal_rate(self, participant_id: str, seq: int) -> None:
         if not self._signals.take(participant_id):
             raise ProtocolError(
-                "rate_limited",
-                f"more than {self.limits.signals_per_s:g} signals a second",
-                message.seq,
+                "rate_limited", f"more than {self.limits.signals_per_s:g} signals a second", seq
             )
 
     async def _attributes(
@@ -655,7 +684,7 @@ class ParticipantService:
     # -- game recording -------------------------------------------------------------------------
 
     async def _game_message(
-        self, conn: Connection, message: EpisodeStart | Frames | EpisodeEnd
+        self, conn: Connection, message: EpisodeStart | Frames | EpisodeEnd | Telemetry
     ) -> list[Outgoing]:
         participant_id = conn.participant_id
         assert participant_id is not None
@@ -678,6 +707,8 @@ class ParticipantService:
             return list(await self.games.episode_start(scene, participant_id, message))
         if isinstance(message, Frames):
             return list(await self.games.frames(scene, participant_id, message))
+        if isinstance(message, Telemetry):
+            return list(await self.games.telemetry(scene, participant_id, message))
         return list(await self.games.episode_end(scene, participant_id, message))
 
     # -- events ---------------------------------------------------------------------------------

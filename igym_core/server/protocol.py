@@ -32,7 +32,10 @@ from igym_core.server.protocol_lobby import (
     MatchFound,
     MatchStart,
     Parity,
+    PauseReport,
+    PeerLinkReset,
     Probe,
+    Reconnect,
     Relay,
     Relayed,
     Requeued,
@@ -111,6 +114,35 @@ class Event:
 class Ping:
     type: Literal["ping"]
     t: float
+
+
+@attrs.define
+class Bye:
+    """The page is going away (``pagehide``: its tab closes, it navigates elsewhere or
+    reloads). Sent just before the socket closes; if no hello follows within
+    ``Settings.left_grace_s``, the participant left (no token needed: it speaks only for its
+    own connection)."""
+
+    type: Literal["bye"]
+    reason: str = "pagehide"
+
+
+#: one latency-telemetry sample: ``(t, metric, value)``; ``t`` in seconds (Unix time, the
+#: page's clock), ``value`` a number or a short text (e.g. the candidate pair type)
+TelemetrySample = tuple[float, str, float | str | None]
+
+
+@attrs.define
+class Telemetry:
+    """A chunk of an episode's telemetry samples (about 1 Hz per metric, see
+    ``client/src/game/net-telemetry.js``), acked like frames and stored once each."""
+
+    type: Literal["telemetry"]
+    token: str
+    seq: int
+    scene_id: str
+    episode: int
+    samples: list[TelemetrySample]
 
 
 @attrs.define
@@ -247,6 +279,8 @@ INCOMING: dict[str, type] = {
     "episode_start": EpisodeStart,
     "frames": Frames,
     "episode_end": EpisodeEnd,
+    "bye": Bye,
+    "telemetry": Telemetry,
 }
 INCOMING.update(LOBBY_INCOMING)
 INCOMING.update(SERVER_INCOMING)  # server-authoritative scenes (igym_core.server.authoritative)
@@ -262,11 +296,15 @@ Incoming = (
     | EpisodeStart
     | Frames
     | EpisodeEnd
+    | Bye
+    | Telemetry
     | LobbyJoin
     | LobbyLeave
     | Signal
     | Probe
     | Relay
+    | PauseReport
+    | Reconnect
     | ServerInput
     | ServerReady
     | ServerDrawn
@@ -371,6 +409,7 @@ Outgoing = (
     | MatchEnded
     | LobbyTimeout
     | Parity
+    | PeerLinkReset
     | ServerEpisode
     | ServerFrame
     | ServerGameEnd

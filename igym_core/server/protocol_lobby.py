@@ -76,12 +76,47 @@ class Relay:
     controls: list[dict[str, Any]] = attrs.field(factory=list)
 
 
+@attrs.define
+class PauseReport:
+    """The page's game paused (``paused``: the members ``waiting_for`` went silent), went on
+    (``resumed``, after ``paused_ms``) or gave up waiting (``timeout``: the scene's reconnect
+    timeout passed). The server decides from what it saw who disconnected and records it; a
+    ``timeout`` ends the match for everyone (``reconnect_timeout:<who>``, or
+    ``connection_lost`` when the server still hears every member)."""
+
+    type: Literal["pause"]
+    token: str
+    seq: int
+    match_id: str
+    episode: int
+    frame: int
+    state: Literal["paused", "resumed", "timeout"]
+    waiting_for: list[str] = attrs.field(factory=list)
+    paused_ms: float | None = None
+
+
+@attrs.define
+class Reconnect:
+    """Ask for a new peer connection to member ``to`` (ICE restart did not repair the one of
+    generation ``gen``). Both members get a :class:`PeerLinkReset`; asking again for an old
+    generation changes nothing. Fire and forget (seq 0)."""
+
+    type: Literal["p2p_reconnect"]
+    token: str
+    seq: int
+    match_id: str
+    to: str
+    gen: int
+
+
 LOBBY_INCOMING: dict[str, type] = {
     "lobby_join": LobbyJoin,
     "lobby_leave": LobbyLeave,
     "signal": Signal,
     "probe": Probe,
     "relay": Relay,
+    "pause": PauseReport,
+    "p2p_reconnect": Reconnect,
 }
 
 # -- server → client ----------------------------------------------------------------------------
@@ -108,6 +143,9 @@ class MatchFound:
     max_p2p_rtt_ms: float | None
     seeds: list[int]
     type: Literal["match"] = "match"
+    #: the generation of the peer connection to each other member (by alias): signals carry
+    #: it, and a higher one replaces the connection (see :class:`PeerLinkReset`)
+    links: dict[str, int] = attrs.field(factory=dict)
 
 
 @attrs.define
@@ -174,6 +212,20 @@ class Parity:
     type: Literal["parity"] = "parity"
 
 
+@attrs.define
+class PeerLinkReset:
+    """Make a new peer connection to member ``peer``, of generation ``gen`` (signals of older
+    generations are stale): its page was reloaded (``reason`` ``rejoined``; wait for it up to
+    ``hold_s``), or a member asked for it (``repair``)."""
+
+    match_id: str
+    peer: str
+    gen: int
+    reason: str
+    hold_s: float | None = None
+    type: Literal["peer_link"] = "peer_link"
+
+
 LOBBY_OUTGOING = (
     LobbyStatus,
     MatchFound,
@@ -184,4 +236,5 @@ LOBBY_OUTGOING = (
     MatchEnded,
     LobbyTimeout,
     Parity,
+    PeerLinkReset,
 )

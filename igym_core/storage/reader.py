@@ -7,19 +7,23 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, cast
 
 from igym_core.storage.rows import (
+    DisconnectionRow,
     EpisodeRow,
     EventRow,
     ExclusionRow,
     FocusPeriodRow,
     FrameRow,
+    MatchOutcomeRow,
     MatchRow,
     ParityRow,
     ParticipantRow,
     ProvenanceRow,
     ResponseRow,
     SceneProgressRow,
+    TelemetryRow,
     ValidationRow,
 )
+from igym_core.storage.termination import match_outcome, quantiles, termination
 
 if TYPE_CHECKING:
     from igym_core.storage.store import Store
@@ -83,14 +87,76 @@ class StoreReader:
             yield cast(EventRow, row)
 
     def episodes(self) -> Iterator[EpisodeRow]:
-        """Episodes, by participant, scene and episode number."""
+        """Episodes, by participant, scene and episode number, with how each ended
+        (``termination``: see :func:`~igym_core.storage.termination.termination`) and, for
+        episodes with latency telemetry, p50/p95/max per numeric metric (``telemetry``)."""
+        played = self._played_matches()
+        records = self._records_by_match()
         for row in self._rows(
             "SELECT participant_id, scene_id, episode, seed, status, reason, frames, summary, "
             "started_at, ended_at FROM episodes ORDER BY participant_id, scene_id, episode"
         ):
             row["summary"] = json.loads(row["summary"])
             row["partial"] = row["status"] != "complete"
+            match = played.get((row["participant_id"], row["scene_id"]))
+            if match is not None:
+                match_id, end_reason = match
+                row["termination"] = termination(
+                    row["participant_id"], row, end_reason, records.get(match_id, [])
+                )
+            summary = self._telemetry_summary(
+                row["participant_id"], row["scene_id"], row["episode"]
+            )
+            if summary:
+                row["telemetry"] = summary
             yield cast(EpisodeRow, row)
+
+    def _played_matches(self) -> dict[tuple[str, str], tuple[str, str | None]]:
+        """(participant, scene) → (match id, end reason) of the match they played (not one
+        they were re-queued from)."""
+        out = {}
+        for m in self.matches():
+            if m["status"] in ("playing", "ended"):
+                for pid in m["members"]:
+                    out[(pid, m["scene_id"])] = (m["match_id"], m["end_reason"])
+        return out
+
+    def _records_by_match(self) -> dict[str, list[dict[str, Any]]]:
+        out: dict[str, list[dict[str, Any]]] = {}
+        for r in self.disconnections():
+            out.setdefault(r["match_id"], []).append(r)
+        return out
+
+    def _telemetry_summary(self, participant_id: str, scene_id: str, episode: int) -> dict:
+        values: dict[str, list[float]] = {}
+        for row in self._store.rows_where(
+            "SELECT metric, value FROM telemetry WHERE participant_id = ? AND scene_id = ? "
+            "AND episode = ? ORDER BY metric, t",
+            (participant_id, scene_id, episode),
+        ):
+            value = json.loads(row["value"])
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                values.setdefault(row["metric"], []).append(float(value))
+        return {metric: quantiles(v) for metric, v in values.items()}
+
+    def telemetry(self) -> Iterator[TelemetryRow]:
+        """Latency telemetry in long format, by participant, scene, episode, time and metric."""
+        for row in self._rows(
+            "SELECT participant_id, scene_id, episode, t, metric, value FROM telemetry "
+            "ORDER BY participant_id, scene_id, episode, t, metric"
+        ):
+            row["value"] = json.loads(row["value"])
+            yield cast(TelemetryRow, row)
+
+    def disconnections(self) -> Iterator[DisconnectionRow]:
+        """Every disconnection of a member during a match, by match and in the order they
+        began."""
+        for row in self._rows(
+            "SELECT match_id, scene_id, participant_id, episode, kind, started_at, frame, "
+            "ended_at, outcome, pause_ms FROM disconnections ORDER BY match_id, started_at, "
+            "participant_id"
+        ):
+            yield cast(DisconnectionRow, row)
 
     def frames(self) -> Iterator[FrameRow]:
         """One row per recorded frame, by participant, scene, episode and frame: the ids
@@ -110,6 +176,15 @@ class StoreReader:
         ):
             row["members"] = json.loads(row["members"])
             yield cast(MatchRow, row)
+
+    def match_outcomes(self) -> Iterator[MatchOutcomeRow]:
+        """:meth:`matches` with who left, disconnections, reloads and pause time (the
+        exported ``matches`` file)."""
+        records = self._records_by_match()
+        for row in self.matches():
+            yield cast(
+                MatchOutcomeRow, {**row, **match_outcome(row, records.get(row["match_id"], []))}
+            )
 
     def parity(self) -> Iterator[ParityRow]:
         """Parity checks of multiplayer episodes, by match and episode."""
@@ -166,8 +241,10 @@ class StoreReader:
             "events": self.events(),
             "episodes": self.episodes(),
             "frames": self.frames(),
-            "matches": self.matches(),
+            "matches": self.match_outcomes(),
             "parity": self.parity(),
+            "disconnections": self.disconnections(),
+            "telemetry": self.telemetry(),
             "provenance": self.provenance(),
             "exclusions": self.exclusions(),
             "focus_periods": self.focus_periods(),

@@ -100,6 +100,15 @@ class EpisodeRow(TypedDict):
       ``latency_p50_ms``, relay counts, ``resumed_at`` after a reload) and what the server
       adds (``frames_reported``, ``missing_ranges``).
     - ``started_at``, ``ended_at`` (``None`` while it is open).
+    - ``termination`` (episodes of a multiplayer match): how it ended for this member, the
+      same for every member: ``reason`` (``completed``, ``reload_resumed``, ``left``,
+      ``partner_left``, ``reconnect_timeout``, ``excluded``, ``partner_excluded``,
+      ``connection_lost``, …), ``disconnected`` (who ended it, as the server decided), ``at``
+      and ``frame`` (when and where that member went away), ``disconnections`` (every
+      member's, during the episode), ``reconnection_attempts`` and ``pause_ms`` (what this
+      member's page reported).
+    - ``telemetry`` (episodes with latency telemetry): ``{"p50", "p95", "max"}`` per numeric
+      metric of :class:`TelemetryRow`.
     """
 
     participant_id: str
@@ -113,6 +122,8 @@ class EpisodeRow(TypedDict):
     started_at: float
     ended_at: float | None
     partial: bool
+    termination: NotRequired[dict[str, Any]]
+    telemetry: NotRequired[dict[str, dict[str, float] | None]]
 
 
 class FrameRow(TypedDict):
@@ -164,6 +175,72 @@ class MatchRow(TypedDict):
     end_reason: str | None
     created_at: float
     updated_at: float
+
+
+class MatchOutcomeRow(MatchRow):
+    """A match with how it went (the exported ``matches`` file).
+
+    - ``match_id``, ``scene_id``, ``members``, ``matchmaker``, ``status``, ``end_reason``,
+      ``created_at``, ``updated_at``: as in :class:`MatchRow`.
+    - ``left``: the member who ended it (closed the page, lost the connection past the
+      reconnect timeout, was excluded), as the server decided it once; else ``None``.
+    - ``disconnections``, ``reloads``: how many disconnection records (and page reloads) the
+      match had; ``pause_ms``: how long members stood paused in all, as the server saw it.
+    - ``ended_episode``, ``ended_frame``: where the member who ended it went away.
+    """
+
+    left: str | None
+    disconnections: int
+    reloads: int
+    pause_ms: float
+    ended_episode: int | None
+    ended_frame: int | None
+
+
+class DisconnectionRow(TypedDict):
+    """A member of a match going away during its game, and how that ended.
+
+    - ``match_id``, ``scene_id``, ``participant_id``: who, in which match.
+    - ``episode``, ``frame``: where the game was (``None`` if between episodes).
+    - ``kind``: ``closed`` (closed the page or navigated away), ``reload`` (reloaded it),
+      ``network`` (its connection went silent) or ``p2p`` (its peer connection failed).
+    - ``started_at``, ``ended_at``: when it went and when that ended (``None`` while open).
+    - ``outcome``: ``resumed``, ``reload_resumed``, ``left``, ``reconnect_timeout``, … or
+      ``None`` while open; ``pause_ms``: how long the others' game stood paused for it.
+    """
+
+    match_id: str
+    scene_id: str
+    participant_id: str
+    episode: int | None
+    kind: str
+    started_at: float
+    frame: int | None
+    ended_at: float | None
+    outcome: str | None
+    pause_ms: float | None
+
+
+class TelemetryRow(TypedDict):
+    """One latency sample of a member's page during play (about 1 per second).
+
+    - ``participant_id``, ``scene_id``, ``episode``: whose, where.
+    - ``t``: when (Unix seconds on the page's clock).
+    - ``metric``: ``p2p_rtt_ms`` (the selected candidate pair's current round-trip time from
+      getStats; the worst partner), ``candidate_type`` (that pair's local candidate type:
+      ``host``, ``srflx``, ``prflx``, ``relay``), ``engine_rtt_ms`` (the rollback engine's
+      ping), ``ws_rtt_ms`` (the websocket's round trip to the server), and per second
+      ``rollbacks``, ``rollback_depth`` (the deepest, in frames), ``stalls``, ``stalled_ms``,
+      ``relayed`` (game packets through the server relay) and ``paused`` (1 while paused).
+    - ``value``: a number, or a string for ``candidate_type``; ``None`` when unknown.
+    """
+
+    participant_id: str
+    scene_id: str
+    episode: int
+    t: float
+    metric: str
+    value: float | str | None
 
 
 class ParityRow(TypedDict):

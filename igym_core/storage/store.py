@@ -31,7 +31,7 @@ from igym_core.storage.writer import Pending, StoreBusy, StoreError, Writer
 
 __all__ = ["Participant", "Pending", "Store", "StoreBusy", "StoreError"]
 
-SCHEMA_VERSION = 4  # 3: the provenance table; 4: exclusions and focus periods
+SCHEMA_VERSION = 5  # 3: provenance; 4: exclusions and focus periods; 5: telemetry, disconnections
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
@@ -155,6 +155,29 @@ CREATE TABLE IF NOT EXISTS focus_periods (
     ended_at {REAL},
     PRIMARY KEY (participant_id, scene_id, period)
 );
+CREATE TABLE IF NOT EXISTS telemetry (
+    participant_id TEXT NOT NULL,
+    scene_id TEXT NOT NULL,
+    episode INTEGER NOT NULL,
+    t {REAL} NOT NULL,
+    metric TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (participant_id, scene_id, episode, metric, t)
+) {WITHOUT_ROWID};
+CREATE TABLE IF NOT EXISTS disconnections (
+    record_id TEXT PRIMARY KEY,
+    match_id TEXT NOT NULL,
+    scene_id TEXT NOT NULL,
+    participant_id TEXT NOT NULL,
+    episode INTEGER,
+    kind TEXT NOT NULL,
+    started_at {REAL} NOT NULL,
+    frame INTEGER,
+    ended_at {REAL},
+    outcome TEXT,
+    pause_ms {REAL}
+);
+CREATE INDEX IF NOT EXISTS disconnections_by_match ON disconnections (match_id, started_at);
 """
 
 
@@ -204,6 +227,8 @@ _OUR_TABLES = frozenset(
         "matches",
         "parity",
         "validations",
+        "telemetry",
+        "disconnections",
         "provenance",
         "exclusions",
         "focus_periods",
@@ -910,6 +935,74 @@ class Store:
         )
         return [{"frame": r["frame"], **json.loads(r["data"])} for r in rows]
 
+    # -- telemetry -------------------------------------------------------------------------------
+
+    def add_telemetry(
+        self,
+        participant_id: str,
+        scene_id: str,
+        episode: int,
+        samples: list[tuple[float, str, float | str | None]],
+    ) -> Pending:
+        """Store ``(t, metric, value)`` samples of one episode; a sample sent again (same metric
+        and time) is kept once. Resolves to how many were new."""
+        rows = [(participant_id, scene_id, episode, t, m, _dumps(v)) for t, m, v in samples]
+
+        def job(db: Any) -> int:
+            return db.executemany(
+                "INSERT INTO telemetry VALUES (?,?,?,?,?,?) ON CONFLICT DO NOTHING", rows
+            ).rowcount
+
+        return self._write(job)
+
+    def telemetry_count(self, participant_id: str, scene_id: str, episode: int) -> int:
+        """How many telemetry samples one episode has (for the per-episode budget)."""
+        row = self._one(
+            "SELECT COUNT(*) FROM telemetry WHERE participant_id = ? AND scene_id = ? "
+            "AND episode = ?",
+            (participant_id, scene_id, episode),
+        )
+        return int(row[0]) if row else 0
+
+    def telemetry_known(
+        self,
+        participant_id: str,
+        scene_id: str,
+        episode: int,
+        samples: list[tuple[float, str, float | str | None]],
+    ) -> int:
+        """How many of ``samples`` (same metric and time) are stored already."""
+        known = 0
+        for t, metric, _ in samples:
+            row = self._one(
+                "SELECT 1 FROM telemetry WHERE participant_id = ? AND scene_id = ? AND episode = ? "
+                "AND metric = ? AND t = ?",
+                (participant_id, scene_id, episode, metric, t),
+            )
+            known += row is not None
+        return known
+
+    def save_disconnection(self, record: Mapping[str, Any]) -> Pending:
+        """Create or update one disconnection record (a background write): who went away in
+        which match, how (``closed``, ``reload``, ``network``, ``p2p``), when, at which frame,
+        and how it ended (``resumed``, ``reload_resumed``, ``left``, ``reconnect_timeout``...)."""
+        columns = (
+            "record_id", "match_id", "scene_id", "participant_id", "episode", "kind",
+            "started_at", "frame", "ended_at", "outcome", "pause_ms",
+        )  # fmt: skip
+        values = tuple(record.get(c) for c in columns)
+
+        updates = ", ".join(f"{c} = excluded.{c}" for c in columns[1:])
+
+        def job(db: Any) -> None:
+            db.execute(
+                f"INSERT INTO disconnections VALUES ({','.join('?' * 11)}) "
+                f"ON CONFLICT (record_id) DO UPDATE SET {updates}",
+                values,
+            )
+
+        return self._write(job, background=True)
+
     # -- matches ---------------------------------------------------------------------------------
 
     def save_match(
@@ -987,6 +1080,10 @@ class Store:
 
     def reader(self) -> StoreReader:
         return StoreReader(self)
+
+    def rows_where(self, sql: str, args: tuple[Any, ...]) -> list[Any]:
+        """A read-only query with parameters (for :class:`StoreReader`)."""
+        return self._all(sql, args)
 
     def rows(self, sql: str) -> Any:
         """Run a read-only query on this thread's read connection (for :class:`StoreReader`);

@@ -45,10 +45,12 @@ def export_csv(
     server,
     experiment_file: Path,
     tmp_path: Path,
-    names: tuple[str, ...] = ("frames", "episodes", "events"),
+    names: tuple[str, ...] = (
+        "frames", "episodes", "events", "matches", "disconnections", "telemetry",
+    ),
 ) -> dict[str, list[dict]]:
-    """Exported tables (by default ``frames``, ``episodes`` and ``events``), as rows of
-    strings."""
+    """Exported tables (by default ``frames``, ``episodes``, ``events``, ``matches``,
+    ``disconnections`` and ``telemetry``), as rows of strings."""
     out = igym_export(server, experiment_file, tmp_path)
     tables = {}
     for name in names:

@@ -62,6 +62,20 @@ def test_fixed_network_options(capsys: pytest.CaptureFixture[str]) -> None:
     assert rollbacks > 0
 
 
+def test_outages_long_enough_to_pause_and_reloads_keep_parity(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = run(
+        capsys,
+        "--env", "igym_core.runtime.toygame:make",
+        "--matches", "4", "--jobs", "1", "--seed", "3", "--offline", "1", "--reloads", "1",
+    )  # fmt: skip
+    assert code == 0 and "4 matches, 4 with identical" in out
+    pauses = int(out.split(" pauses")[0].rsplit(" ", 1)[1])
+    reloads = int(out.split(" reloads rebuilt")[0].rsplit(" ", 1)[1])
+    assert pauses >= 4 and reloads >= 3, out  # a reload may come after the end: nothing to do
+
+
 def test_lost_parity_exits_1_and_is_reported(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
@@ -87,6 +101,7 @@ def test_lost_parity_exits_1_and_is_reported(
         (("--matches", "0"), "--matches"),
         (("--peers", "1"), "--peers"),
         (("--loss", "2"), "--loss"),
+        (("--reloads", "1.5"), "--reloads"),
         (("--latency", "-5"), "--latency"),
         (("--env", "igym_core.runtime.toygame:make", "--peers", "3"), "agents"),
     ],

@@ -62,18 +62,14 @@ def test_records_of_later_work_show_up_generically(store, tmp_path):
     store.exclude("p2", {**record, "message": "Bye.", "scene_id": "g"}, 3.0)
     store.add_event("p3", "client:telemetry", {"metric": "rtt_ms", "value": 42.0}, 6.0)
 
-    def later_tables(db):  # the tables later issues add, with the columns they are likely to have
-        db.execute(
-            "CREATE TABLE telemetry (participant_id TEXT, scene_id TEXT, episode INTEGER, t REAL, "
-            "metric TEXT, value REAL)"
-        )
-        db.executemany(
-            "INSERT INTO telemetry VALUES (?,?,?,?,?,?)",
-            [("p1", "g", 0, 10.0 + i, "rtt_ms", 20.0 + i) for i in range(3)]
-            + [("p1", "g", 0, 11.0, "rollbacks", 2.0)],
-        )
+    store.add_telemetry(  # the long-format telemetry table (issue 12), read generically
+        "p1",
+        "g",
+        0,
+        [(10.0 + i, "rtt_ms", 20.0 + i) for i in range(3)]
+        + [(11.0, "rollbacks", 2.0), (11.0, "candidate_type", "host")],
+    )
 
-    store.transaction(later_tables).result()
     ctx = context(store, tmp_path, now=10.0)
     dash = views.dashboard(ctx)
     assert dash["counts"]["excluded"] == 1
@@ -129,6 +125,11 @@ def test_events_are_read_incrementally_and_problems_grouped(store, tmp_path):
         ("client:visibility", {"state": "hidden"}, None, None),
         ("client:something_failed", {}, "something_failed", "something failed"),
         ("admin:close", {}, None, None),
+        ("session_phase", {"phase": "ended", "reason": "left"}, "left", None),
+        ("session_phase", {"phase": "ended", "reason": "reconnect_timeout:x"}, "disconnected", "reconnect timeout: a member did not come back"),
+        ("client:p2p_paused", {"frame": 40, "waiting_for": [1]}, "paused", None),
+        ("client:p2p_repair_failed", {}, "p2p_failed", "peer connection could not be repaired"),
+        ("client:p2p_rejoined", {}, "reloaded", None),
     ],
 )  # fmt: skip
 def test_what_an_event_means(kind, data, flag, problem):

@@ -55,6 +55,8 @@ def test_csv_and_jsonl_files(tmp_path, plugins):
             "frames",
             "matches",
             "parity",
+            "disconnections",
+            "telemetry",
             "provenance",
             "exclusions",
             "focus_periods",
@@ -184,6 +186,14 @@ def test_a_postgresql_study_exports_the_same_files_as_an_sqlite_one(
         store.start_episode("p1", "g", 0, 7, 1.5).result()
         record = {"actions": {"a": 1}, "rewards": {"a": 0.25}, "t": {"tick": 1 / 3}}
         store.add_frames("p1", "g", 0, [(0, record), (1, record)]).result()
+        samples = [(2.5, "ws_rtt_ms", 12.25), (2.5, "candidate_type", "host"), (3.5, "paused", 0)]
+        assert store.add_telemetry("p1", "g", 0, samples).result() == 3
+        assert store.add_telemetry("p1", "g", 0, samples[:1]).result() == 0  # kept once
+        gone = {"record_id": "r1", "match_id": "m1", "scene_id": "g", "participant_id": "p1"}
+        store.save_disconnection({**gone, "episode": 0, "kind": "network", "started_at": 2.0})
+        store.save_disconnection({**gone, "kind": "network", "started_at": 2.0, "frame": 1,
+                                  "episode": 0, "ended_at": 4.0, "outcome": "resumed",
+                                  "pause_ms": 2000.0})  # fmt: skip
         store.close()
     assert (
         main(["export", study, "--data-dir", str(tmp_path / "data"), "--out", str(tmp_path / "sq")])

@@ -45,7 +45,7 @@ def scene(**options) -> GameScene:
 def make_lobby(tmp_path, plugins):
     plugins.register(DuoPlugin(), name="duo")
 
-    def make(**options):
+    def make(lobby_options=None, **options):
         experiment = Experiment(id="mp", scenes=[scene(**options), EndScene(id="end")])
         store = Store(tmp_path / "mp.sqlite3", "mp")
         sent: list[tuple[str, object]] = []
@@ -59,6 +59,7 @@ def make_lobby(tmp_path, plugins):
             [{"urls": ["turn:example.org"], "username": "u", "credential": "c"}],
             disconnect_grace_s=10,
             clock=clock,
+            **(lobby_options or {}),
         )
         for pid in ("p1", "p2", "p3", "p4", "p5", "p6"):
             store.create_participant(pid, "h", {}, 0).result()
@@ -434,11 +435,18 @@ def test_who_left_is_decided_by_the_server_not_by_who_reports_it(make_lobby):
     websocket closed left; when both are connected the connection was lost for both."""
     lobby, sc, _sent, _clock = make_lobby()
     match_id = playing(lobby, sc)
-    lobby.disconnected("p2")  # p2 closed the tab
+    lobby.disconnected("p2", said_bye=True)  # p2 closed the tab
     lobby.leave("p1", "play", "partner_closed")  # p1 clicks Continue at once
     assert lobby.tracker.matches[match_id].ended == "partner_left:p2"
     assert lobby.tracker.session("p1", "play").end_reason == "partner_left:p2"
-    assert lobby.tracker.session("p2", "play").end_reason == "disconnected"
+    assert lobby.tracker.session("p2", "play").end_reason == "partner_left:p2"
+    lobby, sc, _sent, _clock = make_lobby()
+    match_id = playing(lobby, sc)
+    lobby.disconnected("p2")  # p2's connection dropped without a goodbye
+    lobby.leave("p1", "play", "reconnect_timeout")  # p1's game waited for it in vain
+    assert lobby.tracker.matches[match_id].ended == "reconnect_timeout:p2"
+    # (with the match's reason: should its page come back, it may move on)
+    assert lobby.tracker.session("p2", "play").end_reason == "reconnect_timeout:p2"
     lobby, sc, _sent, _clock = make_lobby()
     match_id = playing(lobby, sc)
     lobby.leave("p2", "play", "p2p_disconnected")  # both still connected to the server

@@ -192,19 +192,26 @@ def test_three_peers_with_an_ai_seat_computed_identically():
     assert len({r["actions"]["agent_3"] for r in a}) > 1  # the random seat really plays
 
 
-def test_a_silent_partner_ends_the_episode_as_disconnected():
-    scene = overcooked_scene(max_steps=300)
-    play = NetPlay(scene, match_for(scene, 0), disconnect_after_ms=10_000)
+def test_a_silent_partner_pauses_the_game_then_ends_it_after_the_reconnect_timeout():
+    scene = overcooked_scene(max_steps=300, reconnect_timeout_s=2)
+    play = NetPlay(scene, match_for(scene, 0))
     play.start(0)
-    out = {}
+    events: list = []
     t = 0.0
+    out: dict = {}
     while t < 12_000:
         out = play.tick(t, 1, True, [])
-        t += FRAME_MS
+        events += out["events"]
         if out["done"]:
             break
+        t += FRAME_MS
     assert out["done"] and play.disconnected == 1
-    assert any(e["type"] == "interrupted" for e in out["events"]) or play.frames < 300
+    kinds = [e["type"] for e in events]
+    assert kinds.index("paused") < kinds.index("disconnected")
+    paused = next(e for e in events if e["type"] == "paused")
+    assert paused["waiting_for"] == [1] and paused["frame"] <= 9
+    assert 2_400 <= t <= 2_700  # paused after 0.5 s of silence, then 2 s of waiting
+    assert play.summary()["pauses"] == 1 and play.summary()["disconnected_peer"] == 1
 
 
 def test_a_peer_cannot_run_ahead_past_the_prediction_window():
@@ -275,3 +282,71 @@ def test_a_partner_that_missed_every_end_report_finishes_on_the_farewell():
     b.start(1)
     out = b.tick(t, 2, True, [(0, farewell)])
     assert not out["done"] and not b.summary()["agreed"]
+
+
+def test_a_reloaded_peer_resumes_from_its_records_and_every_frame_is_settled_once():
+    """B's page reloads at frame ~150 (its last 12 settled records never reached the server):
+    the new page resumes from the records, its partner is told to wait, and each member ends
+    with exactly max_steps records, identical, none of B's settled twice."""
+    scene = overcooked_scene(max_steps=300)
+    plays = [NetPlay(scene, match_for(scene, i)) for i in range(2)]
+    net = SimNetwork(2, seed=4, default=LinkConditions(latency_ms=40.0, jitter_ms=5.0))
+    for p in plays:
+        p.start(0)
+    settled: list[list[dict]] = [[], []]
+    rng = random.Random(4)
+    next_tick = [0.0, 10.0]
+    back_at = None
+    done = [False, False]
+    resumed = None
+    events: list[list[dict]] = [[], []]
+    while not all(done):
+        p = min(range(2), key=next_tick.__getitem__)
+        t = next_tick[p]
+        assert t < 60_000, "the episode did not finish"
+        next_tick[p] = t + FRAME_MS
+        net.advance_to(t)
+        if done[p]:
+            continue
+        if p == 1 and back_at is None and len(settled[1]) >= 150:
+            back_at = t + 2500.0  # the page is gone for 2.5 s
+            settled[1] = settled[1][:-12]  # uploaded: all but the last 12
+            plays[0].hold(1, 30, t)  # the server: its page says hello again
+        if p == 1 and back_at is not None and resumed is None:
+            if t < back_at:
+                continue
+            net.drop_inbox(1)
+            plays[1] = NetPlay(scene, match_for(scene, 1))
+            resumed = plays[1].resume(0, settled[1])
+            assert resumed["resumed_at"] == len(settled[1]) and not resumed["done"]
+        endpoint = net.endpoint(p)
+        out = plays[p].tick(t, rng.randrange(7), True, endpoint.receive())
+        for to, data in out["packets_out"]:
+            endpoint.send(to, data)
+        settled[p].extend(out["settled"])
+        events[p].extend(out["events"])
+        done[p] = out["done"]
+    a, b = settled
+    assert [r["frame"] for r in b] == list(range(300))
+    assert a == b
+    assert plays[0].summary()["pauses"] == 1 and plays[0].summary()["paused_ms"] > 2000
+    kinds = [e["type"] for e in events[1]]
+    assert kinds[:2] == ["paused", "unpaused"]  # the rebuilt page waited for its echo
+    assert plays[1].summary()["agreed"] and plays[1].score == plays[0].score
+
+
+def test_resume_refuses_records_that_are_not_this_episodes():
+    scene = overcooked_scene(max_steps=90)
+    plays = [NetPlay(scene, match_for(scene, i)) for i in range(2)]
+    records = play_episode(plays, 0, LinkConditions(latency_ms=20.0), seed=2)["settled"][0]
+    again = NetPlay(scene, match_for(scene, 1))
+    assert again.resume(0, records[:40])["resumed_at"] == 40
+    with pytest.raises(PlayError, match="cannot be played again"):
+        NetPlay(scene, match_for(scene, 1)).resume(1, records[:40])  # another seed
+    with pytest.raises(PlayError, match="0, 1"):
+        NetPlay(scene, match_for(scene, 1)).resume(0, records[1:40])
+    done = NetPlay(scene, match_for(scene, 1)).resume(0, records)
+    assert done["done"] and done["resumed_at"] == 90
+    farewell = NetPlay(scene, match_for(scene, 1))
+    farewell.resume(0, records)
+    assert farewell.farewell() is not None

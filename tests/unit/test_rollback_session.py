@@ -15,6 +15,8 @@ from igym_core.runtime.rollback import (
     LoadState,
     NetworkInterrupted,
     NetworkResumed,
+    Paused,
+    Resumed,
     RollbackSession,
     SaveState,
     SessionConfig,
@@ -256,21 +258,29 @@ def test_time_sync_asks_the_peer_that_runs_ahead_to_wait() -> None:
     assert waits and all(w.frames >= 1 for w in waits)
 
 
-def test_silence_raises_interrupted_then_resumed_then_disconnected() -> None:
+def test_silence_pauses_resumes_then_times_out_as_disconnected() -> None:
     session = RollbackSession(
-        config(0, interrupt_after_ms=100, disconnect_after_ms=1000), box := Mailbox()
+        config(0, interrupt_after_ms=100, pause_after_ms=100, reconnect_timeout_ms=1000),
+        box := Mailbox(),
     )
     peer = RollbackSession(config(1), other := Mailbox())
     session.receive(0.0)
     session.receive(150.0)
-    assert session.events() == [NetworkInterrupted(1, 150.0)]
+    assert session.events() == [NetworkInterrupted(1, 150.0), Paused(0, (1,))]
+    assert session.paused
     peer.send(160.0)
     box.inbox = [(1, d) for _, d in other.outbox]
     session.receive(170.0)
-    assert session.events() == [NetworkResumed(1)]
-    session.receive(1200.0)
-    events = session.events()
-    assert events[-1] == Disconnected(1, -1)
+    assert session.events() == [NetworkResumed(1), Resumed(0, -1, 20.0)]
+    session.receive(1200.0)  # silent again: paused, but not for long enough yet
+    assert session.events()[-1] == Paused(0, (1,))
+    session.receive(2199.0)
+    assert session.events() == []
+    session.receive(2200.0)
+    assert session.events() == [Disconnected(1, -1)]
+    assert session.disconnected_peer == 1
+    session.receive(9000.0)  # said once
+    assert session.events() == []
 
 
 def snapshot(session: RollbackSession) -> tuple[object, ...]:

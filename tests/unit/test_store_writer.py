@@ -166,6 +166,27 @@ def test_a_schema_1_store_is_migrated(tmp_path):
     store.close()
 
 
+def test_a_schema_3_store_gains_the_telemetry_and_disconnection_tables(tmp_path):
+    path = tmp_path / "three.sqlite3"
+    store = Store(path, "study")
+    store.create_participant("p1", "h", {}, 1.0).result()
+    store.close()
+    db = sqlite3.connect(path)  # what a schema-3 store looked like: neither table
+    db.executescript(
+        "DROP TABLE telemetry; DROP TABLE disconnections; "
+        "UPDATE meta SET value = '3' WHERE key = 'schema_version';"
+    )
+    db.close()
+    store = Store(path, "study")
+    assert store.pragma("user_version") == 0  # (versions live in meta)
+    store.add_telemetry("p1", "g", 0, [(1.0, "ws_rtt_ms", 3.0)]).result()
+    assert store.telemetry_count("p1", "g", 0) == 1
+    assert store.participant("p1") is not None
+    store.close()
+    version = sqlite3.connect(path).execute("SELECT value FROM meta WHERE key = 'schema_version'")
+    assert version.fetchone()[0] == "4"
+
+
 async def test_a_caller_that_stops_waiting_neither_cancels_the_write_nor_stops_the_writer(
     store,
 ):

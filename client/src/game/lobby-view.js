@@ -1,22 +1,15 @@
 // What a multiplayer game scene shows besides the game: the waiting room (with the number of
 // participants waiting, unless the scene hides it), "connecting to your partner", the message
-// after a waiting timeout (and its redirect), the "partner left" message with a way on, and the
-// reconnecting overlay while the partner's packets do not arrive. Drawn on the game's overlay
-// (view.js), text only.
+// after a waiting timeout (and its redirect) and the "partner left" message with a way on (the
+// pause overlay is net-pause.js's). Drawn on the game's overlay (view.js), text only.
 
 /** Seconds before following a waiting-timeout redirect. */
 export const REDIRECT_DELAY_S = 3;
-/** A partner's silence shorter than this is not worth an overlay. */
-export const RECONNECTING_AFTER_MS = 500;
-
 export class LobbyView {
   /** @param {import("./view.js").GameView} view */
   constructor(view) {
     this.view = view;
     this.timer = 0;
-    /** @type {Set<number>} partners whose packets stopped */
-    this.silent = new Set();
-    this.reconnectTimer = 0;
   }
 
   /** @param {number | null} waiting participants waiting (null: the scene hides the count) */
@@ -32,40 +25,6 @@ export class LobbyView {
 
   showConnecting() {
     this.view.show("connecting", [line("overlay-title", "Partner found"), line("overlay-text", "Connecting to your partner…")]);
-  }
-
-  showReconnecting() {
-    this.view.show("reconnecting", [
-      line("overlay-title", "Reconnecting…"),
-      line("overlay-text", "The connection to your partner is interrupted. The game continues as soon as it is back."),
-    ]);
-  }
-
-  /**
-   * A partner's packets stopped (the session's "interrupted" event): if some partner is still
-   * silent after RECONNECTING_AFTER_MS and `playing()` then says the game is on, show the
-   * reconnecting overlay.
-   * @param {number} peer
-   * @param {() => boolean} playing
-   */
-  partnerSilent(peer, playing) {
-    this.silent.add(peer);
-    clearTimeout(this.reconnectTimer);
-    this.reconnectTimer = window.setTimeout(() => {
-      if (this.silent.size > 0 && playing()) this.showReconnecting();
-    }, RECONNECTING_AFTER_MS);
-  }
-
-  /**
-   * A partner's packets came back ("resumed"): once every partner is back, hide the overlay.
-   * @param {number} peer
-   */
-  partnerResumed(peer) {
-    this.silent.delete(peer);
-    if (this.silent.size === 0) {
-      clearTimeout(this.reconnectTimer);
-      if (this.view.overlay.dataset.kind === "reconnecting") this.view.hideOverlay();
-    }
   }
 
   /**
@@ -102,7 +61,6 @@ export class LobbyView {
 
   destroy() {
     clearTimeout(this.timer);
-    clearTimeout(this.reconnectTimer);
   }
 }
 

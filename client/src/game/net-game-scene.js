@@ -7,6 +7,13 @@
 //   ready, synchronized countdown, play until the worker says the episode is settled and agreed
 //   by every peer -> frames + episode_end (the canonical records) -> after the last: submit.
 //
+// When a partner's inputs stop arriving the game pauses for everyone (net-pause.js: the
+// overlay, the server's pause reports); past the reconnect timeout the episode ends and the
+// server says who went away (match_ended). The connections repair themselves (p2p/repair.js).
+// A page reloaded mid-episode rejoins the match and rebuilds the episode from its records
+// (resume.js, NetPlay.resume) without a countdown; the partners wait for it. Latency telemetry
+// goes up once a second (net-telemetry.js).
+//
 // The waiting room and the match up to "match_start" are net-match.js (the test hook
 // `window.__igymPeerGate` is there); this module plays the episodes. This thread only bridges:
 // packets from the data channels go to the worker (batched per task, ArrayBuffers transferred),
@@ -27,24 +34,28 @@ import { Keyboard } from "./keyboard.js";
 import { LobbyView } from "./lobby-view.js";
 import { PacketBridge } from "./net-bridge.js";
 import { NetMatch, PING_TIMEOUT_MS } from "./net-match.js";
+import { NetPause } from "./net-pause.js";
+import { linkStats, NetTelemetry } from "./net-telemetry.js";
 import { clearPhase, failure, setPhase, showFailure } from "./phase.js";
 import { Recorder } from "./recorder.js";
 import { Renderer } from "./renderer.js";
+import { resumePlan } from "./resume.js";
 import { percentiles } from "./stats.js";
 import { missingFeatures, unsupportedText } from "./support.js";
 import { GameView } from "./view.js";
 
 /** Waiting for the partners to be ready for an episode (they may still be loading Python). */
 const READY_TIMEOUT_MS = 120_000;
-/** After the partner closed the connection, an open episode may still settle this long. */
-const SETTLE_AFTER_CLOSE_MS = 4_000;
-const PARTNER_LEFT = "Your partner left the game or lost the connection. Your data is saved; you can go on.";
+/** After the game gave up waiting for a partner, the server's verdict should come this soon. */
+const VERDICT_WAIT_MS = 3_000;
+const CONNECTION_LOST = "The connection to your partner was lost. Your data is saved; you can go on.";
 
 /**
  * @typedef {import("./game-scene.js").GameSceneMessage} GameSceneMessage
  * @typedef {import("./game-scene.js").GameHandlers & {
  *   signal?: (message: Record<string, unknown>) => boolean,
  *   serverRtt?: () => number | null,
+ *   pingServer?: () => void,
  * }} NetHandlers  signal: send a message on the websocket now (signaling is not acked)
  */
 
@@ -94,6 +105,13 @@ class NetGameScene {
       ended: /** @type {string | null} */ (null),
       boot: /** @type {Record<string, number | string> | null} */ (null),
       frames_received: 0,
+      /** whether the game stands paused, waiting for a partner */
+      paused: false,
+      /** the episode this page rebuilt after a reload: {episode, frames, rebuild_ms} */
+      rejoined: /** @type {Record<string, number> | null} */ (null),
+      /** pauses of the game and repairs of the connections (for tests and the summary) */
+      pauses: /** @type {Record<string, unknown>[]} */ ([]),
+      repairs: /** @type {Record<string, unknown>[]} */ ([]),
       samples: {
         step_ms: /** @type {number[]} */ ([]),
         input_to_drawn_ms: /** @type {number[]} */ ([]),
@@ -138,9 +156,39 @@ class NetGameScene {
         // a partner's agreed end of the episode still being played here (see NetPlay.farewell)
         if (episode === this.state.episode && this.log.open) this.bridge.toWorker(peer, packet);
       },
-      onPartnerClosed: () => this.partnerLeft(),
+      onPeerLink: (peer, reason, holdS) => this.peerLink(peer, reason, holdS),
+      onRepaired: (peer, info) => this.repaired(peer, info),
+      onGaveUp: (peer, why) => this.event("p2p_repair_failed", { peer, message: why }),
     });
-    this.partnerClosed = false;
+    this.pause = new NetPause({
+      view: this.view,
+      aliasOf: (peer) => this.matching.match?.members[peer]?.peer ?? `peer${peer}`,
+      reconnectTimeoutS: Number(this.scene.multiplayer?.reconnect_timeout_s ?? 5),
+      report: (state, fields) => {
+        const match = this.matching.match;
+        if (!match) return;
+        this.handlers.enqueue({ type: "pause", match_id: match.match_id, episode: this.state.episode, state, ...fields });
+        // for tests: when it happened, and what had been sent (and relayed) by then
+        const { packets_out, relayed_packets } = this.mesh?.stats ?? {};
+        const at = Math.round(performance.now());
+        this.state.pauses.push({ state, episode: this.state.episode, at, packets_out, relayed_packets, ...fields });
+      },
+    });
+    this.telemetry = new NetTelemetry({
+      sceneId: this.scene.id,
+      enqueue: handlers.enqueue,
+      links: () => linkStats(this.mesh ? [...this.mesh.links.values()].filter((l) => l.isOpen) : []),
+      serverRtt: () => handlers.serverRtt?.() ?? null,
+      pingServer: handlers.pingServer,
+      relayed: () => this.mesh?.stats.relayed_packets ?? 0,
+      frameMs: 1000 / (Number(this.scene.fps) || 30),
+    });
+    // Where to go on after a reload: decided now, from what the server had stored when it sent
+    // this scene and what the outbox still holds (see game-scene.js).
+    const queued = (handlers.queued?.() ?? []).filter((m) => m.scene_id === this.scene.id);
+    this.plan = resumePlan(this.scene, queued);
+    /** whether the first episode to play was open when the page was reloaded: it is rebuilt */
+    this.rejoin = isOpen(this.scene, queued, this.plan.first);
     this.destroyed = false;
     this.finishedScene = false;
     this.bridge = new PacketBridge(() => this.py, () => this.mesh);
@@ -220,15 +268,35 @@ class NetGameScene {
   }
 
   /**
-   * The partner closed the connection (left the page): no need to wait for the engine's
-   * timeout. An episode being played gets a moment to settle first: the partner may just have
-   * finished the last episode (agreed by both) a little sooner.
+   * The server replaced the connection to a partner; "rejoined": its page was reloaded, so the
+   * game waits for it as long as the scene allows a reload.
+   * @param {number} peer
+   * @param {string} reason
+   * @param {number | null} holdS
    */
-  partnerLeft() {
-    this.partnerClosed = true;
-    const left = () => this.lost("partner_closed", PARTNER_LEFT);
-    if (this.log.open) setTimeout(left, SETTLE_AFTER_CLOSE_MS);
-    else left();
+  peerLink(peer, reason, holdS) {
+    if (reason !== "rejoined" || holdS === null) return;
+    this.py?.post({ type: "net_hold", peer, seconds: holdS });
+    this.pause.hold(peer, holdS);
+  }
+
+  /**
+   * A broken connection carries the game again (its health check ran on it).
+   * @param {number} peer
+   * @param {Record<string, unknown>} info
+   */
+  repaired(peer, info) {
+    const entry = { peer, episode: this.state.episode, at: Math.round(performance.now()), ...info };
+    if (this.state.repairs.length < 100) this.state.repairs.push(entry);
+    this.event("p2p_repaired", entry);
+  }
+
+  /**
+   * @param {string} name
+   * @param {Record<string, unknown>} data
+   */
+  event(name, data) {
+    this.handlers.enqueue({ type: "event", name, data });
   }
 
   /** @param {string} message @param {string | null} redirectUrl */
@@ -254,6 +322,7 @@ class NetGameScene {
     if (this.destroyed || this.state.ended !== null || this.finishedScene) return;
     this.state.ended = reason;
     this.stopEpisode(true, { ended: reason });
+    this.pause.end();
     this.mesh?.close(reason);
     this.setPhase("ended");
     this.handlers.enqueue({ type: "event", name: reason, data: { episode: this.state.episode } });
@@ -268,8 +337,10 @@ class NetGameScene {
   /** @param {string} reason @param {string} message */
   matchEnded(reason, message) {
     if (this.finishedScene) return;
+    clearTimeout(this.verdictTimer);
     this.state.ended = reason;
     this.stopEpisode(true, { ended: reason.slice(0, 100) });
+    this.pause.end();
     this.mesh?.close();
     this.setPhase("ended");
     this.lobby.showFinal("partner_left", "The game has ended", message, { onContinue: () => this.continueScene() });
@@ -293,14 +364,15 @@ class NetGameScene {
         packages_url: this.scene.env.packages_url,
         time_origin: performance.timeOrigin,
       });
-      for (let episode = 0; episode < this.scene.episodes; episode += 1) {
+      if (this.plan.problem) throw new Error(this.plan.problem);
+      for (let episode = this.plan.first; episode < this.scene.episodes; episode += 1) {
         if (this.destroyed || this.state.ended !== null) return;
-        const partial = await this.playEpisode(py, mesh, episode);
+        const rebuild = episode === this.plan.first && this.rejoin ? this.plan.replay : null;
+        const partial = await this.playEpisode(py, mesh, episode, rebuild);
         if (partial) return;
       }
     } catch (err) {
-      if (this.partnerClosed) this.lost("partner_closed", PARTNER_LEFT);
-      else this.lost("p2p_failed", `The connection to your partner failed (${describe(err)}). Your data is saved; you can go on.`);
+      this.lost("p2p_failed", `The connection to your partner failed (${describe(err)}). Your data is saved; you can go on.`);
       return;
     }
     if (this.destroyed || this.state.ended !== null) return;
@@ -313,44 +385,89 @@ class NetGameScene {
    * @param {PythonWorker} py
    * @param {import("../p2p/mesh.js").PeerMesh} mesh
    * @param {number} episode
+   * @param {import("./resume.js").ReplayFrame[] | null} rebuild the records of an episode this
+   *   page was playing when it was reloaded: rebuilt and rejoined, no countdown
    * @returns {Promise<boolean>} whether it ended early
    */
-  async playEpisode(py, mesh, episode) {
+  async playEpisode(py, mesh, episode, rebuild) {
     this.state.episode = episode;
     this.drawer.reset();
+    this.pause.reset();
     this.relayedAtStart = { ...mesh.stats };
-    const first = /** @type {{render: any[], hud: Record<string, number>}} */ (await py.call({ cmd: "game_start", episode }));
+    const started = performance.now();
+    const first = /** @type {{render: any[], hud: Record<string, number>, resumed_at?: number, done?: boolean, farewell?: string | null}} */ (
+      await py.call({ cmd: "game_start", episode, replay: rebuild })
+    );
     this.renderer?.draw(first.render);
     this.view.updateHud(first.hud, this.scene);
-    this.setPhase("countdown");
-    this.view.showMessage("Get ready", "Checking the connection to your partner…");
-    const rtt = await mesh.healthCheck(PING_TIMEOUT_MS);
-    this.handlers.enqueue({ type: "event", name: "p2p_health", data: { episode, ok: true, rtt_ms: Math.round(rtt * 100) / 100 } });
-    this.view.showMessage("Get ready", "Waiting for your partner…");
-    const countdownMs = Math.max(500, Math.round((this.scene.countdown_s ?? 0) * 1000));
-    const startAt = await mesh.agreeStart(episode, countdownMs, READY_TIMEOUT_MS);
-    this.log.begin(episode);
-    await this.countdown(episode, startAt);
-    if (this.destroyed || this.state.ended !== null) return true;
+    const resumedAt = first.resumed_at ?? 0;
+    if (rebuild !== null) {
+      this.state.rejoined = { episode, frames: resumedAt, replay_ms: Math.round(performance.now() - started) };
+      this.log.begin(episode, resumedAt);
+      if (first.done) {
+        // every frame was settled before the reload: the partners get this page's end report
+        if (first.farewell) mesh.broadcast({ t: "end", episode, packet: first.farewell }, { relay: true });
+        this.closeEpisode(false, { resumed_at: resumedAt });
+        return false;
+      }
+      this.pause.rejoining = true;
+      this.setPhase("playing");
+      this.view.showMessage("Reconnecting…", "Your game goes on where it was.");
+    } else {
+      this.setPhase("countdown");
+      this.view.showMessage("Get ready", "Checking the connection to your partner…");
+      const rtt = await mesh.healthCheck(PING_TIMEOUT_MS);
+      this.event("p2p_health", { episode, ok: true, rtt_ms: Math.round(rtt * 100) / 100 });
+      this.view.showMessage("Get ready", "Waiting for your partner…");
+      const countdownMs = Math.max(500, Math.round((this.scene.countdown_s ?? 0) * 1000));
+      const startAt = await mesh.agreeStart(episode, countdownMs, READY_TIMEOUT_MS);
+      this.log.begin(episode);
+      await this.countdown(episode, startAt);
+      if (this.destroyed || this.state.ended !== null) return true;
+      this.setPhase("playing");
+      this.view.hideOverlay();
+    }
     const finished = new Promise((resolve) => {
       this.finishEpisode = resolve;
     });
-    this.setPhase("playing");
-    this.view.hideOverlay();
     this.keyboard?.setEnabled(true);
     this.playStartedAt = performance.now();
     mesh.listen();
+    this.telemetry.start(episode);
     await py.call({ cmd: "game_run" });
     const result = /** @type {{partial: boolean, summary: Record<string, any> | null}} */ (await finished);
     this.keyboard?.setEnabled(false);
+    this.telemetry.stop();
     this.state.samples.played_ms += performance.now() - this.playStartedAt;
     if (this.destroyed || this.state.ended !== null) return true;
-    this.closeEpisode(result.partial, flat(result.summary ?? {}));
+    const extra = resumedAt ? { resumed_at: resumedAt } : {};
     if (result.partial) {
-      this.lost(this.partnerClosed ? "partner_closed" : "p2p_disconnected", PARTNER_LEFT);
+      this.gaveUp(result.summary, extra);
       return true;
     }
+    this.closeEpisode(false, { ...extra, ...flat(result.summary ?? {}) });
     return false;
+  }
+
+  /**
+   * The game stayed paused past the reconnect timeout: the episode closes (partial), the server
+   * is told and decides who went away (its match_ended says so); should its verdict not come
+   * (this page is the one offline), the page says the connection was lost and lets the
+   * participant go on.
+   * @param {Record<string, any> | null} summary
+   * @param {Record<string, number>} extra
+   */
+  gaveUp(summary, extra) {
+    this.state.ended = "reconnect_timeout";
+    this.pause.timedOut(this.drawer.latest?.frame ?? 0);
+    this.closeEpisode(true, { ...extra, ...flat(summary ?? {}), ended: "reconnect_timeout" });
+    this.mesh?.close();
+    this.setPhase("ended");
+    this.view.showMessage("The game has ended", "Your partner's connection or yours was lost. Saving your data…");
+    this.verdictTimer = window.setTimeout(() => {
+      if (this.finishedScene || this.destroyed) return;
+      this.lobby.showFinal("partner_left", "The game has ended", CONNECTION_LOST, { onContinue: () => this.continueScene() });
+    }, VERDICT_WAIT_MS);
   }
 
   /** @param {number} episode @param {number} startAt when the countdown ends (performance.now clock) */
@@ -376,6 +493,11 @@ class NetGameScene {
       // messages that went through the server relay this episode (see p2p/mesh.js)
       relayed_out: (this.mesh?.stats.relayed_out ?? 0) - this.relayedAtStart.relayed_out,
       relayed_in: (this.mesh?.stats.relayed_in ?? 0) - this.relayedAtStart.relayed_in,
+      packets_out: (this.mesh?.stats.packets_out ?? 0) - this.relayedAtStart.packets_out,
+      relayed_packets: (this.mesh?.stats.relayed_packets ?? 0) - this.relayedAtStart.relayed_packets,
+      ...this.pause.summary(),
+      p2p_repairs: this.mesh?.doctor.attempts ?? 0,
+      telemetry_dropped: this.telemetry.ring.dropped,
       ...extra,
     });
   }
@@ -400,6 +522,7 @@ class NetGameScene {
   continueScene() {
     if (this.finishedScene) return;
     this.finishedScene = true;
+    clearTimeout(this.verdictTimer);
     this.mesh?.close();
     this.recorder.flush();
     this.handlers.onContinue(this.scene.id, {});
@@ -431,6 +554,7 @@ class NetGameScene {
       this.state.samples.rollback_ms.push(t.step_ms);
       this.state.samples.rollback_depth.push(t.rollback_depth);
     }
+    this.telemetry.tick(t);
     for (const event of frame.events) this.netEvent(event);
     this.drawer.receive(frame, frame.settled);
   }
@@ -453,15 +577,22 @@ class NetGameScene {
 
   /** @param {Record<string, any>} event a session event from the worker */
   netEvent(event) {
-    if (event.type === "interrupted") {
-      this.lobby.partnerSilent(event.peer, () => this.state.phase === "playing");
-    } else if (event.type === "resumed") {
-      this.lobby.partnerResumed(event.peer);
+    if (event.type === "paused") {
+      this.state.paused = true;
+      this.pause.paused(/** @type {any} */ (event));
+    } else if (event.type === "unpaused") {
+      this.state.paused = false;
+      const rejoining = this.pause.rejoining;
+      this.pause.resumed(/** @type {any} */ (event));
+      if (rejoining && this.state.rejoined) {
+        this.state.rejoined.rebuild_ms = Math.round(performance.now() - this.playStartedAt);
+        this.event("p2p_rejoined", { ...this.state.rejoined });
+      }
     }
-    if (event.type !== "wait" && this.state.events.length < 200) {
-      this.state.events.push({ ...event, episode: this.state.episode });
-      this.handlers.enqueue({ type: "event", name: `p2p_${event.type}`, data: { ...event, episode: this.state.episode } });
-    }
+    // silences shorter than a pause are the engine's business; pauses and the rest are logged
+    if (["wait", "interrupted", "resumed"].includes(event.type) || this.state.events.length >= 200) return;
+    this.state.events.push({ ...event, episode: this.state.episode });
+    this.event(`p2p_${event.type}`, { ...event, episode: this.state.episode });
   }
 
   /** @param {import("./phase.js").Failure} what */
@@ -481,6 +612,9 @@ class NetGameScene {
 
   destroy() {
     this.destroyed = true;
+    clearTimeout(this.verdictTimer);
+    this.pause.destroy();
+    this.telemetry.destroy();
     this.drawer.destroy();
     this.lobby.destroy();
     this.keyboard?.destroy();
@@ -506,6 +640,19 @@ function flat(summary) {
     if (value === null || ["string", "number", "boolean"].includes(typeof value)) out[`p2p_${key}`] = value;
   }
   return out;
+}
+
+/**
+ * Whether `episode` was being played when the page was reloaded (the server has it open, or the
+ * outbox still holds its episode_start): it is rebuilt, not started again.
+ * @param {{progress?: {episode: number, status: string}[]}} scene
+ * @param {Record<string, any>[]} queued
+ * @param {number} episode
+ */
+function isOpen(scene, queued, episode) {
+  const known = (scene.progress ?? []).find((p) => p.episode === episode);
+  if (known) return known.status === "playing" || known.status === "interrupted";
+  return queued.some((m) => m.type === "episode_start" && m.episode === episode);
 }
 
 /** @param {number} ms */

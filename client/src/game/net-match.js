@@ -6,6 +6,11 @@
 //   -> 5 pings -> "probe" {ok, rtt_ms} -> the server says "match_start" (the scene starts the
 //   game: start()) or "requeued" (back to waiting, for the next match).
 //
+// A page reloaded in the middle of a game joins again and gets its match back with connection
+// generations above 0 (`links`): it connects without a probe (the game is on) and the scene
+// rebuilds its episode. During the game, "peer_link" replaces a connection (a repair, or the
+// partner's page was reloaded: wait for it, `onPeerLink`).
+//
 // Once the game has started, a later "match" or "requeued" is ignored. The scene's state
 // (`window.igym.game`) gets waiting, match, matches_tried, probe_rtt_ms and requeued from here.
 
@@ -39,10 +44,12 @@ export class NetMatch {
    *   setPhase: (phase: string) => void,
    *   onPacket: (peer: number, data: ArrayBuffer) => void,
    *   onEnd: (peer: number, episode: number, packet: ArrayBuffer) => void,
-   *   onPartnerClosed: () => void,
+   *   onPeerLink: (peer: number, reason: string, holdS: number | null) => void,
+   *   onRepaired: (peer: number, info: Record<string, unknown>) => void,
+   *   onGaveUp: (peer: number, why: string) => void,
    * }} options
-   *   onPacket, onEnd: from the mesh (see PeerMesh); onPartnerClosed: a partner closed its
-   *   connection after the game started
+   *   onPacket, onEnd, onRepaired, onGaveUp: from the mesh (see PeerMesh); onPeerLink: the
+   *   server replaced the connection to a partner (reason "rejoined": its page was reloaded)
    */
   constructor(options) {
     this.options = options;
@@ -96,6 +103,9 @@ export class NetMatch {
       case "relay":
         if (message.match_id === this.match?.match_id) this.mesh?.relayed(/** @type {any} */ (message));
         return true;
+      case "peer_link":
+        if (message.match_id === this.match?.match_id) this.peerLink(message);
+        return true;
       case "requeued":
         this.requeued(message.match_id, message.reason);
         return true;
@@ -113,6 +123,17 @@ export class NetMatch {
     this.started = true;
     this.mesh.relayEnabled = true; // the server relays packets from match_start on
     return { match: this.match, mesh: this.mesh };
+  }
+
+  /**
+   * The server replaced the connection to a partner.
+   * @param {Record<string, any>} message {peer, gen, reason, hold_s}
+   */
+  peerLink(message) {
+    const peer = this.mesh?.indexOf.get(message.peer);
+    if (peer === undefined || !this.mesh) return;
+    this.mesh.resetLink(peer, Number(message.gen));
+    this.options.onPeerLink(peer, String(message.reason), typeof message.hold_s === "number" ? message.hold_s : null);
   }
 
   /** @param {MatchMessage} match */
@@ -140,12 +161,14 @@ export class NetMatch {
         this.handlers.signal?.({ type: "relay", match_id: match.match_id, to, packets, controls }),
       onPacket: this.options.onPacket,
       onEnd: this.options.onEnd,
-      onLinkState: (_peer, state) => {
-        if (state === "closed" && this.started && this.mesh === mesh) this.options.onPartnerClosed();
-      },
+      requestLink: (to, gen) => this.handlers.signal?.({ type: "p2p_reconnect", match_id: match.match_id, to, gen }),
+      onRepaired: this.options.onRepaired,
+      onGaveUp: this.options.onGaveUp,
     });
     this.mesh = mesh;
+    if (window.igym) window.igym.mesh = mesh; // for tests: the live connections
     for (const early of this.earlySignals.splice(0)) if (early.match_id === match.match_id) mesh.signal(early);
+    if (Object.values(match.links ?? {}).some((gen) => gen > 0)) return; // a rejoin: no probe
     let ok = false;
     let rtt = null;
     try {

@@ -19,19 +19,28 @@
 // silence makes a member say "deaf", so two members cannot keep each other relaying. Copies
 // that arrive both ways are harmless (the engine takes packets in any order, more than once).
 // The counts are in `stats` and in each episode's summary.
+//
+// While the game is on, p2p/repair.js keeps the connections working (ICE restarts, a new peer
+// connection of the next generation when those fail or the channel stays stuck); the server
+// hands out generations (`peer_link`: resetLink) and every signal carries its link's, so a
+// signal of an older connection is dropped.
 
 import { fromBase64, toBase64 } from "../base64.js";
 import { PeerLink } from "./peer.js";
+import { LinkDoctor } from "./repair.js";
 
 /** Nothing heard from a partner over the data channels for this long: relay through the server. */
 export const RELAY_AFTER_MS = 250;
 /** A partner that said it does not hear us, within this window, hears from us through the server. */
-export const RELAY_HOLD_MS = 1000;
+export const RELAY_HOLD_MS = 400;
 /** The server takes at most this many packets in one relay message. */
 const RELAY_MAX_PACKETS = 16;
+/** How often the connections are looked at while the game is on (p2p/repair.js). */
+const CHECK_EVERY_MS = 250;
 
 /** @typedef {{match_id: string, members: {peer: string, agents: string[]}[], you: number,
- *             ice_servers: RTCIceServer[], max_p2p_rtt_ms: number | null, seeds: number[]}} MatchMessage */
+ *             ice_servers: RTCIceServer[], max_p2p_rtt_ms: number | null, seeds: number[],
+ *             links?: Record<string, number>}} MatchMessage  links: each connection's generation */
 
 export const PINGS = 5;
 
@@ -44,9 +53,15 @@ export class PeerMesh {
    *   onPacket: (peer: number, data: ArrayBuffer) => void,
    *   onEnd?: (peer: number, episode: number, packet: ArrayBuffer) => void,
    *   onLinkState?: (peer: number, state: import("./peer.js").LinkState) => void,
+   *   requestLink?: (to: string, gen: number) => void,
+   *   onRepaired?: (peer: number, info: Record<string, unknown>) => void,
+   *   onGaveUp?: (peer: number, why: string) => void,
    * }} options
+   *   requestLink: ask the server for a new connection to `to` (replacing generation `gen`);
+   *   onRepaired: a broken connection works again (how, repair_ms, rtt_ms of its health check)
    */
   constructor(options) {
+    this.options = options;
     this.match = options.match;
     this.you = options.match.you;
     this.onPacket = options.onPacket;
@@ -59,8 +74,11 @@ export class PeerMesh {
     this.deafAt = new Map();
     /** silence is counted from here at the earliest (see listen()) */
     this.listeningSince = -Infinity;
-    /** messages (packets and control messages) that went through the server */
-    this.stats = { relayed_out: 0, relayed_in: 0 };
+    /** messages (packets and control messages) that went through the server; game packets
+     * from the worker (packets_out) and how many of them were relayed (relayed_packets) */
+    this.stats = { relayed_out: 0, relayed_in: 0, packets_out: 0, relayed_packets: 0 };
+    /** @type {Map<number, number>} peer -> when something last came from it through the server */
+    this.relayedAt = new Map();
     /** @type {Map<number, PeerLink>} */
     this.links = new Map();
     /** @type {Map<string, number>} participant id -> member index */
@@ -80,21 +98,55 @@ export class PeerMesh {
     this.bye = null;
     this.closed = false;
     options.match.members.forEach((member, peer) => {
-      if (peer === this.you) return;
-      const link = new PeerLink({
-        peer,
-        polite: this.you > peer,
-        iceServers: options.match.ice_servers ?? [],
-        sendSignal: (data) => options.sendSignal(member.peer, data),
-        onPacket: (data) => options.onPacket(peer, data),
-        onControl: (message) => this.control(peer, message),
-        onState: (state) => {
-          this.onLinkState(peer, state);
-          this.wake();
-        },
-      });
-      this.links.set(peer, link);
+      if (peer !== this.you) this.links.set(peer, this.makeLink(peer, options.match.links?.[member.peer] ?? 0));
     });
+    this.doctor = new LinkDoctor({
+      links: this.links,
+      relayHeardAt: (peer) => this.relayedAt.get(peer) ?? -Infinity,
+      requestLink: (peer, gen) => options.requestLink?.(this.match.members[peer].peer, gen),
+      ping: (peer, timeoutMs) => this.ping(peer, timeoutMs),
+      onRepaired: (peer, info) => options.onRepaired?.(peer, info),
+      onGaveUp: (peer, why) => options.onGaveUp?.(peer, why),
+    });
+    this.checkTimer = 0;
+  }
+
+  /**
+   * @param {number} peer
+   * @param {number} gen
+   * @returns {PeerLink}
+   */
+  makeLink(peer, gen) {
+    const member = this.match.members[peer];
+    return new PeerLink({
+      peer,
+      gen,
+      polite: this.you > peer,
+      iceServers: this.match.ice_servers ?? [],
+      sendSignal: (data) => this.options.sendSignal(member.peer, data),
+      onPacket: (data) => this.onPacket(peer, data),
+      onControl: (message) => this.control(peer, message),
+      onState: (state) => {
+        if (this.links.get(peer)?.gen !== gen) return; // an older connection, replaced
+        this.onLinkState(peer, state);
+        this.wake();
+      },
+    });
+  }
+
+  /**
+   * Replace the connection to `peer` by a new one of generation `gen` (the server's
+   * `peer_link`: a repair, or the partner's page was reloaded). Older generations change nothing.
+   * @param {number} peer
+   * @param {number} gen
+   */
+  resetLink(peer, gen) {
+    const old = this.links.get(peer);
+    if (!old || this.closed || gen <= old.gen) return;
+    old.close();
+    this.links.set(peer, this.makeLink(peer, gen));
+    this.doctor.replaced(peer);
+    this.wake();
   }
 
   /**
@@ -104,6 +156,10 @@ export class PeerMesh {
   signal(message) {
     const peer = this.indexOf.get(message.sender);
     if (peer === undefined) return;
+    const gen = Number(message.data?.gen ?? 0);
+    const link = this.links.get(peer);
+    if (!link || gen < link.gen) return; // for a connection that was replaced
+    if (gen > link.gen) this.resetLink(peer, gen); // its peer_link has not come yet
     this.links.get(peer)?.signal(message.data);
   }
 
@@ -191,11 +247,13 @@ export class PeerMesh {
    */
   async agreeStart(episode, countdownMs, timeoutMs) {
     this.readySet(episode).add(this.you);
-    this.broadcast({ t: "ready", episode });
+    // through the server too: one lost or late "go" (a lossy channel backing off, a connection
+    // being replaced) would keep a partner in the countdown while the others play
+    this.broadcast({ t: "ready", episode }, { relay: true });
     const everyone = this.match.members.length;
     await this.until(() => this.readySet(episode).size >= everyone, timeoutMs, "your partner did not get ready in time");
     if (this.you === 0) {
-      this.broadcast({ t: "go", episode, in_ms: countdownMs });
+      this.broadcast({ t: "go", episode, in_ms: countdownMs }, { relay: true });
       return performance.now() + countdownMs;
     }
     await this.until(() => this.go.has(episode), timeoutMs, "your partner did not start the round");
@@ -246,9 +304,11 @@ export class PeerMesh {
   sendPackets(packets) {
     /** @type {Map<number, string[]>} */
     const relay = new Map();
+    this.stats.packets_out += packets.length;
     for (const [peer, data] of packets) {
       this.links.get(peer)?.sendPacket(data);
       if (!this.degraded(peer)) continue;
+      this.stats.relayed_packets += 1;
       const list = relay.get(peer) ?? [];
       list.push(toBase64(new Uint8Array(data)));
       relay.set(peer, list);
@@ -269,6 +329,8 @@ export class PeerMesh {
    */
   listen() {
     this.listeningSince = performance.now();
+    this.doctor.newEpisode();
+    if (!this.checkTimer && !this.closed) this.checkTimer = setInterval(() => this.doctor.check(), CHECK_EVERY_MS);
   }
 
   /**
@@ -314,6 +376,7 @@ export class PeerMesh {
   relayed(message) {
     const peer = this.indexOf.get(message.sender);
     if (peer === undefined || peer === this.you || this.closed) return;
+    this.relayedAt.set(peer, performance.now());
     for (const text of message.packets ?? []) {
       let bytes;
       try {
@@ -405,6 +468,7 @@ export class PeerMesh {
     if (this.closed) return;
     if (reason) this.broadcast({ t: "bye", reason });
     this.closed = true;
+    clearInterval(this.checkTimer);
     this.wake();
     const links = [...this.links.values()];
     // give a "bye" a moment to leave before the channels close under it

@@ -2,6 +2,9 @@
 // and "perfect negotiation" settles who answers when both offer at once (the polite peer, the
 // one with the higher index in the match, gives way). Signaling goes through the server's
 // websocket (the caller's sendSignal); ICE servers come from the server's `match` message.
+// Every signal carries the connection's generation (`gen`): when a connection cannot be repaired
+// by an ICE restart (restartIce, see p2p/repair.js) or a member's page was reloaded, the server
+// hands out the next generation and both sides make a new PeerLink; older signals are stale.
 //
 // Two data channels, negotiated out of band (same id on both sides, so neither side waits for
 // the other to announce them):
@@ -23,6 +26,7 @@ export class PeerLink {
   /**
    * @param {{
    *   peer: number,
+   *   gen?: number,
    *   polite: boolean,
    *   iceServers: RTCIceServer[],
    *   sendSignal: (data: Record<string, unknown>) => void,
@@ -33,8 +37,11 @@ export class PeerLink {
    */
   constructor(options) {
     this.peer = options.peer;
+    /** the connection's generation (see the header) */
+    this.gen = options.gen ?? 0;
     this.polite = options.polite;
-    this.sendSignal = options.sendSignal;
+    const send = options.sendSignal;
+    this.sendSignal = (/** @type {Record<string, unknown>} */ data) => send({ ...data, gen: this.gen });
     this.onPacket = options.onPacket;
     this.onControl = options.onControl;
     this.onState = options.onState ?? (() => {});
@@ -46,6 +53,8 @@ export class PeerLink {
     this.stats = { negotiations: 0, offers: 0, signals_in: 0, signals_out: 0, restarts: 0 };
     /** when a message last arrived from the peer on either channel (performance.now) */
     this.heardAt = -Infinity;
+    /** when both channels were last seen open (-Infinity: never yet) */
+    this.openedAt = -Infinity;
     this.answerPending = false;
     this.pc = new RTCPeerConnection({ iceServers: options.iceServers });
     /** @type {RTCDataChannel | null} */
@@ -170,12 +179,21 @@ export class PeerLink {
     return this.game?.readyState === "open" && this.ctl?.readyState === "open";
   }
 
+  /** Restart ICE (a connection that went "disconnected" or "failed"; see p2p/repair.js). */
+  restartIce() {
+    if (this.pc.signalingState === "closed") return;
+    this.stats.restarts += 1;
+    this.pc.restartIce();
+  }
+
   updateState() {
     /** @type {LinkState} */
     let state = "connecting";
     const pcState = this.pc.connectionState;
-    if (this.isOpen) state = "open";
-    else if (pcState === "failed") state = "failed";
+    if (this.isOpen) {
+      state = "open";
+      if (this.state !== "open") this.openedAt = performance.now();
+    } else if (pcState === "failed") state = "failed";
     else if (pcState === "closed" || this.game?.readyState === "closed") state = "closed";
     if (state !== this.state) {
       this.state = state;

@@ -12,7 +12,11 @@
 //   to partners that may still be waiting for it).
 //
 // Rollbacks and replays happen inside that one Python call. NetPlay decides how many frames are
-// due from the time it is given, so a late tick catches up by itself.
+// due from the time it is given, so a late tick catches up by itself; while a partner is away
+// the game is paused (`paused` in every net_frame) and the clock goes on from where it stopped.
+// After a reload, game_start with `replay` (the settled records the page had recorded) rebuilds
+// the episode (NetPlay.resume) and rejoins the match; "net_hold" messages say a partner's page
+// is reloading, so the game waits for it longer than the reconnect timeout.
 //
 // Timestamps are on the MAIN thread's clock (see game-loop.js). A settled record's `t` is
 // {key, tick, step, drawn}: when the local key event happened, the tick that sampled it, when the
@@ -24,6 +28,7 @@ import { GAME_ERROR, PROGRESS } from "./protocol.js";
 
 export const NET_FRAME = "net_frame";
 export const NET_PACKETS = "net_packets";
+export const NET_HOLD = "net_hold";
 
 const GLUE = `
 import json as _json
@@ -31,7 +36,10 @@ from igym_core.runtime.netplay import NetPlay as _NetPlay
 
 _igym_net = _NetPlay(_json.loads(_igym_scene_json), _json.loads(_igym_match_json))
 
-def _igym_net_start(episode):
+def _igym_net_start(episode, replay_json):
+    replay = _json.loads(replay_json)
+    if replay is not None:
+        return _json.dumps(_igym_net.resume(episode, replay))
     return _json.dumps(_igym_net.start(episode))
 
 def _igym_net_tick(args_json):
@@ -66,6 +74,21 @@ export class NetLoop extends GameLoop {
     this.netSummary = null;
     /** @type {(() => string | undefined) | null} */
     this.netFarewell = null;
+    /** @type {[number, number][]} partners to wait for longer: [peer, seconds] */
+    this.holds = [];
+  }
+
+  /**
+   * Input and focus (see GameLoop), and "net_hold": the server says partner `peer` comes back
+   * (its page reloads): wait up to `seconds` for it.
+   * @param {any} message
+   */
+  receive(message) {
+    if (message.type === NET_HOLD) {
+      this.holds.push([Number(message.peer), Number(message.seconds)]);
+      return;
+    }
+    super.receive(message);
   }
 
   /**
@@ -95,8 +118,9 @@ export class NetLoop extends GameLoop {
   }
 
   /**
-   * @param {{episode: number}} command
-   * @returns {{render: object[], hud: Record<string, number>}}
+   * @param {{episode: number, replay?: object[] | null}} command replay: the settled records
+   *   of the episode a reloaded page had recorded (frames 0..n-1): rebuild and rejoin
+   * @returns {{render: object[], hud: Record<string, number>, resumed_at?: number, done?: boolean}}
    */
   start(command) {
     if (!this.startFn) throw new Error("the game is not loaded");
@@ -106,8 +130,11 @@ export class NetLoop extends GameLoop {
     this.incoming = [];
     this.inputTimes.clear();
     this.stepTimes.clear();
-    this.frame = 0;
-    return JSON.parse(/** @type {any} */ (this.startFn)(command.episode));
+    const out = JSON.parse(/** @type {any} */ (this.startFn)(command.episode, JSON.stringify(command.replay ?? null)));
+    this.frame = out.resumed_at ?? 0;
+    // rebuilt after the end: this peer's end report, for partners still waiting for it
+    if (out.done) out.farewell = this.netFarewell?.() ?? null;
+    return out;
   }
 
   /** @param {[number, ArrayBuffer][]} packets from the data channels */
@@ -124,10 +151,12 @@ export class NetLoop extends GameLoop {
     const sample = this.input.sample();
     const packets = this.incoming;
     this.incoming = [];
+    const holds = this.holds;
+    this.holds = [];
     let out;
     try {
       out = JSON.parse(
-        this.netTick(JSON.stringify({ now: tickAt, action: sample.action, focused: this.input.focused, packets })),
+        this.netTick(JSON.stringify({ now: tickAt, action: sample.action, focused: this.input.focused, packets, holds })),
       );
     } catch (err) {
       this.stop();
@@ -180,6 +209,9 @@ export class NetLoop extends GameLoop {
         rollback_depth: out.rollback_depth,
         replayed: out.replayed,
         stalled: out.stalled,
+        paused: out.paused,
+        rejoining: out.rejoining,
+        rtt_ms: out.rtt_ms,
       },
     };
     this.post(message, transfer);

@@ -33,8 +33,11 @@
 //   {id, cmd: "net_load", scene, match, packages_url, time_origin}
 //                               multiplayer: build NetPlay(scene, match) instead (net-loop.js);
 //                               then game_start / game_run / game_stop as above, and the worker
-//                               posts "net_frame" messages instead of "frame"
+//                               posts "net_frame" messages instead of "frame". game_start's replay
+//                               is then the whole settled records; the episode is rebuilt and
+//                               rejoins the match (NetPlay.resume)
 //   {type: "net_packets", packets: [[peer, ArrayBuffer], ...]}   received from the data channels
+//   {type: "net_hold", peer, seconds}   a partner's page reloads: wait for it up to seconds
 //   {type: "input", kind: "down" | "up" | "clear", action, t}   a key event (no reply, never queued
 //   {type: "focus", focused}                                     behind commands)
 

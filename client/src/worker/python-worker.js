@@ -7,7 +7,7 @@
 // otherwise falls back to a CDN.
 
 import { GameLoop } from "./game-loop.js";
-import { NET_PACKETS, NetLoop } from "./net-loop.js";
+import { NET_HOLD, NET_PACKETS, NetLoop } from "./net-loop.js";
 import { BOOT_ERROR, ERROR, PROGRESS, READY, RESULT } from "./protocol.js";
 import { replay } from "./replay.js";
 
@@ -23,7 +23,7 @@ let game = null;
 self.addEventListener("message", (event) => {
   const command = event.data;
   // Key and focus events go straight to the game's input state: they must not wait for a command.
-  if (command?.type === "input" || command?.type === "focus") {
+  if (command?.type === "input" || command?.type === "focus" || command?.type === NET_HOLD) {
     game?.receive(command);
     return;
   }

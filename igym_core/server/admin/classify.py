@@ -27,6 +27,9 @@ LABELS: Mapping[str, tuple[str, str]] = {
     "frame_conflict": ("frame_conflict", "a frame was sent again with other contents"),
     "connection_closed": ("connection_closed", "the server closed the page's connection"),
     "reconnect_timeout": ("disconnected", "reconnect timeout"),
+    "client:reconnect_timeout": ("disconnected", "partner did not come back in time"),
+    "client:p2p_repair_failed": ("p2p_failed", "peer connection could not be repaired"),
+    "client:p2p_rebuild_failed": ("browser_error", "a reloaded page could not rebuild its game"),
     "rule_error": ("rule_error", "exclusion rule raised an error"),
 }
 
@@ -34,11 +37,19 @@ LABELS: Mapping[str, tuple[str, str]] = {
 FLAGS_ONLY: Mapping[str, str] = {
     "bad_message": "refused_messages",
     "client:p2p_interrupted": "partner_silent",
+    "client:p2p_paused": "paused",
+    "client:p2p_repaired": "p2p_repaired",
+    "client:p2p_rejoined": "reloaded",
 }
+
+#: flag-only kinds that count as a disconnection (the game paused waiting for a partner)
+DISCONNECTIONS = frozenset({"client:p2p_interrupted", "client:p2p_paused"})
 
 #: Client kinds whose payload carries telemetry samples (numeric fields ending in ``_ms`` or
 #: listed in :data:`TELEMETRY_FIELDS`).
-TELEMETRY_KINDS = frozenset({"client:p2p_health", "client:telemetry", "telemetry"})
+TELEMETRY_KINDS = frozenset(
+    {"client:p2p_health", "client:p2p_repaired", "client:telemetry", "telemetry"}
+)
 TELEMETRY_FIELDS = frozenset({"rtt_ms", "rollbacks", "stalls", "relayed"})
 
 #: Episode summary fields drawn as per-episode telemetry, by the metric they feed.
@@ -49,6 +60,7 @@ SUMMARY_METRICS: Mapping[str, tuple[str, ...]] = {
     "latency_p50_ms": ("latency_p50_ms",),
     "latency_p95_ms": ("latency_p95_ms",),
     "relayed": ("relayed_out",),
+    "paused_ms": ("paused_ms",),
 }
 
 _PROBLEM_NAME = re.compile(r"error|crash|desync|mismatch|timeout|fail", re.IGNORECASE)
@@ -57,6 +69,8 @@ _EXCLUSION_NAME = re.compile(r"exclu", re.IGNORECASE)
 _ENDINGS: Mapping[str, tuple[str, str]] = {
     "disconnected": ("disconnected", "left a game: offline past the grace time"),
     "waiting_timeout": ("waiting_timeout", "no partner found in time"),
+    "left": ("left", "left a game: closed the page or navigated away"),
+    "reconnect_timeout": ("disconnected", "reconnect timeout: a member did not come back"),
 }
 
 ADMIN_PREFIX = "admin:"
@@ -88,12 +102,12 @@ def classify(kind: str, data: Mapping[str, Any]) -> Meaning:
         reason = str(data.get("reason", ""))
         if reason.startswith("partner_left"):
             return Meaning("partner_left")
-        flag, label = _ENDINGS.get(reason, (None, None))
+        flag, label = _ENDINGS.get(reason.split(":", 1)[0], (None, None))
         return Meaning(
             flag, label if flag == "disconnected" else None, None, flag == "disconnected"
         )
     if kind in FLAGS_ONLY:
-        return Meaning(FLAGS_ONLY[kind], disconnection=kind == "client:p2p_interrupted")
+        return Meaning(FLAGS_ONLY[kind], disconnection=kind in DISCONNECTIONS)
     if _EXCLUSION_NAME.search(kind) and not kind.startswith("client:"):
         rule = data.get("rule") or data.get("rule_name") or "unknown rule"
         return Meaning("excluded", None, str(rule)[:100])

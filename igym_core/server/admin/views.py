@@ -450,12 +450,26 @@ def series(
         for metric, value in summary_samples(e["summary"]).items():
             add(metric, e["participant_id"], e["ended_at"], value)
     for r in queries.telemetry_rows(ctx.db, list(participant_ids)):
-        if isinstance(r["value"], int | float):
-            add(str(r["metric"]), r["participant_id"], float(r["t"]), float(r["value"]))
+        value = _sample_value(r["value"])
+        if value is not None:
+            add(str(r["metric"]), r["participant_id"], float(r["t"]), value)
     for metrics in out.values():
         for points in metrics.values():
             points.sort()
     return out
+
+
+def _sample_value(value: Any) -> float | None:
+    """A telemetry value as a number (the store keeps values as JSON text); a text value such
+    as a candidate type, or a missing one, is no point on a chart."""
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            return None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return None
 
 
 # -- one match ----------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from typing import Any
 from igym_core.config import Experiment, GameScene
 from igym_core.options import build
 from igym_core.plugins import PluginManager
+from igym_core.server.lobby.absences import Absences
 from igym_core.server.lobby.parity import canonical_digest, first_difference
 from igym_core.server.lobby.relay import check_relay
 from igym_core.server.lobby.sessions import GameSession, Match, Phase, Tracker, TransitionError
@@ -32,6 +33,8 @@ from igym_core.server.protocol_lobby import (
     MatchFound,
     MatchStart,
     Parity,
+    PauseReport,
+    PeerLinkReset,
     Relayed,
     Requeued,
     SignalRelay,
@@ -44,8 +47,13 @@ log = logging.getLogger("igym.lobby")
 Send = Callable[[str, Outgoing], None]
 
 #: what a page says when it leaves a game because its partner seems gone (its connection closed
-#: or went silent): the server checks who is really gone
-PARTNER_GONE = frozenset({"partner_closed", "p2p_disconnected", "p2p_failed", "partner_left"})
+#: or went silent, or the game stayed paused past the reconnect timeout): the server checks who
+#: is really gone
+PARTNER_GONE = frozenset(
+    {"partner_closed", "p2p_disconnected", "p2p_failed", "partner_left", "reconnect_timeout"}
+)
+#: new peer connections a pair of members may ask for in one match (repairs and reloads)
+MAX_LINK_GENERATIONS = 20
 
 
 class Lobby:
@@ -59,8 +67,16 @@ class Lobby:
         ice_servers: Sequence[Mapping[str, Any]],
         disconnect_grace_s: float = 20.0,
         clock: Callable[[], float] = time.time,
+        *,
+        left_grace_s: float = 1.5,
+        last_heard: Callable[[str], float | None] = lambda participant_id: None,
+        max_pause_reports: int = 200,
     ) -> None:
+        """``last_heard(participant_id)``: when the participant's open websocket last spoke
+        (None when it has none); it decides, with the websocket's state, who went away."""
         self.disconnect_grace_s = disconnect_grace_s
+        self.left_grace_s = left_grace_s
+        self.max_pause_reports = max_pause_reports
         self.experiment = experiment
         self.plugins = plugins
         self.store = store
@@ -69,6 +85,7 @@ class Lobby:
         self.ice_servers = [dict(s) for s in ice_servers]
         self.clock = clock
         self.tracker = Tracker()
+        self.absences = Absences(store, clock, last_heard)
         self._matchmakers: dict[str, Matchmaker] = {}
         #: set by the app: start the game of a server-mode match (members -> their agent)
         self.on_server_match: Callable[[str, GameScene, dict[str, str]], None] = lambda *args: None
@@ -93,6 +110,11 @@ class Lobby:
             session.attributes = dict(attributes) or session.attributes
             session.server_rtt_ms = server_rtt_ms or session.server_rtt_ms
             self._resend(session, scene)
+            return
+        ended = self.tracker.matches.get(session.match_id or "") if session else None
+        if session is not None and ended is not None and ended.started and ended.ended:
+            # a page reloaded after its game was ended: it is told again, and can go on
+            self.send(participant_id, self._ended_message(ended, scene, participant_id))
             return
         if session is not None:
             raise ProtocolError(
@@ -175,19 +197,26 @@ class Lobby:
         return end_frame, partners
 
     def _partner_gone(self, match: Match, scene: GameScene, reporter: str) -> None:
+        """A page gave up on its partners: the members the server lost too are gone
+        (``partner_left`` when they said goodbye, else ``reconnect_timeout``); when the server
+        still hears everyone, the connection between them failed (``connection_lost``)."""
         gone = [
-            s.participant_id
+            s
             for s in self.tracker.members(match)
-            if s.participant_id != reporter and s.offline_since is not None
+            if s.participant_id != reporter and self.absences.lost(s)
         ]
         if not gone:
             self._end_match(match, scene, "connection_lost", scene.connection_lost_message, None)
             return
-        who = gone[0]
-        left = self.tracker.session(who, scene.id)
-        assert left is not None
-        self._move(left, Phase.ENDED, "disconnected")
-        self._end_match(match, scene, f"partner_left:{who}", scene.partner_left_message, who)
+        left = gone[0]
+        who = left.participant_id
+        # the one gone ends with the match's reason too: a page back later moves on with it
+        if left.said_bye and left.offline_since is not None:
+            self._end_match(match, scene, f"partner_left:{who}", scene.partner_left_message, who)
+            return
+        self._end_match(
+            match, scene, f"reconnect_timeout:{who}", scene.reconnect_timeout_message, who
+        )
 
     def _partner_left(self, match: Match, scene: GameScene, who: str, reason: str) -> None:
         if match.started:  # even if the others already finished: never back to waiting
@@ -306,6 +335,11 @@ class Lobby:
             ice_servers=self.ice_servers,
             max_p2p_rtt_ms=scene.max_p2p_rtt_ms,
             seeds=[scene.episode_seed(match.match_id, e) for e in range(scene.episodes)],
+            links={
+                aliases[o]: match.links.get(frozenset((participant_id, o)), 0)
+                for o in match.members
+                if o != participant_id
+            },
         )
 
     # -- signaling and validation ---------------------------------------------------------------
@@ -448,15 +482,95 @@ class Lobby:
         if match is not None and match.ended is None:
             self._end_match(match, self._scene(match.scene_id), reason, message, None)
 
-    def disconnected(self, participant_id: str) -> None:
-        """The participant's websocket closed: they leave if not back within the grace time."""
+    def disconnected(self, participant_id: str, said_bye: bool = False) -> None:
+        """The participant's websocket closed: they leave if not back within the grace time
+        (``left_grace_s`` after a goodbye: a closed tab or a reload, which says hello again
+        at once; ``disconnect_grace_s`` after a dropped connection)."""
         now = self.clock()
         for session in self.tracker.active_of(participant_id):
             session.offline_since = now
+            session.said_bye = said_bye
+            match = self.tracker.matches.get(session.match_id or "")
+            if match is not None and match.started and match.ended is None:
+                self.absences.went_away(match, participant_id, "closed" if said_bye else "network")
 
     def reconnected(self, participant_id: str) -> None:
         for session in self.tracker.active_of(participant_id):
             session.offline_since = None
+            session.said_bye = False
+
+    def pause_report(self, participant_id: str, report: PauseReport) -> None:
+        """A member's game paused, resumed or gave up waiting (see :class:`PauseReport`).
+
+        The server records who its game waited for (as the server saw them, see
+        :class:`~igym_core.server.lobby.absences.Absences`); a ``timeout`` ends the match
+        unless it already ended (reports from a page that was offline arrive late)."""
+        match = self.tracker.matches.get(report.match_id)
+        if match is None or participant_id not in match.members:
+            raise ProtocolError("invalid", f"you are not in match {report.match_id[:40]!r}")
+        if not match.started or match.ended is not None:
+            return  # late news of a game that is over
+        count = match.pause_reports.get(participant_id, 0)
+        if count >= self.max_pause_reports:
+            return
+        match.pause_reports[participant_id] = count + 1
+        if report.state == "paused":
+            if self.absences.rejoining(match, participant_id):
+                return  # a rebuilt page waits for its partners' echo: nobody went away
+            for alias in report.waiting_for[: len(match.members)]:
+                who = match.member(alias)
+                if who is not None and who != participant_id:
+                    self.absences.reported(match, who, report.episode, report.frame)
+        elif report.state == "resumed":
+            self.absences.resumed(match, report.paused_ms)
+        else:
+            self._partner_gone(match, self._scene(match.scene_id), participant_id)
+
+    def reconnect(self, participant_id: str, match_id: str, to: str, gen: int) -> None:
+        """A member asks for a new peer connection to ``to`` (ICE restart failed): both get
+        a :class:`PeerLinkReset` of the next generation, unless ``gen`` is not the current
+        one (the other member asked first) or the pair used up its generations."""
+        match = self._member_match(participant_id, match_id)
+        other = self._recipient(match, participant_id, to)
+        if not match.started:
+            raise ProtocolError("not_playing", "a new peer connection is for a game being played")
+        pair = frozenset((participant_id, other))
+        current = match.links.get(pair, 0)
+        if gen != current or current >= MAX_LINK_GENERATIONS:
+            return
+        self._new_link(match, pair, pair, "repair", None)
+
+    def _new_link(
+        self,
+        match: Match,
+        pair: frozenset[str],
+        tell: frozenset[str],
+        reason: str,
+        hold_s: float | None,
+    ) -> None:
+        """The next generation of the connection between two members; those in ``tell`` get
+        a :class:`PeerLinkReset` naming the other."""
+        gen = match.links.get(pair, 0) + 1
+        match.links[pair] = gen
+        aliases = match.aliases
+        for pid in sorted(tell):
+            (other,) = pair - {pid}
+            self.send(pid, PeerLinkReset(match.match_id, aliases[other], gen, reason, hold_s))
+
+    def _rejoin(self, session: GameSession, scene: GameScene, match: Match) -> None:
+        """A member's page was reloaded mid-game and joins again: new peer connections to
+        everyone (its partners wait for it up to the scene's ``reload_timeout_s``), then the
+        match again, and the page rebuilds its episode."""
+        pid = session.participant_id
+        self.absences.rejoined(match, pid)
+        for other in match.members:
+            if other != pid:
+                pair = frozenset((pid, other))
+                if match.links.get(pair, 0) < MAX_LINK_GENERATIONS:
+                    tell = frozenset((other,))
+                    self._new_link(match, pair, tell, "rejoined", scene.reload_timeout_s)
+        self.send(pid, self._found(match, scene, pid))
+        self.send(pid, MatchStart(match.match_id))
 
     def expire(self) -> None:
         """End what timed out: waiting too long, offline longer than the grace time, a match
@@ -470,14 +584,15 @@ class Lobby:
                 self._validation_timed_out(match, scene)
             elif match.started_at is not None and now - match.started_at >= scene.play_timeout_s:
                 self._end_match(match, scene, "match_timeout", scene.match_timeout_message, None)
+            elif match.started:
+                self._check_absences(match, scene, now)
         for session in list(self.tracker.sessions.values()):
             if session.phase is Phase.ENDED:
                 continue
-            if (
-                session.offline_since is not None
-                and now - session.offline_since >= self.disconnect_grace_s
-            ):
-                self.leave(session.participant_id, session.scene_id, "disconnected")
+            grace = self.left_grace_s if session.said_bye else self.disconnect_grace_s
+            if session.offline_since is not None and now - session.offline_since >= grace:
+                reason = "left" if session.said_bye else "disconnected"
+                self.leave(session.participant_id, session.scene_id, reason)
                 continue
             if session.phase is not Phase.WAITING:
                 continue
@@ -491,6 +606,24 @@ class Lobby:
                     ),
                 )
                 self._broadcast_waiting(scene)
+
+    def _check_absences(self, match: Match, scene: GameScene, now: float) -> None:
+        """Members partners wait for: lost by the server too (see Absences.check), and if a
+        page that should have reported its timeout has not, the server ends the game itself
+        once its partners waited twice the reconnect timeout (the reload timeout for a page
+        that came back reloaded)."""
+        members = list(self.tracker.members(match))
+        self.absences.check(match, members)
+        for absence in self.absences.open_in(match):
+            if absence.reported_at is None:
+                continue
+            limit = (
+                scene.reload_timeout_s if absence.kind == "reload" else scene.reconnect_timeout_s
+            )
+            if now - absence.reported_at >= 2 * limit + 2:
+                reporter = next(p for p in match.members if p != absence.participant_id)
+                self._partner_gone(match, scene, reporter)
+                return
 
     def _validation_timed_out(self, match: Match, scene: GameScene) -> None:
         """Members that sent their P2P check go back to waiting; the silent ones are dropped."""
@@ -611,6 +744,7 @@ class Lobby:
         ``who`` is told."""
         match.ended = reason
         self.on_match_ended(match.match_id, reason)
+        self.absences.ended(match, reason)
         self._store_match(match, "ended")
         self._append_end(match)
         for session in self.tracker.members(match):
@@ -622,6 +756,26 @@ class Lobby:
                     session.participant_id,
                     MatchEnded(match.match_id, own, message, end_frame, completion_code),
                 )
+            elif not reason.startswith(("partner_left", "partner_excluded")):
+                # it may still be there: tell it too (an excluded member sees its own page)
+                self.send(who, self._ended_message(match, scene, who))
+
+    def _ended_message(self, match: Match, scene: GameScene, participant_id: str) -> MatchEnded:
+        """What a member of an ended match is told: the one the end reason names gets the
+        connection-lost message, the others the scene's message for that reason."""
+        reason = match.ended or "connection_lost"
+        head, _, who = reason.partition(":")
+        if who == participant_id:
+            message = scene.connection_lost_message
+        elif head == "partner_left":
+            message = scene.partner_left_message
+        elif head == "reconnect_timeout":
+            message = scene.reconnect_timeout_message
+        elif head == "match_timeout":
+            message = scene.match_timeout_message
+        else:
+            message = scene.connection_lost_message
+        return MatchEnded(match.match_id, reason, message)
 
     def _member_match(self, participant_id: str, match_id: str) -> Match:
         match = self.tracker.matches.get(match_id)
@@ -671,10 +825,10 @@ class Lobby:
             self.send(session.participant_id, LobbyStatus(scene.id, "waiting", count))
             return
         match = self.tracker.matches.get(session.match_id or "")
-        if match is not None:
+        if match is not None and session.phase is Phase.PLAYING and match.started:
+            self._rejoin(session, scene, match)  # a page joins again only after a reload
+        elif match is not None:
             self.send(session.participant_id, self._found(match, scene, session.participant_id))
-            if session.phase is Phase.PLAYING:
-                self.send(session.participant_id, MatchStart(match.match_id))
 
     def _append_assignment(self, match: Match, sessions: Sequence[GameSession | None]) -> None:
         record = {

@@ -74,6 +74,8 @@ class GameSession:
     end_reason: str | None = None
     #: when the participant's websocket closed (None while connected)
     offline_since: float | None = None
+    #: the page said goodbye before its socket closed (a closed tab, navigating away, a reload)
+    said_bye: bool = False
     history: list[tuple[str, float, str]] = attrs.field(factory=list)
 
     def move(self, to: Phase, now: float, reason: str) -> None:
@@ -112,6 +114,10 @@ class Match:
     started_at: float | None = None
     #: episodes whose parity was checked
     parity_checked: set[int] = attrs.field(factory=set)
+    #: the generation of the peer connection between two members (0 until it is replaced)
+    links: dict[frozenset[str], int] = attrs.field(factory=dict)
+    #: pause reports received, per member (bounded by Limits.pause_reports)
+    pause_reports: dict[str, int] = attrs.field(factory=dict)
 
     @property
     def aliases(self) -> dict[str, str]:

@@ -6,12 +6,13 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 
 from quart import Quart, Response
 from quart_schema import QuartSchema
 
 from igym_core import provenance
-from igym_core.config import Experiment
+from igym_core.config import ConfigError, Experiment, GameScene
 from igym_core.experiment import check_plugins, plugins_for
 from igym_core.plugins import PluginManager
 from igym_core.server import memory
@@ -21,6 +22,7 @@ from igym_core.server.authoritative.service import ServerGames
 from igym_core.server.games import GameService
 from igym_core.server.gate import Gate
 from igym_core.server.lobby.lobby import Lobby
+from igym_core.server.lobby.local import LocalLobby
 from igym_core.server.packages import Bundles
 from igym_core.server.participants import ParticipantService
 from igym_core.server.routes import participant_blueprint
@@ -69,6 +71,7 @@ def create_app(
         conversion_preference="msgspec",
     )
     check_plugins(experiment, plugins)
+    _check_shared(experiment, settings)
     store = Store(
         settings.store_target(experiment.id),
         experiment.id,
@@ -90,9 +93,10 @@ def create_app(
         settings.ice_servers,
         disconnect_grace_s=settings.disconnect_grace_s,
     )
-    participants.lobby = lobby
-    games.match_of = lobby.match_of
-    games.on_episode_closed = lobby.episode_closed
+    front = _lobby_front(experiment, settings, lobby, participants)
+    participants.lobby = front
+    games.match_of = front.match_of
+    games.on_episode_closed = front.episode_closed
     server_games = ServerGames(  # server-authoritative scenes (mode="server")
         experiment,
         store,
@@ -113,7 +117,7 @@ def create_app(
         bundles=bundles,
         games=games,
         participants=participants,
-        lobby=lobby,
+        lobby=front,
     )
     app.register_blueprint(participant_blueprint)
     _register_assets(app)
@@ -137,7 +141,7 @@ def create_app(
 
     @app.before_serving
     async def start_timers() -> None:
-        timers.append(asyncio.ensure_future(_every(1.0, lobby.expire)))
+        await front.start()
         timers.append(asyncio.ensure_future(_every(memory.TRIM_EVERY_S, memory.trim)))
         timers.append(asyncio.ensure_future(watch_plugins(settings.plugin_check_s)))
 
@@ -145,10 +149,41 @@ def create_app(
     async def close_store() -> None:
         for task in timers:
             task.cancel()
+        await front.stop()
         server_games.close()
         await asyncio.to_thread(store.close)
 
     return app
+
+
+def _lobby_front(
+    experiment: Experiment, settings: Settings, engine: Lobby, participants: ParticipantService
+) -> Any:
+    """This process's own lobby, or the one shared through Redis (``Settings.redis``)."""
+    if not settings.redis:
+        return LocalLobby(
+            engine, participants.send_to, participants.end_connection, lambda: participants.live
+        )
+    from igym_core.server.lobby.shared import SharedLobby
+
+    return SharedLobby(engine, settings.redis, participants.send_to, participants.end_connection)
+
+
+def _check_shared(experiment: Experiment, settings: Settings) -> None:
+    """What a lobby shared between processes (``Settings.redis``) needs."""
+    if not settings.redis:
+        return
+    if not settings.database:
+        raise ConfigError(
+            "Settings.redis: a lobby shared between processes needs the study's store shared "
+            "too (Settings.database, a postgresql:// URL)"
+        )
+    served = [s.id for s in experiment.scenes if isinstance(s, GameScene) and s.server_mode]
+    if served:
+        raise ConfigError(
+            f"Settings.redis: scene {served[0]!r} is played on the server (mode='server'), which "
+            "one process serves; host it without --redis"
+        )
 
 
 async def _every(seconds: float, function: Callable[[], None]) -> None:

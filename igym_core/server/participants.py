@@ -25,7 +25,6 @@ from igym_core.plugins import PluginManager
 from igym_core.server.failures import log_game_error
 from igym_core.server.games import GameService
 from igym_core.server.limits import KeyedBuckets
-from igym_core.server.lobby.lobby import Lobby
 from igym_core.server.lobby.sessions import Phase, ended_by_server
 from igym_core.server.protocol import (
     Ack,
@@ -76,7 +75,7 @@ class Connection:
     """One open websocket; ``send`` queues a message for it, ``close`` ends it (the page
     reconnects). ``address`` is where it comes from (for per-address budgets)."""
 
-    send: Callable[[Outgoing], None]
+    send: Callable[[Outgoing | str], None]
     address: str = "local"
     close: Callable[[str], None] = _never_closed
     participant_id: str | None = None
@@ -108,7 +107,8 @@ class ParticipantService:
         self.games = games
         self.clock = clock
         self.live: dict[str, Connection] = {}
-        self.lobby: Lobby | None = None
+        #: set by the app: the lobby (one process's, or shared through Redis)
+        self.lobby: Any = None
         limits = settings.limits
         self.limits = limits
         self._connections = KeyedBuckets(
@@ -181,9 +181,10 @@ class ParticipantService:
             if self.lobby is not None:
                 self.lobby.disconnected(conn.participant_id)
 
-    def end_connection(self, participant_id: str, error: Error) -> bool:
+    def end_connection(self, participant_id: str, error: Error | str) -> bool:
         """Tell a participant's open page why it can go no further (an admin excluded them);
-        its connection then refuses every message. False when no page is open."""
+        its connection then refuses every message. False when no page is open here.
+        ``error`` may come encoded (from another process)."""
         conn = self.live.get(participant_id)
         if conn is None:
             return False
@@ -191,7 +192,7 @@ class ParticipantService:
         conn.send(error)
         return True
 
-    def send_to(self, participant_id: str, message: Outgoing) -> None:
+    def send_to(self, participant_id: str, message: Outgoing | str) -> None:
         """Queue a message for a participant's open page (dropped when it is not open)."""
         conn = self.live.get(participant_id)
         if conn is not None:
@@ -378,7 +379,7 @@ class ParticipantService:
         ended_by = None
         if scene.matched:
             assert self.lobby is not None
-            session = self.lobby.tracker.session(participant_id, scene.id)
+            session = await self.lobby.session(participant_id, scene.id)
             if session is None:
                 raise ProtocolError(
                     "episodes_incomplete", f"join the waiting room of {scene.id!r} first", seq
@@ -423,16 +424,17 @@ class ParticipantService:
             raise ProtocolError("invalid", "this experiment has no multiplayer scenes", message.seq)
         if isinstance(message, Signal):
             self._check_signal(participant_id, message)
-            self.lobby.signal(participant_id, message.match_id, message.to, message.data)
-            return []
+            return await self.lobby.signal(
+                participant_id, message.match_id, message.to, message.data
+            )
         if isinstance(message, Relay):  # fire and forget, up to 30 a second: no ack, no database
-            self.lobby.relay(
+            return await self.lobby.relay(
                 participant_id, message.match_id, message.to, message.packets, message.controls
             )
-            return []
         if isinstance(message, Probe):
-            self.lobby.probe(participant_id, message.match_id, message.ok, message.rtt_ms)
-            return [Ack(message.seq)]
+            return await self.lobby.probe(
+                participant_id, message.match_id, message.ok, message.rtt_ms, message.seq
+            )
         participant = await asyncio.to_thread(self.store.participant, participant_id)
         assert participant is not None
         scene = self.experiment.scenes[participant.scene_index]
@@ -444,10 +446,10 @@ class ParticipantService:
             )
         if isinstance(message, LobbyJoin):
             attributes = await self._attributes(participant, message.attributes)
-            self.lobby.join(participant_id, scene, attributes, message.server_rtt_ms)
-        else:
-            self.lobby.leave(participant_id, scene.id, message.reason)
-        return [Ack(message.seq)]
+            return await self.lobby.join(
+                participant_id, scene, attributes, message.server_rtt_ms, message.seq
+            )
+        return await self.lobby.leave(participant_id, scene.id, message.reason, message.seq)
 
     def _check_signal(self, participant_id: str, message: Signal) -> None:
         """Signals are forwarded to a partner: size and rate are bounded per member."""

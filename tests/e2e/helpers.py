@@ -30,6 +30,7 @@ def igym_export(server, experiment_file: Path, tmp_path: Path) -> Path:
             str(experiment_file),
             "--data-dir",
             str(server.data_dir),
+            *(["--database", server.database] if getattr(server, "database", None) else []),
             "--out",
             str(out),
         ],

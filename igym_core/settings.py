@@ -28,6 +28,17 @@ def _database(value: Any) -> str | None:
     return text
 
 
+def _redis(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    text = str(value)
+    if not text.startswith(("redis://", "rediss://", "unix://")):
+        raise ValueError(
+            f"Settings.redis must be a redis://, rediss:// or unix:// URL, got {text[:40]!r}"
+        )
+    return text
+
+
 def _origins(value: Any) -> tuple[str, ...]:
     if isinstance(value, str):
         value = [v for v in value.split(",") if v.strip()]
@@ -90,6 +101,9 @@ class Settings:
     #: where studies are stored: None for an SQLite file per experiment in ``data_dir``, or a
     #: ``postgresql://`` URL (each experiment in its own schema; several processes may share it)
     database: str | None = attrs.field(default=None, converter=_database)
+    #: a ``redis://`` URL: the lobby (waiting rooms, matchmaking, signaling, relay) is shared
+    #: by every igym process given the same Redis and ``database``; None: this process's own
+    redis: str | None = attrs.field(default=None, converter=_redis)
 
     def store_path(self, experiment_id: str) -> Path:
         return self.data_dir / f"{experiment_id}.sqlite3"

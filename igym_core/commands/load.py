@@ -18,7 +18,12 @@ from igym_core.load.run import MAX_PARTICIPANTS, run_load
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("load", help="scripted participants against a running server")
-    parser.add_argument("url", help="the study's address, e.g. http://127.0.0.1:8000/")
+    parser.add_argument(
+        "url",
+        nargs="+",
+        help="the study's address, e.g. http://127.0.0.1:8000/ (several: processes sharing a "
+        "lobby through --redis; participants take them in turn)",
+    )
     parser.add_argument("--participants", type=int, default=100, help="how many (default 100)")
     parser.add_argument("--duration", type=float, default=60.0, help="at most this many seconds")
     parser.add_argument("--ramp", type=float, default=5.0, help="seconds to open them over")
@@ -33,7 +38,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--think", type=float, default=0.0, help="seconds spent on each page before continuing"
     )
-    parser.add_argument("--server-pid", type=int, default=None, help="report this process's use")
+    parser.add_argument(
+        "--server-pid",
+        type=int,
+        action="append",
+        default=[],
+        help="report this process's CPU and memory (repeatable: summed)",
+    )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.set_defaults(handler=handle)
 
@@ -51,7 +62,7 @@ def handle(args: argparse.Namespace) -> int:
         raise CommandError(f"--participants must be 1..{MAX_PARTICIPANTS}")
     report = asyncio.run(
         run_load(
-            ws_url(args.url),
+            [ws_url(u) for u in args.url],
             args.participants,
             duration_s=args.duration,
             ramp_s=args.ramp,

@@ -64,6 +64,13 @@ def add_server_options(parser: argparse.ArgumentParser) -> None:
         help="store the study in PostgreSQL (postgresql://user@host/dbname; default: "
         "$IGYM_DATABASE, else an SQLite file in --data-dir)",
     )
+    parser.add_argument(
+        "--redis",
+        default=None,
+        metavar="URL",
+        help="share the lobby with every igym process given the same Redis (redis://host:6379/0)"
+        " and --database (default: $IGYM_REDIS, else this process's own lobby)",
+    )
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -85,9 +92,12 @@ def host(experiments: list[Experiment], args: argparse.Namespace) -> int:
             public_origins=tuple(getattr(args, "public_origin", ())),
             trusted_proxies=tuple(getattr(args, "trusted_proxy", ())),
             database=getattr(args, "database", None) or os.environ.get("IGYM_DATABASE"),
+            redis=getattr(args, "redis", None) or os.environ.get("IGYM_REDIS"),
         )
     except ValueError as exc:  # a setting (an origin, the admin password, TURN) is wrong
         raise CommandError(str(exc)) from None
+    if settings.redis:
+        check_redis(settings)
     servers = []
     try:
         for offset, experiment in enumerate(experiments):
@@ -124,3 +134,23 @@ async def _serve(apps: list[tuple[Quart, Experiment, socket.socket]], settings: 
         print(f"igym: data in {where}", flush=True)
         tasks.append(serve(app, config, shutdown_trigger=stop.wait))
     await asyncio.gather(*tasks)
+
+
+def check_redis(settings: Settings) -> None:
+    """A shared lobby needs a store every process shares, and a Redis that answers now."""
+    if not settings.database:
+        raise CommandError(
+            "--redis shares the lobby between processes, which must share the study's store "
+            "too: give --database postgresql://... as well"
+        )
+    try:
+        import redis
+    except ImportError:
+        raise CommandError("--redis needs the redis package: pip install 'igym[redis]'") from None
+    client = redis.Redis.from_url(settings.redis, socket_timeout=3, socket_connect_timeout=3)
+    try:
+        client.ping()
+    except Exception as exc:
+        raise CommandError(f"Redis at {settings.redis} does not answer: {exc}") from None
+    finally:
+        client.close()

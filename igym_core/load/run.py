@@ -108,6 +108,11 @@ class LoadReport:
         return "\n".join(lines)
 
 
+def _read(stats: Sequence[ProcessStats]) -> tuple[float, float]:
+    readings = [s.read() for s in stats]
+    return sum(r[0] for r in readings), sum(r[1] for r in readings)
+
+
 def _summary(samples: list[float]) -> dict[str, Any]:
     def r(x: float | None) -> float | None:
         return None if x is None else round(x, 1)
@@ -134,7 +139,7 @@ def sources_for(url: str, count: int) -> list[str | None]:
 
 
 async def run_load(
-    url: str,
+    url: str | Sequence[str],
     participants: int,
     *,
     duration_s: float,
@@ -142,11 +147,14 @@ async def run_load(
     sources: int = 0,
     speed: float = 1.0,
     think_s: float = 0.0,
-    server_pid: int | None = None,
+    server_pid: int | Sequence[int] | None = None,
     prefix: str = "load",
 ) -> LoadReport:
-    """Run ``participants`` scripted participants against ``url`` (``ws://…/ws``) for at
-    most ``duration_s``, opening them over ``ramp_s``."""
+    """Run ``participants`` scripted participants against ``url`` (``ws://…/ws``; several:
+    participants take them in turn, e.g. processes sharing a lobby) for at most
+    ``duration_s``, opening them over ``ramp_s``. ``server_pid``: the processes whose CPU and
+    memory are reported (summed)."""
+    urls = [url] if isinstance(url, str) else list(url)
     if not 1 <= participants <= MAX_PARTICIPANTS:
         raise ValueError(f"participants must be 1..{MAX_PARTICIPANTS}, got {participants}")
     samples: dict[str, list[float]] = {}
@@ -154,10 +162,10 @@ async def run_load(
     def record(kind: str, ms: float) -> None:
         samples.setdefault(kind, []).append(ms)
 
-    addresses = sources_for(url, sources)
+    addresses = sources_for(urls[0], sources)
     pages = [
         ScriptedParticipant(
-            url,
+            urls[i % len(urls)],
             f"{prefix}-{i}",
             record,
             source=addresses[i % len(addresses)],
@@ -166,8 +174,9 @@ async def run_load(
         )
         for i in range(participants)
     ]
-    stats = ProcessStats(server_pid) if server_pid else None
-    cpu0, rss0 = stats.read() if stats else (0.0, 0.0)
+    pids = [server_pid] if isinstance(server_pid, int) else list(server_pid or ())
+    stats = [ProcessStats(pid) for pid in pids]
+    cpu0, rss0 = _read(stats)
     started = time.monotonic()
     deadline = started + duration_s
     failures: dict[str, int] = {}
@@ -197,7 +206,7 @@ async def run_load(
         failures=failures,
     )
     if stats:
-        cpu1, rss1 = stats.read()
+        cpu1, rss1 = _read(stats)
         report.server_cpu_s = cpu1 - cpu0
         report.server_rss_mb = (round(rss0, 1), round(rss1, 1))
     return report

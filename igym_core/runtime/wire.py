@@ -228,9 +228,6 @@ class Echo:
 Packet = InputPacket | HashPacket | Ping | Pong | EpisodeEnd | Focus | Rejoin | Echo
 
 
-
-
-
 def _check_header(sender: int, episode: int) -> None:
     if not 0 <= sender < MAX_PEERS:
         raise WireError(f"sender {sender} is outside 0..{MAX_PEERS - 1}")

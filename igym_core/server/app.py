@@ -12,7 +12,7 @@ from quart import Quart, Response
 from quart_schema import QuartSchema
 
 from igym_core import browser, provenance
-from igym_core.config import Experiment
+from igym_core.config import ConfigError, Experiment, GameScene
 from igym_core.experiment import check_plugins, plugins_for
 from igym_core.plugins import PluginManager
 from igym_core.rules import RuleBook
@@ -24,6 +24,7 @@ from igym_core.server.exclusion import Exclusions
 from igym_core.server.games import GameService
 from igym_core.server.gate import Gate
 from igym_core.server.lobby.lobby import Lobby
+from igym_core.server.lobby.local import LocalLobby
 from igym_core.server.monitoring import TICK_S
 from igym_core.server.packages import Bundles
 from igym_core.server.participants import ParticipantService
@@ -73,6 +74,7 @@ def create_app(
         conversion_preference="msgspec",
     )
     check_plugins(experiment, plugins)
+    _check_shared(experiment, settings)
     store = Store(
         settings.store_target(experiment.id),
         experiment.id,
@@ -106,13 +108,14 @@ def create_app(
         last_heard=participants.last_heard,
         max_pause_reports=settings.limits.pause_reports,
     )
-    participants.lobby = lobby
+    front = _lobby_front(experiment, settings, lobby, participants)
+    participants.lobby = front
     exclusions.participants = participants
-    exclusions.lobby = lobby
+    exclusions.lobby = front
     lobby.frame_of = participants.monitoring.frame_of
     games.ended_by = exclusions.ended_game
-    games.match_of = lobby.match_of
-    games.on_episode_closed = lobby.episode_closed
+    games.match_of = front.match_of
+    games.on_episode_closed = front.episode_closed
     server_games = ServerGames(  # server-authoritative scenes (mode="server")
         experiment,
         store,
@@ -133,7 +136,7 @@ def create_app(
         bundles=bundles,
         games=games,
         participants=participants,
-        lobby=lobby,
+        lobby=front,
         exclusions=exclusions,
     )
     app.register_blueprint(participant_blueprint)
@@ -158,8 +161,7 @@ def create_app(
 
     @app.before_serving
     async def start_timers() -> None:
-        # four times a second: a closed tab is announced to its partners within left_grace_s
-        timers.append(asyncio.ensure_future(_every(0.25, lobby.expire)))
+        await front.start()
         timers.append(asyncio.ensure_future(_every_async(TICK_S, participants.monitoring.tick)))
         if rules.entry:
             await asyncio.to_thread(browser.warm_up)
@@ -170,11 +172,42 @@ def create_app(
     async def close_store() -> None:
         for task in timers:
             task.cancel()
+        await front.stop()
         server_games.close()
         exclusions.close()
         await asyncio.to_thread(store.close)
 
     return app
+
+
+def _lobby_front(
+    experiment: Experiment, settings: Settings, engine: Lobby, participants: ParticipantService
+) -> Any:
+    """This process's own lobby, or the one shared through Redis (``Settings.redis``)."""
+    if not settings.redis:
+        return LocalLobby(
+            engine, participants.send_to, participants.end_connection, lambda: participants.live
+        )
+    from igym_core.server.lobby.shared import SharedLobby
+
+    return SharedLobby(engine, settings.redis, participants.send_to, participants.end_connection)
+
+
+def _check_shared(experiment: Experiment, settings: Settings) -> None:
+    """What a lobby shared between processes (``Settings.redis``) needs."""
+    if not settings.redis:
+        return
+    if not settings.database:
+        raise ConfigError(
+            "Settings.redis: a lobby shared between processes needs the study's store shared "
+            "too (Settings.database, a postgresql:// URL)"
+        )
+    served = [s.id for s in experiment.scenes if isinstance(s, GameScene) and s.server_mode]
+    if served:
+        raise ConfigError(
+            f"Settings.redis: scene {served[0]!r} is played on the server (mode='server'), which "
+            "one process serves; host it without --redis"
+        )
 
 
 async def _every(seconds: float, function: Callable[[], None]) -> None:

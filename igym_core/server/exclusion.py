@@ -25,7 +25,6 @@ from igym_core.server.protocol import Excluded, ProtocolError
 from igym_core.storage.store import Store
 
 if TYPE_CHECKING:
-    from igym_core.server.lobby.lobby import Lobby
     from igym_core.server.participants import ParticipantService
 
 log = logging.getLogger("igym.exclusion")
@@ -49,7 +48,7 @@ class Exclusions:
         self.clock = clock
         #: set by the app
         self.participants: ParticipantService | None = None
-        self.lobby: Lobby | None = None
+        self.lobby: Any = None  # the lobby's front (igym_core.server.lobby.local)
         #: why each excluded participant's (or partner's) game ended, by (participant, scene):
         #: (reason, frame the game ended at); episode_end of such a game is partial for it
         self.ended: dict[tuple[str, str], tuple[str, int | None]] = {}
@@ -79,7 +78,7 @@ class Exclusions:
         frame = where.get("frame")
         partners: list[str] = []
         if self.lobby is not None and isinstance(scene, GameScene):
-            ended_frame, partners = self.lobby.exclude(participant_id, end_reason)
+            ended_frame, partners = await self.lobby.exclude(participant_id, end_reason)
             if ended_frame is not None:
                 frame = ended_frame
             for partner in partners:

@@ -52,6 +52,10 @@ async def _nothing(*args: Any) -> None:
     return None
 
 
+async def _no_match(participant_id: str, scene_id: str) -> str | None:
+    return None
+
+
 class GameService:
     def __init__(
         self,
@@ -71,18 +75,18 @@ class GameService:
         self.experiment_id = experiment_id
         self.clock = clock
         #: set by the lobby: the match a participant plays a multiplayer scene in
-        self.match_of: Callable[[str, str], str | None] = lambda participant_id, scene_id: None
+        self.match_of: Callable[[str, str], Awaitable[str | None]] = _no_match
         #: set by the lobby: awaited after a multiplayer episode was closed
         self.on_episode_closed: Callable[[str, GameScene, int], Awaitable[None]] = _nothing
         #: set by the app: why the server ended a participant's game in a scene (an exclusion:
         #: the reason and the frame it ended at), or None; a partial episode gets that reason
         self.ended_by: Callable[[str, str], tuple[str, int | None] | None] = lambda p, s: None
 
-    def seed(self, scene: GameScene, participant_id: str, episode: int) -> int:
+    async def seed(self, scene: GameScene, participant_id: str, episode: int) -> int:
         """Episode seeds: per participant alone, per match when several play together (or
         when the server plays the scene)."""
         if scene.matched:
-            match_id = self.match_of(participant_id, scene.id)
+            match_id = await self.match_of(participant_id, scene.id)
             if match_id is None:
                 raise ProtocolError("not_matched", f"you are not playing {scene.id!r} in a match")
             return scene.episode_seed(match_id, episode)
@@ -214,7 +218,7 @@ class GameService:
         self, scene: GameScene, participant_id: str, message: EpisodeStart
     ) -> list[Ack]:
         self._check_episode(scene, message.episode, message.seq)
-        seed = self.seed(scene, participant_id, message.episode)
+        seed = await self.seed(scene, participant_id, message.episode)
         await self.store.start_episode(
             participant_id, scene.id, message.episode, seed, self.clock()
         )

@@ -28,7 +28,6 @@ from igym_core.server.exclusion import Exclusions
 from igym_core.server.failures import log_game_error
 from igym_core.server.games import GameService
 from igym_core.server.limits import KeyedBuckets
-from igym_core.server.lobby.lobby import Lobby
 from igym_core.server.lobby.sessions import Phase, ended_by_server
 from igym_core.server.monitoring import Monitoring
 from igym_core.server.pinger import Pinger
@@ -95,7 +94,7 @@ class Connection:
     """One open websocket; ``send`` queues a message for it, ``close`` ends it (the page
     reconnects). ``address`` is where it comes from (for per-address budgets)."""
 
-    send: Callable[[Outgoing], None]
+    send: Callable[[Outgoing | str], None]
     address: str = "local"
     close: Callable[[str], None] = _never_closed
     participant_id: str | None = None
@@ -148,7 +147,7 @@ class ParticipantService:
             on_error=self.rule_error,
             pinger_of=lambda pid: getattr(self.live.get(pid), "pinger", None),
             match_of=lambda pid, scene_id: (
-                None if self.lobby is None else self.lobby.match_of(pid, scene_id)
+                None if self.lobby is None else self.lobby.known_match(pid, scene_id)
             ),
             clock=clock,
         )
@@ -159,7 +158,8 @@ class ParticipantService:
         self.games = games
         self.clock = clock
         self.live: dict[str, Connection] = {}
-        self.lobby: Lobby | None = None
+        #: set by the app: the lobby (one process's, or shared through Redis)
+        self.lobby: Any = None
         limits = settings.limits
         self.limits = limits
         self._connections = KeyedBuckets(
@@ -264,9 +264,10 @@ class ParticipantService:
         conn = self.live.get(participant_id)
         return None if conn is None else conn.heard_at
 
-    def end_connection(self, participant_id: str, error: Error) -> bool:
+    def end_connection(self, participant_id: str, error: Error | str) -> bool:
         """Tell a participant's open page why it can go no further (an admin excluded them);
-        its connection then refuses every message. False when no page is open."""
+        its connection then refuses every message. False when no page is open here.
+        ``error`` may come encoded (from another process)."""
         conn = self.live.get(participant_id)
         if conn is None:
             return False
@@ -310,7 +311,7 @@ class ParticipantService:
             completion_code=verdict.completion_code,
         )
 
-    def send_to(self, participant_id: str, message: Outgoing) -> None:
+    def send_to(self, participant_id: str, message: Outgoing | str) -> None:
         """Queue a message for a participant's open page (dropped when it is not open)."""
         conn = self.live.get(participant_id)
         if conn is not None:
@@ -557,7 +558,7 @@ class ParticipantService:
         ended_by = None
         if scene.matched:
             assert self.lobby is not None
-            session = self.lobby.tracker.session(participant_id, scene.id)
+            session = await self.lobby.session(participant_id, scene.id)
             if session is None:
                 raise ProtocolError(
                     "episodes_incomplete", f"join the waiting room of {scene.id!r} first", seq
@@ -604,23 +605,24 @@ class ParticipantService:
             raise ProtocolError("invalid", "this experiment has no multiplayer scenes", message.seq)
         if isinstance(message, Signal):
             self._check_signal(participant_id, message)
-            self.lobby.signal(participant_id, message.match_id, message.to, message.data)
-            return []
+            return await self.lobby.signal(
+                participant_id, message.match_id, message.to, message.data
+            )
         if isinstance(message, Relay):  # fire and forget, up to 30 a second: no ack, no database
-            self.lobby.relay(
+            return await self.lobby.relay(
                 participant_id, message.match_id, message.to, message.packets, message.controls
             )
-            return []
         if isinstance(message, Probe):
-            self.lobby.probe(participant_id, message.match_id, message.ok, message.rtt_ms)
-            return [Ack(message.seq)]
+            return await self.lobby.probe(
+                participant_id, message.match_id, message.ok, message.rtt_ms, message.seq
+            )
         if isinstance(message, PauseReport):
-            self.lobby.pause_report(participant_id, message)
-            return [Ack(message.seq)]
+            return await self.lobby.pause_report(participant_id, message)
         if isinstance(message, Reconnect):  # fire and forget, like signals
             self._check_signal_rate(participant_id, message.seq)
-            self.lobby.reconnect(participant_id, message.match_id, message.to, message.gen)
-            return []
+            return await self.lobby.reconnect(
+                participant_id, message.match_id, message.to, message.gen
+            )
         participant = await asyncio.to_thread(self.store.participant, participant_id)
         assert participant is not None
         scene = self.experiment.scenes[participant.scene_index]
@@ -632,10 +634,10 @@ class ParticipantService:
             )
         if isinstance(message, LobbyJoin):
             attributes = await self._attributes(participant, message.attributes)
-            self.lobby.join(participant_id, scene, attributes, message.server_rtt_ms)
-        else:
-            self.lobby.leave(participant_id, scene.id, message.reason)
-        return [Ack(message.seq)]
+            return await self.lobby.join(
+                participant_id, scene, attributes, message.server_rtt_ms, message.seq
+            )
+        return await self.lobby.leave(participant_id, scene.id, message.reason, message.seq)
 
     def _check_signal(self, participant_id: str, message: Signal) -> None:
         """Signals are forwarded to a partner: size and rate are bounded per member."""

@@ -54,10 +54,11 @@ class Outbox:
         self._ready = asyncio.Event()
         self.overflowed = False
 
-    def put(self, message: Outgoing) -> None:
+    def put(self, message: Outgoing | str) -> None:
+        """Queue a message (or its encoded text, as another process sends it)."""
         if self.overflowed:
             return
-        text = encode(message)
+        text = message if isinstance(message, str) else encode(message)
         if (
             len(self._items) >= self.limits.outbox_messages
             or self._bytes + len(text) > self.limits.outbox_bytes

@@ -5,6 +5,7 @@ from __future__ import annotations
 import mimetypes
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import attrs
 from quart import current_app
@@ -13,7 +14,6 @@ from igym_core.config import Experiment
 from igym_core.plugins import PluginManager
 from igym_core.server.exclusion import Exclusions
 from igym_core.server.games import GameService
-from igym_core.server.lobby.lobby import Lobby
 from igym_core.server.packages import Bundles
 from igym_core.server.participants import ParticipantService
 from igym_core.settings import Settings
@@ -31,7 +31,8 @@ class ServerState:
     bundles: Bundles
     games: GameService
     participants: ParticipantService
-    lobby: Lobby
+    #: the lobby's front: LocalLobby, or SharedLobby when several processes share it
+    lobby: Any
     exclusions: Exclusions
     _assets: dict[str, dict[str, tuple[bytes, str]]] = attrs.field(factory=dict)
 

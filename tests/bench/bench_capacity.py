@@ -13,7 +13,12 @@ It starts an igym server (as ``igym run`` serves) and runs ``igym load`` against
   chunks every 0.5 s): frames stored per second against the 30·G the games make, and the
   round trips meanwhile (a backlog shows as growing round trips).
 
-Both print the server's CPU share and memory. Numbers are printed, never asserted; the test
+- ``pairs`` (with ``--pairs P``): P participants playing the human-human study in pairs, first
+  against one process storing in SQLite (the baseline), then spread over two processes sharing
+  the lobby through Redis and the store in PostgreSQL (both started here, as the tests do):
+  round trips and frames stored per second of both, and their ratios.
+
+All print the servers' CPU share and memory. Numbers are printed, never asserted; the test
 suite smoke-tests the script with small figures.
 """
 
@@ -28,15 +33,49 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from igym_core.load.run import run_load  # noqa: E402
+from igym_core.load.run import percentile, run_load  # noqa: E402
 from tests.hardening.conftest import Server  # noqa: E402
 
 
-def server(example: str, data: Path, limits: dict) -> Server:
+def server(example: str, data: Path, limits: dict, settings: dict | None = None) -> Server:
     return Server(
         {"experiment": str(ROOT / "examples" / example), "data_dir": str(data),
-         "limits": limits, "settings": {}}
+         "limits": limits, "settings": settings or {}}
     ).start()  # fmt: skip
+
+
+async def pairs(args: argparse.Namespace, tmp: Path) -> None:
+    from tests.services import postgres, redis_server
+
+    study = "overcooked_human_human.py"
+    one = server(study, tmp / "c", {})
+    try:
+        base = await run_load(
+            one.ws_url, args.pairs, duration_s=args.seconds, ramp_s=2, sources=args.pairs,
+            server_pid=one.pid, prefix="pair",
+        )  # fmt: skip
+    finally:
+        one.process.kill()
+    print(f"== {args.pairs} participants in pairs, one process, SQLite\n{base.text()}\n")
+    with postgres() as pg, redis_server() as rd:
+        shared = {"database": pg.new_database(), "redis": rd.url()}
+        two = [server(study, tmp / f"d{i}", {}, shared) for i in range(2)]
+        try:
+            report = await run_load(
+                [s.ws_url for s in two], args.pairs, duration_s=args.seconds, ramp_s=2,
+                sources=args.pairs, server_pid=[s.pid for s in two], prefix="pair",
+            )  # fmt: skip
+        finally:
+            for s in two:
+                s.process.kill()
+    print(f"== the same over two processes + Redis + PostgreSQL\n{report.text()}")
+
+    def ratio(new: float | None, old: float | None) -> str:
+        return f"{new / old:.2f}x" if new and old else "n/a"
+
+    p99 = [percentile(r.round_trips(), 0.99) for r in (report, base)]
+    rates = [r.frames_acked / r.seconds for r in (report, base)]
+    print(f"ratios to one process: round trip p99 {ratio(*p99)}, frames stored/s {ratio(*rates)}")
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -62,6 +101,8 @@ async def main(args: argparse.Namespace) -> None:
             print(report.text())
         finally:
             games.process.kill()
+        if args.pairs:
+            await pairs(args, Path(tmp))
 
 
 if __name__ == "__main__":
@@ -69,4 +110,5 @@ if __name__ == "__main__":
     parser.add_argument("--participants", type=int, default=1000)
     parser.add_argument("--games", type=int, default=300)
     parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--pairs", type=int, default=0, help="participants in pairs (even)")
     asyncio.run(main(parser.parse_args()))

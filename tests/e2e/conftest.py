@@ -191,6 +191,10 @@ class IgymServer:
     data_dir: Path
     log_path: Path
     port: int = 0
+    #: a postgresql:// URL: the study is stored there instead of data_dir
+    database: str | None = None
+    #: more ``igym run`` options (e.g. ``--redis URL``)
+    args: tuple[str, ...] = ()
     process: subprocess.Popen | None = None
     _log_lines: list[str] = attrs.field(factory=list)
 
@@ -214,6 +218,8 @@ class IgymServer:
             str(self.port),
             "--data-dir",
             str(self.data_dir),
+            *(["--database", self.database] if self.database else []),
+            *self.args,
         ]
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self.process = subprocess.Popen(
@@ -290,12 +296,16 @@ def igym_server(tmp_path: Path, built_client: Path):
     """Factory: ``igym_server(FILE)`` hosts an experiment file and returns the running server."""
     servers: list[IgymServer] = []
 
-    def start(experiment_file: Path | str) -> IgymServer:
+    def start(
+        experiment_file: Path | str, *, database: str | None = None, args: tuple[str, ...] = ()
+    ) -> IgymServer:
         n = len(servers)
         server = IgymServer(
             experiment_file=Path(experiment_file).resolve(),
             data_dir=tmp_path / f"data{n}",
             log_path=tmp_path / f"server{n}.log",
+            database=database,
+            args=args,
         )
         servers.append(server)
         return server.start()

@@ -30,6 +30,7 @@ def igym_export(server, experiment_file: Path, tmp_path: Path) -> Path:
             str(experiment_file),
             "--data-dir",
             str(server.data_dir),
+            *(["--database", server.database] if getattr(server, "database", None) else []),
             "--out",
             str(out),
         ],
@@ -46,7 +47,12 @@ def export_csv(
     experiment_file: Path,
     tmp_path: Path,
     names: tuple[str, ...] = (
-        "frames", "episodes", "events", "matches", "disconnections", "telemetry",
+        "frames",
+        "episodes",
+        "events",
+        "matches",
+        "disconnections",
+        "telemetry",
     ),
 ) -> dict[str, list[dict]]:
     """Exported tables (by default ``frames``, ``episodes``, ``events``, ``matches``,

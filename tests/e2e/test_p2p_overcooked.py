@@ -211,17 +211,28 @@ def wait_until_done(people: list[Participant], timeout_s: float = GAME_TIMEOUT_S
 def server_parity(server, experiment_file: Path, timeout_s: float = 20.0) -> dict[str, list[str]]:
     """The server's parity verdicts per match (in episode order), once it has them all."""
     experiment_id = load_experiment(experiment_file).id
-    db = server.data_dir / f"{experiment_id}.sqlite3"
     deadline = time.monotonic() + timeout_s
+    sql = "SELECT match_id, status FROM parity ORDER BY match_id, episode"
     while True:
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-            rows = conn.execute("SELECT match_id, status FROM parity ORDER BY match_id, episode")
-            found: dict[str, list[str]] = {}
-            for match_id, status in rows:
-                found.setdefault(match_id, []).append(status)
+        found: dict[str, list[str]] = {}
+        for match_id, status in parity_rows(server, experiment_id, sql):
+            found.setdefault(match_id, []).append(status)
         if time.monotonic() > deadline or (found and all(len(v) >= 2 for v in found.values())):
             return found
         time.sleep(0.2)
+
+
+def parity_rows(server, experiment_id: str, sql: str) -> list[tuple]:
+    """Rows of a query on the server's store (its SQLite file, or its PostgreSQL schema)."""
+    if server.database:
+        import psycopg
+
+        with psycopg.connect(server.database) as conn:
+            conn.execute(f"SET search_path TO igym_{experiment_id}")
+            return conn.execute(sql).fetchall()
+    db = server.data_dir / f"{experiment_id}.sqlite3"
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        return conn.execute(sql).fetchall()
 
 
 def canonical(rows: list[dict], episode: int) -> list[dict]:

@@ -14,9 +14,11 @@ from tests.conftest import ROOT
 def test_the_capacity_benchmark_runs():
     result = subprocess.run(
         [sys.executable, "tests/bench/bench_capacity.py", "--participants", "20", "--games", "5",
-         "--seconds", "4"],
+         "--seconds", "4", "--pairs", "8"],
         capture_output=True, text=True, timeout=120, cwd=ROOT,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "== 20 participants on static pages" in result.stdout
     assert "frames stored/s" in result.stdout and "errors           none" in result.stdout
+    assert "== the same over two processes + Redis + PostgreSQL" in result.stdout
+    assert "ratios to one process: round trip p99" in result.stdout

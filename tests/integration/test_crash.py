@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -13,17 +14,20 @@ from pathlib import Path
 import pytest
 from websockets.sync.client import connect
 
+from igym_core.load.scripted import ScriptedParticipant
 from tests.conftest import ROOT
 
 
-def start_server(data_dir: Path, database: str | None = None) -> tuple[subprocess.Popen, str]:
+def start_server(
+    data_dir: Path, database: str | None = None, example: str = "static_study.py"
+) -> tuple[subprocess.Popen, str]:
     process = subprocess.Popen(
         [
             sys.executable,
             "-m",
             "igym_core.cli",
             "run",
-            str(ROOT / "examples/static_study.py"),
+            str(ROOT / "examples" / example),
             "--host",
             "127.0.0.1",
             "--port",
@@ -129,3 +133,44 @@ def test_sigkill_mid_flow_loses_nothing_acknowledged(tmp_path, database):
     assert store.integrity_ok()
     assert store.responses_for("crash1", "consent") == {"consent": True}
     assert store.participant("crash1").status == "completed"
+
+
+@pytest.mark.slow
+async def test_sigkill_during_frame_uploads_loses_no_acknowledged_frame(tmp_path, database):
+    """A page uploads an episode's frames in chunks, as a browser does; the server is killed
+    while chunks are in flight. Every chunk it acknowledged is in the store, once."""
+    data = tmp_path / "data"
+    server, url = start_server(data, database, "overcooked_human_ai.py")
+    page = ScriptedParticipant(url, "uploader", lambda kind, ms: None, speed=4)
+    upload = asyncio.ensure_future(page.run(time.monotonic() + 60))
+    try:
+        deadline = time.monotonic() + 60
+        while page.frames_acked < 300 and not upload.done() and time.monotonic() < deadline:
+            await asyncio.sleep(0.005)
+        assert page.frames_acked >= 300, "the page never got going"
+        os.kill(server.pid, signal.SIGKILL)  # mid-upload: the next chunk is on its way
+        server.wait(timeout=10)
+        with pytest.raises(Exception):  # noqa: B017 - the connection just dies
+            await asyncio.wait_for(upload, 30)
+    finally:
+        if server.poll() is None:
+            server.kill()
+    acked = page.frames_acked  # every ack the page read, also those sent just before the kill
+
+    from igym_core.settings import Settings
+    from igym_core.storage.store import Store
+
+    target = Settings(data_dir=data, database=database).store_target("overcooked_human_ai")
+    store = Store(target, "overcooked_human_ai")
+    try:
+        assert store.integrity_ok()
+        stored = [
+            row["frame"]
+            for episode in (0, 1)
+            for row in store.frame_rows("uploader", "cooking", episode)
+        ]
+    finally:
+        store.close()
+    assert len(stored) >= acked, f"{acked} frames acknowledged, {len(stored)} stored"
+    assert len(stored) <= acked + 15 * 2, "at most the chunks in flight beyond the acked ones"
+    print(f"\n{acked} frames acknowledged before the kill, {len(stored)} stored")

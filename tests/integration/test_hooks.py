@@ -90,7 +90,7 @@ def test_hook_igym_matchmakers(tmp_path, plugins):
         ],
     )
     app = create_app(experiment, Settings(data_dir=tmp_path, ice_servers=()), plugins=plugins)
-    lobby = app.extensions["igym"].lobby
+    lobby = app.extensions["igym"].lobby.engine
     for pid in ("a", "b", "c"):
         lobby.join(pid, experiment.scene("play"), {}, None)
     [match] = lobby.tracker.matches.values()

@@ -181,7 +181,7 @@ async def test_relay_forwards_game_packets_while_playing_and_refuses_the_rest(mp
             await send(page, {"type": "lobby_join", "scene_id": "play"})
             await until(page, "ack")  # b is sent its match before the ack
         match_id = (await until(a, "match"))["match_id"]
-        lobby = mp_app.extensions["igym"].participants.lobby
+        lobby = mp_app.extensions["igym"].lobby.engine
         assert lobby.match_of("rb", "play") == match_id
         assert lobby.match_of("rc", "play") is None  # the third one waits
 
@@ -265,7 +265,7 @@ async def test_leaving_the_waiting_room_does_not_finish_the_scene(mp_app):
         refused = await until(page, "error")
         assert refused["code"] == "episodes_incomplete", refused
         assert "episode 0 is not played" in refused["message"]
-    lobby = mp_app.extensions["igym"].lobby
+    lobby = mp_app.extensions["igym"].lobby.engine
     async with client.websocket("/ws") as ws:
         page = Page(ws)
         await page.hello(subject_id="patient")

@@ -147,7 +147,7 @@ async def test_a_page_cannot_claim_other_parameters_or_answers(tmp_path, plugins
              "attributes": claimed}
         )  # fmt: skip
         assert (await page.recv())["type"] in ("ack", "lobby")
-    session = app.extensions["igym"].lobby.tracker.session("honest-id", "play")
+    session = app.extensions["igym"].lobby.engine.tracker.session("honest-id", "play")
     assert session.attributes == {
         "PROLIFIC_PID": "honest-id",
         "cohort": "A",

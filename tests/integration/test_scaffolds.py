@@ -175,7 +175,7 @@ async def test_the_matchmaker_groups_participants_in_a_hosted_experiment(install
     )
     app = create_app(experiment, Settings(data_dir=tmp_path, ice_servers=()), plugins=installed)
     client = app.test_client()
-    lobby = app.extensions["igym"].lobby
+    lobby = app.extensions["igym"].lobby.engine
     async with contextlib.AsyncExitStack() as stack:
         for pid, cohort in (("a1", "a"), ("b1", "b"), ("a2", "a")):
             page = Page(await stack.enter_async_context(client.websocket("/ws")))

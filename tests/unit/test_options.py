@@ -153,7 +153,7 @@ def test_scene_settings_reach_the_matchmaker_in_its_context(tmp_path, mm_plugins
         Settings(data_dir=tmp_path, ice_servers=()),
         plugins=mm_plugins,
     )
-    lobby = app.extensions["igym"].lobby
+    lobby = app.extensions["igym"].lobby.engine
     lobby.clock = lambda: 5000.0
     Picky.seen.clear()
     lobby.join("a", lobby.experiment.scene("play"), {}, None)

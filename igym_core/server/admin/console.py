@@ -83,11 +83,13 @@ class AdminConsole:
 
     async def view(self, function: Callable[..., T], *args: Any) -> T:
         """A page's data: ``function(context, *args)`` on the console's thread."""
-        live = self.live_view()
+        live = await self.live_view()
         return await self.run(lambda: function(self._context(live), *args))
 
-    def live_view(self) -> views.LiveView:
-        """What the server holds in memory now (on the event loop: no I/O, no await)."""
+    async def live_view(self) -> views.LiveView:
+        """The lobby's sessions and who has a page open, now (from this process's memory, or
+        from Redis when the lobby is shared)."""
+        lobby = self.state.lobby
         sessions = tuple(
             views.SessionView(
                 s.participant_id,
@@ -97,9 +99,9 @@ class AdminConsole:
                 s.match_id,
                 s.offline_since,
             )
-            for s in list(self.state.lobby.tracker.sessions.values())
+            for s in await lobby.sessions()
         )
-        return views.LiveView(self.clock(), frozenset(self.state.participants.live), sessions)
+        return views.LiveView(self.clock(), await lobby.connected(), sessions)
 
     # -- the live dashboard ---------------------------------------------------------------------
 
@@ -131,7 +133,7 @@ class AdminConsole:
                 await self._wake.wait()
                 seen = None
             try:
-                live = self.live_view()
+                live = await self.live_view()
                 mark = (await self.run(self._marks), _live_mark(live))
                 now = time.monotonic()
                 due = mark != seen or now - built_at >= MAX_INTERVAL_S

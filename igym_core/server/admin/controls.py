@@ -148,8 +148,8 @@ class StudyActions:
         participant = await self._participant(participant_id)
         if participant.status == "excluded":
             raise ActionError(f"participant {participant_id!r} is already excluded")
-        ended = len(list(self.state.lobby.tracker.active_of(participant_id)))
-        told = participant_id in self.state.participants.live
+        ended = len(await self.state.lobby.active_of(participant_id))
+        told = participant_id in await self.state.lobby.connected()
         await self.record(
             "exclude",
             {"reason": reason, "rule": "admin", "was": participant.status},
@@ -173,7 +173,7 @@ class StudyActions:
         reason = _reason(reason, required=False)
         await self._participant(participant_id)
         lobby = self.state.lobby
-        active = list(lobby.tracker.active_of(participant_id))
+        active = await lobby.active_of(participant_id)
         if not active:
             raise ActionError(f"participant {participant_id!r} has no game session to end")
         sessions = [(s.scene_id, s.match_id, s.phase) for s in active]
@@ -187,7 +187,7 @@ class StudyActions:
             },
             participant_id,
         )
-        ended = self._end_games(participant_id, "ended_by_researcher")
+        ended = await lobby.end_sessions(participant_id, "ended_by_researcher")
         for scene_id, match_id, phase in sessions:
             scene = self.state.experiment.scene(scene_id)
             if match_id is not None and phase is not Phase.WAITING:
@@ -195,14 +195,8 @@ class StudyActions:
             else:
                 assert isinstance(scene, GameScene)
                 message = LobbyTimeout(scene_id, ENDED_MESSAGE, None)
-            self.state.participants.send_to(participant_id, message)
+            await lobby.deliver(participant_id, message)
         return {"participant_id": participant_id, "ended_games": ended}
-
-    def _end_games(self, participant_id: str, reason: str) -> int:
-        active = list(self.state.lobby.tracker.active_of(participant_id))
-        if active:
-            self.state.lobby.leave(participant_id, None, reason)
-        return len(active)
 
     async def _participant(self, participant_id: Any) -> Participant:
         if not isinstance(participant_id, str) or not participant_id:

@@ -160,14 +160,15 @@ class Lobby:
                 self._partner_left(match, scene, participant_id, reason)
 
     def exclude(
-        self, participant_id: str, reason: str = "excluded"
+        self, participant_id: str, reason: str = "excluded", frame_hint: int | None = None
     ) -> tuple[int | None, list[str]]:
         """An excluded participant's game sessions end. A match being played ends for every
         member: the excluded one with ``reason``, the others with ``partner_excluded`` (they
         are told ``GameScene.partner_excluded_message`` and may go on). Before play, the
         others go back to waiting. Returns the frame a peer-to-peer game ends at for every
         member (the furthest frame a member's page reported, plus half a second: the pages
-        play on to it) and the partners whose game ended."""
+        play on to it) and the partners whose game ended. ``frame_hint``: a frame a member's
+        page reported to another process (a lobby shared between processes)."""
         end_frame: int | None = None
         partners: list[str] = []
         for session in list(self.tracker.active_of(participant_id)):
@@ -178,7 +179,7 @@ class Lobby:
                 continue
             if not scene.server_mode:
                 frames = [self.frame_of(m, scene.id) for m in match.members]
-                known = [f for f in frames if f is not None]
+                known = [f for f in [*frames, frame_hint] if f is not None]
                 if known:
                     end_frame = min(scene.max_steps, max(known) + max(1, scene.fps // 2))
             partners = [m for m in match.members if m != participant_id]

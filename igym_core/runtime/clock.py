@@ -16,12 +16,15 @@ __all__ = ["FrameClock"]
 class FrameClock:
     """The frame a peer's game should be at by a given time (``frame_ms`` per frame)."""
 
-    __slots__ = ("frame_ms", "offset", "t0")
+    __slots__ = ("frame_ms", "offset", "slack", "t0")
 
-    def __init__(self, frame_ms: float) -> None:
+    def __init__(self, frame_ms: float, slack: float = 0.0) -> None:
+        """``slack``: a fraction of a frame added before rounding down (the simulator's times
+        are sums of periods, whose rounding must not lose a frame)."""
         if frame_ms <= 0:
             raise ValueError("frame_ms must be > 0")
         self.frame_ms = float(frame_ms)
+        self.slack = slack
         self.t0: float | None = None
         self.offset = 0
 
@@ -34,8 +37,7 @@ class FrameClock:
         """How many frames should be simulated by ``now_ms``."""
         self.start(now_ms)
         assert self.t0 is not None
-        # (the epsilon: a time that is a sum of frame periods must not round a frame away)
-        return int((now_ms - self.t0) / self.frame_ms + 1e-6) + 1 - self.offset
+        return int((now_ms - self.t0) / self.frame_ms + self.slack) + 1 - self.offset
 
     def wait(self, frames: int) -> None:
         """Fall ``frames`` frames behind (time-sync advice)."""

@@ -100,6 +100,23 @@ class FocusLease:
         # an unfocused input is idle whatever the host gave: partners may fill it in
         return PeerInput(tuple(self.config.default_actions[self.local]), False)
 
+    def _take_filled(self, until: int) -> bool:
+        """A partner that rejoins after a reload holds our inputs up to ``until``: while our
+        lease runs it filled them in as idle itself, before we sent them. They are ours:
+        idle, unfocused (see :meth:`Pausing._on_rejoin`)."""
+        queue = self.queues[self.local]
+        away = self.away_from
+        if (
+            away is None
+            or queue.last_confirmed + 1 < away
+            or until > self.current_frame + FUTURE_LIMIT
+        ):
+            return False
+        idle = PeerInput(tuple(self.config.default_actions[self.local]), False)
+        for frame in range(queue.last_confirmed + 1, until + 1):
+            queue.add(frame, idle)
+        return True
+
     def _caught_up(self) -> bool:
         """Whether this peer is as far as its partners said they were (after a frozen tab)."""
         slack = self.config.input_delay + 2
@@ -148,6 +165,13 @@ class FocusLease:
                 self._fill(sender, lease, lease.end - 1)
             else:  # nothing filled in yet: the lease ends before it began
                 lease.end = queue.last_confirmed + 1
+
+    def _end_lease(self, peer: int) -> None:
+        """``peer``'s page was reloaded and lost its own lease (it rejoins): its inputs are
+        its own again from the first frame not filled in, which the rejoin's echo gives it."""
+        lease = self._leases.pop(peer, None)
+        if lease is not None:
+            self._ended[peer] = self.queues[peer].last_confirmed + 1
 
     def _fill(self, peer: int, lease: _Lease, until: int) -> None:
         """Take ``peer``'s idle inputs of frames up to ``until`` as confirmed."""

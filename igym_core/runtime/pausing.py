@@ -109,11 +109,18 @@ class Pausing:
         if remote is not None and until_ms > remote.hold_until_ms:
             remote.hold_until_ms = until_ms
 
+    def _take_filled(self, until: int) -> bool:
+        """Whether our inputs up to ``until``, which a partner holds though we never sent
+        them, were filled in by it under our focus lease (and are now ours too)."""
+        return False
+
     def _on_rejoin(self, remote: RemotePeer, packet: wire.Rejoin) -> None:
         """A peer rebuilt the episode after a reload: it holds our inputs only up to
         ``your_last`` now (send it the rest again) and asks for its own that we hold."""
         sender = packet.sender
-        if packet.your_last > self.queues[self.local].last_confirmed:
+        if packet.your_last > self.queues[self.local].last_confirmed and not self._take_filled(
+            packet.your_last
+        ):
             raise wire.WireError(f"peer {sender} claims inputs of ours that were never sent")
         remote.acked_by_remote = packet.your_last
         remote.hash_acked_by_remote = -1

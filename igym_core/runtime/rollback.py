@@ -330,6 +330,7 @@ class RollbackSession(FocusLease, Pausing):
         elif isinstance(packet, wire.Focus):
             self._on_focus(sender, packet)
         elif isinstance(packet, wire.Rejoin):
+            self._end_lease(sender)  # its page lost the lease with the rest of its state
             self._on_rejoin(remote, packet)
         elif isinstance(packet, wire.Echo):
             self._on_echo(remote, packet)

@@ -289,7 +289,7 @@ def run_match(
 
     periods = [setup.frame_ms / peer.clock_rate for peer in setup.peers]
     next_tick = [peer.start_ms for peer in setup.peers]
-    clocks = [FrameClock(period) for period in periods]
+    clocks = [FrameClock(period, slack=1e-6) for period in periods]
     reloads = [list(peer.reloads) for peer in setup.peers]
     gone: dict[int, list[FrameRecord]] = {}  # reloading peers: the records their server has
     retired: list[GameHost] = []  # the hosts of pages that were reloaded
@@ -333,7 +333,7 @@ def run_match(
             network.drop_inbox(p)  # what came while the page was gone is lost with it
             retired.append(hosts[p])
             hosts[p] = make_host(p)
-            clocks[p] = FrameClock(periods[p])
+            clocks[p] = FrameClock(periods[p], slack=1e-6)
             try:
                 hosts[p].restore(gone.pop(p))
             except RecordError:  # the records do not replay: the game is not deterministic

@@ -202,7 +202,7 @@ def test_a_postgresql_study_exports_the_same_files_as_an_sqlite_one(
     monkeypatch.setenv("IGYM_DATABASE", postgres_url)
     assert main(["export", study, "--out", str(tmp_path / "pg")]) == 0
     files = sorted(p.relative_to(tmp_path / "pg") for p in (tmp_path / "pg").rglob("*.*"))
-    assert len(files) == 33
+    assert len(files) == 39
     for name in files:
         assert (tmp_path / "pg" / name).read_bytes() == (tmp_path / "sq" / name).read_bytes(), name
     monkeypatch.setenv("IGYM_DATABASE", postgres_url.rsplit("/", 1)[0] + "/postgres")

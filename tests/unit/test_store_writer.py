@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from igym_core.storage.store import Store
+from igym_core.storage.store import SCHEMA_VERSION, Store
 from igym_core.storage.writer import Pending, StoreBusy, StoreError
 
 
@@ -184,7 +184,7 @@ def test_a_schema_3_store_gains_the_telemetry_and_disconnection_tables(tmp_path)
     assert store.participant("p1") is not None
     store.close()
     version = sqlite3.connect(path).execute("SELECT value FROM meta WHERE key = 'schema_version'")
-    assert version.fetchone()[0] == "4"
+    assert version.fetchone()[0] == str(SCHEMA_VERSION)
 
 
 async def test_a_caller_that_stops_waiting_neither_cancels_the_write_nor_stops_the_writer(

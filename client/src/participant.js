@@ -212,6 +212,7 @@ function main() {
   function handleError(error) {
     if (error.code in CLOSED_PAGES) {
       // the study is closed or full, or this participant was excluded: a page, not a banner
+      if (sceneRoot.dataset.closed === error.code) return; // shown already (with its message)
       connection.stop(error.code);
       showClosed(error.code, error.message, error.detail ?? {});
       return;

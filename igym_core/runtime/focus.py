@@ -51,6 +51,7 @@ class FocusLease:
     remotes: dict[int, RemotePeer]
     current_frame: int
     stats: SessionStats
+    _now_ms: float
 
     def _send(self, peer: int, packet: wire.Packet) -> None:  # pragma: no cover - the session's
         raise NotImplementedError
@@ -64,6 +65,7 @@ class FocusLease:
         #: where this peer's real inputs start again, once every partner fixed its lease end
         self.back_at: int | None = None
         self._wants_back = False
+        self._wanted_back_ms = 0.0
         self._asking = False
         self._lease_ends: dict[int, int] = {}
         self._leases: dict[int, _Lease] = {}
@@ -80,7 +82,9 @@ class FocusLease:
         elif not focused and self.back_at is not None:  # hidden again right after coming back
             self._away(max(next_frame, self.back_at))
         elif focused and self.away_from is not None and self.back_at is None:
-            self._wants_back = True  # a back request under way goes on even if hidden again
+            if not self._wants_back:  # a back request under way goes on even if hidden again
+                self._wanted_back_ms = self._now_ms
+            self._wants_back = True
 
     def _away(self, frame: int) -> None:
         self.away_from = frame
@@ -118,10 +122,14 @@ class FocusLease:
         return True
 
     def _caught_up(self) -> bool:
-        """Whether this peer is as far as its partners said they were (after a frozen tab)."""
+        """Whether this peer is as far as its partners said they were (after a frozen tab),
+        judged on packets heard after it came back: older ones (from before a freeze or an
+        outage) would make it ask too early, and its partners would then wait for it."""
         slack = self.config.input_delay + 2
         return all(
-            r.remote_frame < 0 or r.remote_frame - self.current_frame <= slack
+            r.frame_heard_ms is not None
+            and r.frame_heard_ms > self._wanted_back_ms
+            and (r.remote_frame < 0 or r.remote_frame - self.current_frame <= slack)
             for r in self.remotes.values()
         )
 

@@ -520,6 +520,7 @@ class NetPlay:
             "packets_sent": stats.packets_sent,
             "packets_received": stats.packets_received,
             "malformed_packets": stats.malformed_packets,
+            "frames_leased": stats.frames_leased,
             "p2p_rtt_ms": round(max(rtts), 2) if rtts else None,
             "agreed": host.session.agreed,
             "final_hash": host.canonical.final_hash,

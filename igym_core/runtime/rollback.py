@@ -465,9 +465,10 @@ class RollbackSession(FocusLease, Pausing):
         if packet.hash_ack > remote.hash_acked_by_remote:
             remote.hash_acked_by_remote = packet.hash_ack
             self._drop_acked_hashes()
-        if packet.frame > remote.remote_frame:
+        if packet.frame >= remote.remote_frame:
             remote.remote_frame = packet.frame
             remote.remote_advantage = packet.advantage
+            remote.frame_heard_ms = self._now_ms
         last = packet.start_frame + len(packet.inputs) - 1
         if last > remote.inputs_sent:
             remote.inputs_sent = last

@@ -316,6 +316,7 @@ class RemotePeer:
         "disconnected",
         "echo_last",
         "end",
+        "frame_heard_ms",
         "hash_acked_by_remote",
         "hash_received",
         "hashes",
@@ -339,6 +340,7 @@ class RemotePeer:
         # sender's reports above the ack it knew, so the highest frame received is gap-free.
         self.hash_received = -1
         self.remote_frame = -1
+        self.frame_heard_ms: float | None = None  # when remote_frame was last heard
         # the highest frame of the remote's inputs it sent itself: acks never go past it (inputs
         # filled in under a focus lease were never sent, igym_core.runtime.focus)
         self.inputs_sent = -1

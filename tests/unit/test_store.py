@@ -85,3 +85,20 @@ def test_a_frame_sent_again_with_other_contents_is_kept_and_flagged(store):
     assert event["kind"] == "frame_conflict"
     assert event["data"] == {"scene_id": "g", "episode": 0, "frame": 1, "column": "actions"}
     assert store.frame_rows("p1", "g", 0)[1]["actions"] == {"a": 1}, "the stored frame stays"
+
+
+def test_exclusion_and_same_person_on_either_backend(store):
+    """An exclusion is stored once; earlier visits are found by an identifying URL parameter
+    (exactly: no prefix, case or LIKE-wildcard matches)."""
+    store.create_participant("a", "h", {"PROLIFIC_PID": "P_1%"}, 1.0).result()
+    store.create_participant("b", "h", {"PROLIFIC_PID": "P_1%", "x": "1"}, 2.0).result()
+    store.create_participant("c", "h", {"PROLIFIC_PID": "p_1%"}, 3.0).result()
+    store.create_participant("d", "h", {"PROLIFIC_PID": "PX1%9"}, 4.0).result()
+    record = {"rule": "device", "phase": "entry", "reason": "device is mobile", "message": "No."}
+    assert store.exclude("a", record, 5.0).result()
+    assert not store.exclude("a", record, 6.0).result()
+    assert store.participant("a").status == "excluded"
+    assert store.exclusion("a")["reason"] == "device is mobile"
+    found = store.same_person("b", {"PROLIFIC_PID": "P_1%"}, ("PROLIFIC_PID",), 20)
+    assert found == [{"participant_id": "a", "param": "PROLIFIC_PID", "status": "excluded"}]
+    assert store.same_person("b", {}, ("PROLIFIC_PID",), 20) == []

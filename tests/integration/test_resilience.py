@@ -87,7 +87,7 @@ async def test_a_goodbye_ends_the_game_for_the_partner_naming_who_left(duo_app):
     await acked(a)
     await b.send({"type": "bye"})
     await cb.__aexit__(None, None, None)  # the tab closes
-    lobby = state(duo_app).lobby
+    lobby = state(duo_app).lobby.engine
     for _ in range(100):
         await asyncio.sleep(0.05)
         lobby.expire()
@@ -136,7 +136,7 @@ async def test_a_reloaded_page_rejoins_its_game_and_gets_its_records_back(duo_ap
         assert resume["frames"][5]["state_hash"] == "ab" * 16
         assert set(resume["frames"][0]) >= {"actions", "rewards", "terminated", "infos"}
         await asyncio.sleep(0.5)
-        state(duo_app).lobby.expire()  # past the goodbye grace: it came back in time
+        state(duo_app).lobby.engine.expire()  # past the goodbye grace: it came back in time
         await send(page, {"type": "lobby_join", "scene_id": "play"})
         again = await until(page, "match")
         assert again["match_id"] == match["match_id"] and again["you"] == b_match["you"]
@@ -144,7 +144,7 @@ async def test_a_reloaded_page_rejoins_its_game_and_gets_its_records_back(duo_ap
         await until(page, "match_start")
         reset = await until(a, "peer_link")
         assert (reset["gen"], reset["reason"], reset["hold_s"]) == (1, "rejoined", 45)
-        assert state(duo_app).lobby.tracker.matches[match["match_id"]].ended is None
+        assert state(duo_app).lobby.engine.tracker.matches[match["match_id"]].ended is None
     await ca.__aexit__(None, None, None)
 
 

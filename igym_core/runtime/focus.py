@@ -121,6 +121,17 @@ class FocusLease:
             queue.add(frame, idle)
         return True
 
+    def catch_up_frame(self) -> int | None:
+        """While this peer is away and far behind its partners' present (its tab was frozen,
+        or a pause restarted its clock before the partners' frames were heard): the frame its
+        clock should jump to, so that it catches up and can ask to come back. None otherwise."""
+        if self.away_from is None or self.back_at is not None or getattr(self, "paused", False):
+            return None
+        ahead = max([self.current_frame, *(r.remote_frame for r in self.remotes.values())])
+        if ahead - self.current_frame <= self.config.input_delay + 2:
+            return None
+        return ahead
+
     def _caught_up(self) -> bool:
         """Whether this peer is as far as its partners said they were (after a frozen tab),
         judged on packets heard after it came back: older ones (from before a freeze or an

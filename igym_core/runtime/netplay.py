@@ -375,6 +375,9 @@ class NetPlay:
             elif isinstance(event, EpisodeAgreed):
                 self._agreed_at = now_ms
             out_events.append(event_as_dict(event))
+        jump = session.catch_up_frame()  # away and behind: catch up with the partners
+        if jump is not None and jump > self.clock.target(now_ms):
+            self.clock.restart(now_ms, jump)
         settled = self._settled()
         if not self.done:
             self.done = self._finished(now_ms)

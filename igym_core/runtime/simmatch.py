@@ -369,6 +369,9 @@ def run_match(
                 desync_events += 1
             elif isinstance(event, NetworkInterrupted):
                 interruptions += 1
+        jump = session.catch_up_frame()  # away and behind: catch up with the partners
+        if jump is not None and jump > clocks[p].target(t):
+            clocks[p].restart(t, jump)
         if observe is not None:
             observe(p, t, session)
         if all(h.finished or h.session.disconnected_peer is not None for h in hosts):

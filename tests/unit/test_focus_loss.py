@@ -225,3 +225,19 @@ def test_a_lease_packet_from_far_in_the_future_is_refused() -> None:
     packet = wire.Focus(1, 0, wire.MAX_FRAME, False, -1)
     with pytest.raises(wire.WireError, match="implausibly"):
         sessions[0].handle_packet(1, wire.encode(packet), 0.0)
+
+
+def test_an_away_peer_far_behind_its_partner_jumps_ahead_to_catch_up() -> None:
+    """A frozen tab comes back 190 frames behind; a pause may have restarted its clock where it
+    stood. While it is away it is told to jump to the partner's present (it plays idle there
+    anyway), so that it can catch up and ask to come back."""
+    sessions, _ = _pair()
+    away = sessions[1]
+    _tick(away, 3, True, 0.0)
+    assert away.catch_up_frame() is None  # not away
+    _tick(away, 3, False, 33.0)
+    assert away.catch_up_frame() is None  # away, but nobody is ahead
+    away.remotes[0].remote_frame = away.current_frame + 190
+    assert away.catch_up_frame() == away.current_frame + 190
+    away.remotes[0].remote_frame = away.current_frame + 2  # a frame or two: ordinary jitter
+    assert away.catch_up_frame() is None

@@ -62,13 +62,21 @@ class Page:
 
 @pytest.fixture
 def make_app(tmp_path, experiment, plugins, database):
+    """Apps of the test's experiment; their stores are closed after the test (an app that was
+    never served would keep its writer, which outlives a dropped test database)."""
+    made = []
+
     def make(**settings: Any):
         settings.setdefault("database", database)
-        return create_app(
+        app = create_app(
             experiment, Settings(data_dir=tmp_path / "data", **settings), plugins=plugins
         )
+        made.append(app)
+        return app
 
-    return make
+    yield make
+    for app in made:
+        app.extensions["igym"].store.close()
 
 
 @pytest.fixture

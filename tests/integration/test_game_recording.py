@@ -56,7 +56,9 @@ def game_experiment(**scene) -> Experiment:
 def game_app(tmp_path, plugins, database):
     plugins.register(ToyPlugin(), name="toy-plugin")
     settings = Settings(data_dir=tmp_path / "data", database=database)
-    return create_app(game_experiment(), settings, plugins=plugins)
+    app = create_app(game_experiment(), settings, plugins=plugins)
+    yield app
+    app.extensions["igym"].store.close()  # (served or not: its writer must not outlive the test)
 
 
 def record(frame: int, last: bool = False) -> dict:

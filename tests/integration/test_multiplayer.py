@@ -27,9 +27,11 @@ def mp_app(tmp_path, plugins, database):
             EndScene(id="end", completion_code="MP"),
         ],
     )
-    return create_app(
+    app = create_app(
         experiment, Settings(data_dir=tmp_path, ice_servers=(), database=database), plugins=plugins
     )
+    yield app
+    app.extensions["igym"].store.close()  # (served or not: its writer must not outlive the test)
 
 
 async def until(page: Page, kind: str) -> dict:

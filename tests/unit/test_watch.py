@@ -96,6 +96,6 @@ def test_a_server_warns_once_per_change(site, caplog):
     with caplog.at_level(logging.WARNING, logger="igym.watch"):
         assert plugin_watch.check() == ["plugin wwarn changed (wwarn/env.py)"]
         plugin_watch.check()
-    [record] = caplog.records
+    [record] = [r for r in caplog.records if r.name == "igym.watch"]
     assert record.getMessage().startswith("plugin wwarn changed (wwarn/env.py) since the server")
     assert "igym run --reload" in record.getMessage()

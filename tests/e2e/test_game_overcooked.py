@@ -59,6 +59,8 @@ PAGE_PROBES = """
     }
   };
   window.addEventListener("keydown", (event) => {
+    // only keys pressed while the game plays (one pressed as the game ends reaches the survey)
+    if (document.body?.dataset.game !== "playing") return;
     setTimeout(() => {
       probe.keys.seen += 1;
       if (event.defaultPrevented) probe.keys.prevented += 1;

@@ -335,6 +335,7 @@ class ParticipantService:
             )
         now = self.clock()
         resumed = False
+        fresh: Participant | None = None
         participant_id = wanted or uuid.uuid4().hex
         existing = await asyncio.to_thread(self.store.participant, participant_id)
         if existing is None:
@@ -356,6 +357,8 @@ class ParticipantService:
             )
             if not created:  # somebody else created it a moment ago
                 raise ProtocolError("bad_token", _taken(participant_id))
+            # what was just stored (the table's defaults): no need to read it back
+            fresh = Participant(participant_id, hash_token(token), params, 0, "active", now, now)
         else:
             if existing.status == "excluded":  # in any browser: the same page, never again
                 raise await self.exclusions.refusal(participant_id)
@@ -385,11 +388,15 @@ class ParticipantService:
             params=params,
             resumed=resumed,
         )
-        participant = await asyncio.to_thread(self.store.participant, participant_id)
+        participant = (
+            fresh
+            if not resumed
+            else await asyncio.to_thread(self.store.participant, participant_id)
+        )
         assert participant is not None
         conn.scene_index = participant.scene_index
         welcome = Welcome(self.experiment.id, participant_id, token, resumed)
-        if await self._needs_screening(participant):
+        if await self._needs_screening(participant, new=not resumed):
             conn.screening = asyncio.get_running_loop().create_future()
             self._start(self._screen(conn, participant))
             return [welcome, Screen()]
@@ -397,12 +404,12 @@ class ParticipantService:
 
     # -- entry screening ------------------------------------------------------------------------
 
-    async def _needs_screening(self, participant: Participant) -> bool:
+    async def _needs_screening(self, participant: Participant, new: bool) -> bool:
         if not self.screening.active or participant.scene_index != 0:
             return False
         if participant.status != "active":
             return False
-        return not await asyncio.to_thread(
+        return new or not await asyncio.to_thread(
             self.store.has_event, participant.participant_id, "screened"
         )
 
@@ -489,8 +496,13 @@ class ParticipantService:
             )
         else:
             data = scene_for_client(scene, participant.participant_id)
-        data["responses"] = await asyncio.to_thread(
-            self.store.responses_for, participant.participant_id, scene.id
+        # a scene shown for the first time has no answers stored yet
+        data["responses"] = (
+            {}
+            if first
+            else await asyncio.to_thread(
+                self.store.responses_for, participant.participant_id, scene.id
+            )
         )
         return SceneMessage(index, len(self.experiment.scenes), data)
 
@@ -529,8 +541,13 @@ class ParticipantService:
             stored = await self.store.finish_scene(
                 participant_id, scene.id, index, answers, next_index, status, self.clock()
             )
-        participant = await asyncio.to_thread(self.store.participant, participant_id)
-        assert participant is not None
+        if stored:  # moved on, as asked: no need to read it back
+            participant = attrs.evolve(
+                participant, scene_index=next_index, status=status, updated_at=self.clock()
+            )
+        else:  # someone else moved it meanwhile (a retry, an admin): what is stored now
+            participant = await asyncio.to_thread(self.store.participant, participant_id)
+            assert participant is not None
         conn.scene_index = participant.scene_index
         if stored:
             self.plugins.notify(

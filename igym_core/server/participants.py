@@ -70,6 +70,7 @@ from igym_core.server.protocol import (
 from igym_core.server.screening import check_report, screened_record
 from igym_core.settings import Settings
 from igym_core.storage.store import Participant, Store
+from igym_core.storage.writer import Pending
 
 log = logging.getLogger("igym.participants")
 
@@ -473,12 +474,17 @@ class ParticipantService:
                 "bad_token", "the token does not belong to this connection's participant", seq
             )
 
-    async def _show_current(self, participant: Participant) -> SceneMessage:
+    async def _show_current(
+        self, participant: Participant, started: Pending | None = None
+    ) -> SceneMessage:
+        """The participant's current scene, its start recorded (``started``: already queued)."""
         index = participant.scene_index
         scene = self.experiment.scenes[index]
-        first = await self.store.start_scene(
-            participant.participant_id, scene.id, index, self.clock()
-        )
+        if started is None:
+            started = self.store.start_scene(
+                participant.participant_id, scene.id, index, self.clock()
+            )
+        first = await started
         if first:
             self.plugins.notify(
                 "igym_on_scene_started",
@@ -534,20 +540,27 @@ class ParticipantService:
         next_index = index + 1
         done = isinstance(self.experiment.scenes[next_index], EndScene)
         status = "completed" if done else "active"
+        now = self.clock()
         if isinstance(scene, GameScene):
             stored = await self._finish_game(scene, participant_id, index, status, submit.seq)
             self.monitoring.stop(participant_id, scene.id)
+            started = None
         else:
-            stored = await self.store.finish_scene(
-                participant_id, scene.id, index, answers, next_index, status, self.clock()
+            moving = self.store.finish_scene(
+                participant_id, scene.id, index, answers, next_index, status, now
             )
+            # the next scene's start is queued right behind: one commit for both
+            following = self.experiment.scenes[next_index]
+            started = self.store.start_scene(participant_id, following.id, next_index, now)
+            stored = await moving
         if stored:  # moved on, as asked: no need to read it back
             participant = attrs.evolve(
-                participant, scene_index=next_index, status=status, updated_at=self.clock()
+                participant, scene_index=next_index, status=status, updated_at=now
             )
         else:  # someone else moved it meanwhile (a retry, an admin): what is stored now
             participant = await asyncio.to_thread(self.store.participant, participant_id)
             assert participant is not None
+            started = None
         conn.scene_index = participant.scene_index
         if stored:
             self.plugins.notify(
@@ -565,7 +578,7 @@ class ParticipantService:
                     participant_id=participant_id,
                     reason="completed",
                 )
-        return [Ack(submit.seq), await self._show_current(participant)]
+        return [Ack(submit.seq), await self._show_current(participant, started)]
 
     async def _finish_game(
         self, scene: GameScene, participant_id: str, index: int, status: str, seq: int

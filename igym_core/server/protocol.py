@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 import attrs
 import msgspec
-from quart_schema.conversion import model_dump, model_load
+from quart_schema.conversion import model_load
 
 from igym_core.server.authoritative.protocol import (
     SERVER_INCOMING,
@@ -419,6 +419,8 @@ Outgoing = (
 
 #: the parser of every message (msgspec's: several times faster than the standard one)
 _JSON = msgspec.json.Decoder()
+#: and the writer of every reply (attrs classes as objects, fields in their order)
+_ENCODE = msgspec.json.Encoder().encode
 
 
 def _no_constant(name: str) -> Any:
@@ -487,4 +489,4 @@ def decode(raw: str | bytes, max_bytes: int) -> Incoming:
 
 
 def encode(message: Outgoing) -> str:
-    return json.dumps(model_dump(message, preference="msgspec"), separators=(",", ":"))
+    return _ENCODE(message).decode()

@@ -14,6 +14,8 @@ import asyncio
 import hashlib
 import json
 import logging
+import sys
+import time
 from collections.abc import Iterable, Iterator
 from importlib.metadata import Distribution, distributions
 from pathlib import Path
@@ -154,17 +156,58 @@ def differences(old: Snapshot, new: Snapshot) -> list[str]:
     return said
 
 
+def _stat_stamp(paths: Iterable[Path]) -> tuple[tuple[str, int, int], ...]:
+    """Each path's modification time and size (missing ones left out)."""
+    stamp = []
+    for path in paths:
+        try:
+            st = path.stat()
+        except OSError:
+            continue
+        stamp.append((str(path), st.st_mtime_ns, st.st_size))
+    return tuple(stamp)
+
+
+#: a file changed less than this long before it was looked at may change again unseen within
+#: the file system's clock tick: it is read in full at the next check (as git does)
+RACY_NS = 2_000_000_000
+
+
 class PluginWatch:
     """Warns, once per change, when an installed plugin changed since the server started: the
-    server keeps serving (and shipping to browsers) what it loaded at start."""
+    server keeps serving (and shipping to browsers) what it loaded at start.
+
+    A full fingerprint reads every distribution's metadata and every plugin file (tens of ms of
+    Python a server would spend in the middle of its participants' messages), so a check first
+    compares the modification times of those files and of the folders installs go to, and takes
+    the fingerprint again only when one of them moved."""
 
     def __init__(self) -> None:
         self.start = take()
         self.warned: set[str] = set()
+        self._changes: list[str] = []
+        self._paths = self._watched()
+        self._stamp = _stat_stamp(self._paths)
+        self._stamped_ns = time.time_ns()
+
+    def _watched(self) -> list[Path]:
+        files = [Path(f) for _, digests in self.start.plugins.values() for f in digests]
+        folders = {f.parent for f in files} | {Path(p) for p in sys.path if p and Path(p).is_dir()}
+        return sorted(folders) + files
+
+    def _unchanged(self) -> bool:
+        stamp = _stat_stamp(self._paths)
+        now = time.time_ns()
+        racy = any(mtime >= self._stamped_ns - RACY_NS for _, mtime, _ in stamp)
+        same = stamp == self._stamp and not racy
+        self._stamp, self._stamped_ns = stamp, now
+        return same
 
     def check(self) -> list[str]:
         """Log a warning for each change not yet reported; return what changed."""
-        changes = differences(self.start, take())
+        if self._unchanged():
+            return list(self._changes)
+        changes = self._changes = differences(self.start, take())
         for change in changes:
             if change not in self.warned:
                 self.warned.add(change)

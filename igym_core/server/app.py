@@ -165,7 +165,10 @@ def create_app(
         timers.append(asyncio.ensure_future(_every_async(TICK_S, participants.monitoring.tick)))
         if rules.entry:
             await asyncio.to_thread(browser.warm_up)
-        timers.append(asyncio.ensure_future(_every(memory.TRIM_EVERY_S, memory.trim)))
+        # the browsers' package bundles are made now, not while the first player waits
+        await asyncio.to_thread(games.prepare, experiment)
+        # malloc_trim walks the whole heap (5-20 ms): in a thread, it does not hold the loop
+        timers.append(asyncio.ensure_future(_every_in_thread(memory.TRIM_EVERY_S, memory.trim)))
         timers.append(asyncio.ensure_future(watch_plugins(settings.plugin_check_s)))
 
     @app.after_serving
@@ -210,11 +213,11 @@ def _check_shared(experiment: Experiment, settings: Settings) -> None:
         )
 
 
-async def _every(seconds: float, function: Callable[[], None]) -> None:
+async def _every_in_thread(seconds: float, function: Callable[[], Any]) -> None:
     while True:
         await asyncio.sleep(seconds)
         try:
-            function()
+            await asyncio.to_thread(function)
         except Exception:
             log.exception("periodic %s failed", getattr(function, "__name__", function))
 

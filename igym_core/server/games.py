@@ -13,7 +13,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from igym_core.config import GameScene
+from igym_core.config import Experiment, GameScene
 from igym_core.envcheck import scene_kwargs
 from igym_core.plugins import PluginManager
 from igym_core.server.limits import Limits
@@ -117,6 +117,13 @@ class GameService:
             "max_steps": scene.max_steps,
             "step_on": scene.step_on,
         }
+
+    def prepare(self, experiment: Experiment) -> None:
+        """Build the package bundle of every scene played in the browser (once per process:
+        resolving the packages reads every installed distribution's metadata)."""
+        for scene in experiment.scenes:
+            if isinstance(scene, GameScene) and not scene.server_mode:
+                self.bundles.for_packages(self.plugins.environment(scene.env).packages)
 
     def describe(self, scene: GameScene, participant_id: str) -> dict[str, Any]:
         """Everything the page and its worker need to play ``scene`` (no secrets in it).

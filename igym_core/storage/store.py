@@ -792,26 +792,37 @@ class Store:
         rows = [(participant_id, scene_id, episode, f, _dumps(dict(r))) for f, r in records]
         sent = {f: dict(r) for f, r in records}
 
+        key = (participant_id, scene_id, episode)
+        # one statement for the whole chunk, taken only while the episode is open (two round
+        # trips to a database server per chunk, not one per frame)
+        insert = (
+            "INSERT INTO frames SELECT * FROM (VALUES "
+            + ",".join(["(?,?,?,?,?)"] * len(rows))
+            + ") AS chunk WHERE EXISTS (SELECT 1 FROM episodes WHERE participant_id = ? "
+            "AND scene_id = ? AND episode = ? AND status IN ('playing', 'interrupted')) "
+            "ON CONFLICT DO NOTHING"
+        )
+        params = (*(value for row in rows for value in row), *key)
+
         def job(db: Any) -> int:
-            row = db.execute(
-                "SELECT status FROM episodes WHERE participant_id = ? AND scene_id = ? "
-                "AND episode = ?",
-                (participant_id, scene_id, episode),
-            ).fetchone()
-            if row is None:
-                raise StoreError(f"episode {episode} of scene {scene_id!r} was never started")
-            if row["status"] not in ("playing", "interrupted"):
+            added = db.execute(insert, params).rowcount if rows else 0
+            opened = db.execute(
+                "UPDATE episodes SET status = 'playing', ended_at = NULL, frames = frames + ? "
+                "WHERE participant_id = ? AND scene_id = ? AND episode = ? "
+                "AND status IN ('playing', 'interrupted')",
+                (added, *key),
+            ).rowcount
+            if opened != 1:
+                row = db.execute(
+                    "SELECT status FROM episodes WHERE participant_id = ? AND scene_id = ? "
+                    "AND episode = ?",
+                    key,
+                ).fetchone()
+                if row is None:
+                    raise StoreError(f"episode {episode} of scene {scene_id!r} was never started")
                 raise StoreError(
                     f"episode {episode} of scene {scene_id!r} is already {row['status']}"
                 )
-            added = db.executemany(
-                "INSERT INTO frames VALUES (?,?,?,?,?) ON CONFLICT DO NOTHING", rows
-            ).rowcount
-            db.execute(
-                "UPDATE episodes SET status = 'playing', ended_at = NULL, frames = frames + ? "
-                "WHERE participant_id = ? AND scene_id = ? AND episode = ?",
-                (added, participant_id, scene_id, episode),
-            )
             if added < len(rows):
                 _check_resent(db, participant_id, scene_id, episode, sent)
             return added

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import attrs
+import msgspec
 
 from igym_core.server.lobby.sessions import GameSession, Match, Phase, Tracker
 
@@ -27,8 +28,12 @@ def pair_key(pair: frozenset[str]) -> str:
     return "|".join(sorted(pair))
 
 
+#: the leader encodes every changed record at each commit: msgspec's encoder, keys sorted
+_ENCODER = msgspec.json.Encoder(order="sorted")
+
+
 def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), sort_keys=True, allow_nan=False)
+    return _ENCODER.encode(value).decode()
 
 
 def encode_session(s: GameSession) -> str:

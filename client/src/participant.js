@@ -29,6 +29,9 @@ const MULTIPLAYER_MESSAGES = new Set([
   "server_game_end",
 ]);
 
+/** How long an excluded participant's game may play on to the match's end frame. */
+const LEAVE_MAX_MS = 15_000;
+
 /** Errors that mean "not now": the message is kept and sent again later. */
 const RETRY_ERRORS = new Set(["store_busy", "rate_limited"]);
 
@@ -154,7 +157,8 @@ function main() {
         const game = leaving ? view : null;
         if (game) view = null; // showClosed must not stop it yet
         showClosed("excluded", String(message.message), message);
-        (leaving ?? Promise.resolve()).then(() => {
+        const played = new Promise((resolve) => setTimeout(resolve, LEAVE_MAX_MS)); // at most
+        Promise.race([leaving ?? Promise.resolve(), played]).then(() => {
           game?.destroy?.();
           drainThenStop("excluded");
         });

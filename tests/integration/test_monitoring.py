@@ -56,7 +56,7 @@ def study(solo: bool) -> Experiment:
     rules = [
         Rule("idle", {"warn_after_s": 1.5, "exclude_after_s": 3}, message="You stopped."),
         Rule("tab_hidden", {"warn_after_s": 1, "exclude_after_s": 2.5}),
-        Rule("high_ping", {"max_ms": 60, "window": 3, "violations": 2}),
+        Rule("high_ping", {"max_ms": 100, "window": 3, "violations": 2}),
         cadence,
         broken,
     ]
@@ -175,7 +175,7 @@ async def test_rules_warn_then_exclude_and_a_raising_rule_excludes_nobody(make_a
         pages = {
             "idle": Live(w_idle),
             "hidden": Live(w_hidden),
-            "slow": Live(w_slow, pong_delay_s=0.12),
+            "slow": Live(w_slow, pong_delay_s=0.15),
             "good": Live(w_good),
         }
         for name, live in pages.items():
@@ -187,7 +187,7 @@ async def test_rules_warn_then_exclude_and_a_raising_rule_excludes_nobody(make_a
             for name, live in pages.items():
                 keys = 0 if name == "idle" else step  # the idle one never presses a key
                 await live.monitor(frame, keys, hidden=name == "hidden" and step >= 1)
-            await asyncio.sleep(0.2)  # the reports are taken; the late pongs come back
+            await asyncio.sleep(0.25)  # the reports are taken; the late pongs come back
             now[0] += INTERVAL_S
             await monitoring.tick()
         await asyncio.sleep(0.2)
@@ -212,7 +212,7 @@ async def test_rules_warn_then_exclude_and_a_raising_rule_excludes_nobody(make_a
     assert rows["idle"]["reason"].startswith("no input for 3")
     assert rows["idle"]["message"] == "You stopped."
     assert rows["hidden"]["reason"].startswith("hidden for 2.5")
-    assert rows["slow"]["reason"] == "2 of the last 2 pings above 60 ms", rows["slow"]
+    assert rows["slow"]["reason"] == "2 of the last 2 pings above 100 ms", rows["slow"]
     # -- what the pages were told: a warning first (where the rule warns), then the exclusion
     for name in ("idle", "hidden"):
         assert kinds[name].index("warning") < kinds[name].index("excluded"), kinds[name]
@@ -241,7 +241,7 @@ async def test_rules_warn_then_exclude_and_a_raising_rule_excludes_nobody(make_a
     last = good[-1]
     assert (last["scene_id"], last["episode"], last["frame"], last["inputs"]) == ("play", 0, 100, 9)
     assert last["playing"] and not last["hidden"] and not last["multiplayer"]
-    assert len(last["ping_ms"]) >= 5 and all(p < 60 for p in last["ping_ms"])
+    assert len(last["ping_ms"]) >= 5 and all(p < 100 for p in last["ping_ms"])
     assert last["elapsed_s"] == pytest.approx(5.0) and last["focus_periods"] == ()
     hidden = [c for c in SEEN if c["participant_id"] == "mon-hidden"]
     assert hidden[-1]["hidden"] and hidden[-1]["hidden_ms"] >= 2000

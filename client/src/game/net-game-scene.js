@@ -418,8 +418,9 @@ class NetGameScene {
     } catch {
       reply = null;
     }
-    if (this.ending !== ending) return true; // the episode closed meanwhile (finishEnding), or the scene went away
-    if (this.destroyed || reply === null || reply.end_frame === null) {
+    // the episode closed meanwhile (finishEnding), or the scene went away: nothing more to do
+    if (this.ending !== ending || this.destroyed) return true;
+    if (reply === null || reply.end_frame === null) {
       this.ending = null;
       return false;
     }

@@ -107,9 +107,9 @@ def _hosts(latency_ms: float) -> tuple[list[GameHost], SimNetwork]:
 
 
 def test_frames_simulated_past_the_end_are_undone() -> None:
-    """Behind a 150 ms link each peer simulates frames its partner's inputs have not reached;
+    """Behind a 250 ms link each peer simulates frames its partner's inputs have not reached;
     an end among them rolls the game back to it (and hashes that state) on both peers."""
-    hosts, network = _hosts(150.0)
+    hosts, network = _hosts(250.0)
     t = 0.0
     ends: list[int | None] = []
     for tick in itertools.count():

@@ -153,7 +153,11 @@ class Exclusions:
 
     def _later(self, delay_s: float, job: Any) -> None:
         async def run() -> None:
-            await asyncio.sleep(delay_s)
+            try:
+                await asyncio.sleep(delay_s)
+            except asyncio.CancelledError:
+                job.close()  # the server stops: never started
+                raise
             try:
                 await job
             except Exception:

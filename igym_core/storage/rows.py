@@ -150,7 +150,7 @@ class FrameRow(TypedDict):
     rewards: dict[str, float]
     terminated: bool
     truncated: bool
-    isFocused: bool | dict[str, bool | None]  # noqa: N815 - the exported column's name
+    isFocused: bool | dict[str, bool | None]
     infos: dict[str, Any]
     t: dict[str, float | None]
     state_hash: NotRequired[str]

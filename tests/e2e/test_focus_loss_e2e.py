@@ -186,9 +186,7 @@ def focus_copy(tmp_path: pathlib.Path) -> pathlib.Path:
     member ``focus-hidden-away`` is excluded once it plays frame ENOUGH_AT (back from away)."""
     path = short_copy(tmp_path, MAX_STEPS, episodes=1)
     path.write_text(
-        path.read_text()
-        + "from igym_core.config import Rule
-"
+        path.read_text() + "from igym_core.config import Rule\n"
         "def enough(context):\n"
         f"    if context['frame'] >= {ENOUGH_AT} and not context['hidden'] and "
         "context['params'].get('PROLIFIC_PID') == 'focus-hidden-away':\n"
@@ -223,7 +221,9 @@ def same_end(tables: dict, pids: dict[str, str]) -> int:
     episodes = {e["participant_id"]: e for e in tables["episodes"]}
     rows = {n: [r for r in tables["frames"] if r["participant_id"] == p] for n, p in pids.items()}
     a, b = canonical(rows["stay"], 0), canonical(rows["away"], 0)
-    detail = {n: (episodes[p]["frames"], episodes[p]["summary.match_end_frame"]) for n, p in pids.items()}
+    detail = {
+        n: (episodes[p]["frames"], episodes[p]["summary.match_end_frame"]) for n, p in pids.items()
+    }
     assert len(a) == len(b) == end and a == b, (end, len(a), len(b), detail)
     for pid in pids.values():
         assert int(episodes[pid]["frames"]) == end, detail

@@ -81,13 +81,15 @@ def study(solo: bool) -> Experiment:
 
 
 @pytest.fixture
-def make_app(tmp_path, plugins, database, monkeypatch):
+def make_app(tmp_path, plugins, monkeypatch):
+    """Apps of the study (SQLite: what is stored here is stored the same way on PostgreSQL,
+    tests/integration/test_screening.py runs on both)."""
     monkeypatch.setattr(exclusion, "CLOSE_AFTER_S", 0.05)
     plugins.register(ToyPlugin(), name="toy")
     made = []
 
     def make(solo: bool):
-        settings = Settings(data_dir=tmp_path / "data", ice_servers=(), database=database)
+        settings = Settings(data_dir=tmp_path / "data", ice_servers=(), database=None)
         made.append(create_app(study(solo), settings, plugins=plugins))
         return made[-1]
 

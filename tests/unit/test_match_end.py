@@ -164,7 +164,8 @@ def test_netplay_ends_at_the_servers_frame_and_the_leaving_peer_goes_idle() -> N
         if all(done):
             break
         assert tick < 600, (told, [len(s) for s in settled])
-    assert [t["end_frame"] for t in told] == [90, 90] and all(t["settled"] < 60 for t in told)
+    assert [t["end_frame"] for t in told] == [90, 90], told
+    assert all(40 < t["settled"] < 90 for t in told), told
     assert settled[0] == settled[1] and len(settled[0]) == 90
     assert plays[0].summary()["agreed"] and plays[1].summary()["agreed"]
     leaving = [r["focused"]["agent_1"] for r in settled[0]]

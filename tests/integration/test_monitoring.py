@@ -348,3 +348,5 @@ async def test_an_exclusion_ends_the_match_for_every_member_on_one_frame(make_ap
         for pid in episodes
     }
     assert frames["mp-stay"] == frames["mp-leave"] and len(frames["mp-stay"]) == end_frame
+    (parity,) = store.reader().parity()
+    assert (parity["match_id"], parity["status"]) == (match_id, "identical_partial"), parity

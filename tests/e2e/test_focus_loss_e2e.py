@@ -199,6 +199,13 @@ def focus_copy(tmp_path: pathlib.Path) -> pathlib.Path:
     return path
 
 
+def closed_both(members: list[Member]) -> None:
+    """Both pages closed their episode (the excluded one plays on to the end frame behind its
+    exclusion page): before the browsers go away with what they had not sent."""
+    for m in members:
+        m.page.wait_for_function("() => (window.igym.game?.summaries?.length ?? 0) >= 1")
+
+
 def ended_episodes(server, path, tmp_path, names: tuple[str, ...]) -> dict:
     """The exported tables once both members' episodes are closed (an excluded page that
     could not close its own is closed by the server 10 s after the exclusion)."""
@@ -263,6 +270,7 @@ def test_a_partner_plays_on_while_the_other_tab_is_away(
             away.page.wait_for_selector('#scene[data-closed="excluded"]', timeout=30_000)
             assert "Thank you, that is enough." in away.page.inner_text("#scene")
             stay.page.wait_for_function("() => document.body.dataset.game === 'ended'")
+            closed_both([stay, away])
         else:
             wait_until_left_game([stay, away])
         pids = {m.name: m.pid() for m in (stay, away)}
@@ -349,6 +357,7 @@ def test_hidden_past_the_timeout_is_excluded_and_the_partner_goes_on(
         away.window("normal")
         away.page.wait_for_selector('#scene[data-closed="excluded"]', timeout=20_000)
         assert "You left the game" in away.page.inner_text("#scene")
+        closed_both([stay, away])
         stay.page.click("#scene button.continue")  # the partner goes on
         stay.page.wait_for_selector('#scene[data-scene-id="survey"]', timeout=30_000)
         pids = {m.name: m.pid() for m in (stay, away)}

@@ -14,7 +14,6 @@ import math
 
 import pytest
 
-from igym_core import EnvironmentSpec, hookimpl
 from igym_core.config import EndScene, Experiment, GameScene, Rule, StaticScene
 from igym_core.load.scripted import frame_records
 from igym_core.server import exclusion
@@ -22,23 +21,10 @@ from igym_core.server.app import create_app
 from igym_core.server.lobby.lobby import END_MARGIN_S
 from igym_core.settings import Settings
 from tests.integration.conftest import Page
+from tests.integration.test_game_recording import ToyPlugin
 
 INTERVAL_S = 0.5
 SEEN: list[dict] = []
-
-
-class ToyPlugin:
-    @hookimpl
-    def igym_environments(self):
-        return [
-            EnvironmentSpec(
-                name="toy",
-                factory="igym_core.runtime.toygame:make",
-                agent_ids=["a0", "a1"],
-                action_labels={0: "stay", 1: "go"},
-                default_action=0,
-            )
-        ]
 
 
 def cadence(context):

@@ -15,8 +15,9 @@ from igym_core.runtime import toygame
 from igym_core.runtime.host import GameHost, SeatPlan
 from igym_core.runtime.netplay import NetPlay
 from igym_core.runtime.netsim import LinkConditions, SimNetwork
-from igym_core.runtime.rollback import RollbackSession, SessionConfig
+from igym_core.runtime.rollback import RollbackSession
 from igym_core.runtime.simmatch import MatchSetup, PeerSetup, run_match
+from tests.unit.test_focus_loss import two_peers
 from tests.unit.test_netplay import match_for, toy_scene
 
 FRAME_MS = 1000.0 / 30.0
@@ -90,17 +91,7 @@ def _hosts(latency_ms: float) -> tuple[list[GameHost], SimNetwork]:
     network = SimNetwork(2, seed=1, default=LinkConditions(latency_ms=latency_ms))
     hosts = []
     for p in range(2):
-        config = SessionConfig(
-            num_peers=2,
-            local_peer=p,
-            seats_per_peer=(1, 1),
-            default_actions=((6,), (6,)),
-            input_delay=1,
-            max_prediction=8,
-            max_frames=FRAMES,
-            hash_interval=30,
-            action_count=7,
-        )
+        config = two_peers(p, max_prediction=8, max_frames=FRAMES, hash_interval=30)
         session = RollbackSession(config, network.endpoint(p))
         hosts.append(GameHost(session, toygame.make(2, seed=3, max_steps=FRAMES), SeatPlan((0, 1))))
     return hosts, network

@@ -201,9 +201,11 @@ def focus_copy(tmp_path: pathlib.Path) -> pathlib.Path:
 
 def closed_both(members: list[Member]) -> None:
     """Both pages closed their episode (the excluded one plays on to the end frame behind its
-    exclusion page): before the browsers go away with what they had not sent."""
+    exclusion page) and the server has all they sent: before the browsers go away."""
     for m in members:
-        m.page.wait_for_function("() => (window.igym.game?.summaries?.length ?? 0) >= 1")
+        m.page.wait_for_function(
+            "() => (window.igym.game?.summaries?.length ?? 0) >= 1 && window.igym.outbox.size === 0"
+        )
 
 
 def ended_episodes(server, path, tmp_path, names: tuple[str, ...]) -> dict:

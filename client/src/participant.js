@@ -29,6 +29,9 @@ const MULTIPLAYER_MESSAGES = new Set([
   "server_game_end",
 ]);
 
+/** How long an excluded participant's game may play on to the match's end frame. */
+const LEAVE_MAX_MS = 15_000;
+
 /** Errors that mean "not now": the message is kept and sent again later. */
 const RETRY_ERRORS = new Set(["store_busy", "rate_limited"]);
 
@@ -53,7 +56,8 @@ function main() {
   );
   const sceneRoot = /** @type {HTMLElement} */ (document.getElementById("scene"));
   /** @type {(import("./scenes.js").SceneView & {destroy?: () => void, resumed?: () => void,
-   *            receive?: (message: Record<string, any>) => boolean}) | null} */
+   *            receive?: (message: Record<string, any>) => boolean,
+   *            leave?: (message: Record<string, any>) => Promise<void> | null}) | null} */
   let view = null;
   /** seq of the submit that is waiting for the next scene, if any */
   let pendingSubmit = /** @type {number | null} */ (null);
@@ -144,11 +148,22 @@ function main() {
         document.body.dataset.warning = String(message.rule);
         status.showNotice(String(message.message));
         break;
-      case "excluded":
-        // what was recorded goes out first (the server takes records for a while), then stop
+      case "excluded": {
+        // A multiplayer game plays on behind the exclusion page to the frame where the match
+        // ends for every member (its inputs idle), so that every member's records end on the
+        // same frame. Then what was recorded goes out (the server takes records for a while),
+        // and the page stops.
+        const leaving = view?.leave?.(message) ?? null;
+        const game = leaving ? view : null;
+        if (game) view = null; // showClosed must not stop it yet
         showClosed("excluded", String(message.message), message);
-        drainThenStop("excluded");
+        const played = new Promise((resolve) => setTimeout(resolve, LEAVE_MAX_MS)); // at most
+        Promise.race([leaving ?? Promise.resolve(), played]).then(() => {
+          game?.destroy?.();
+          drainThenStop("excluded");
+        });
         break;
+      }
       case "error":
         handleError(message);
         break;
@@ -212,6 +227,7 @@ function main() {
   function handleError(error) {
     if (error.code in CLOSED_PAGES) {
       // the study is closed or full, or this participant was excluded: a page, not a banner
+      if (typeof error.seq === "number" && error.seq > 0) outbox.settle(error.seq); // refused for good
       if (sceneRoot.dataset.closed === error.code) return; // shown already (with its message)
       connection.stop(error.code);
       showClosed(error.code, error.message, error.detail ?? {});

@@ -62,6 +62,10 @@ RECONNECT_TIMEOUT_MS = 5_000.0
 """How long the game stays paused for a partner that went away before it ends (the scene's
 ``reconnect_timeout_s`` overrides it)."""
 
+END_LINGER_MS = 1_000.0
+"""After the server ended the match (:meth:`NetPlay.end_at`), a peer whose episode is settled
+waits at most this long for its partners' agreement: an excluded partner's tab may be frozen."""
+
 LINGER_MS = 15_000.0
 """After the local peer agreed on an episode's end, keep answering until every other peer reports
 that it agreed too, for at most this long: on a lossy link the last packets can be held up for
@@ -211,6 +215,12 @@ class NetPlay:
         self.clock = FrameClock(1000.0 / self.fps)
         self._agreed_at: float | None = None
         self._end_packet: bytes | None = None
+        #: the server ended the match: the frame the episode ends at (see end_at), and when
+        #: this peer had settled it
+        self.ending: int | None = None
+        self._ended_at_ms: float | None = None
+        #: this peer's own inputs are idle from now on (it was excluded)
+        self.leaving = False
 
     # ------------------------------------------------------------------ episodes
 
@@ -256,6 +266,27 @@ class NetPlay:
         local = self.plan.seats_of(self.local)
         self.score = sum(row.rewards[i] for row in rows for i in local)
         return {"render": self.render(), "hud": self.hud(), "resumed_at": len(rows), "done": False}
+
+    def end_at(self, episode: int, frame: int, leave: bool = False) -> dict[str, Any]:
+        """The server ended the match (a member was excluded): episode ``episode`` ends after
+        ``frame`` frames for every member. ``leave``: this peer is the excluded one; its
+        inputs are idle from now on, under a focus lease, as if its tab were hidden (its
+        partners fill them in and never wait for it).
+
+        Returns ``{"end_frame", "settled"}``: the frame the episode ends at, or None when it
+        cannot end there (another episode is being played, or frame ``frame - 1`` is already
+        settled here: the page ends where it is, with ``settled`` frames)."""
+        host = self._require()
+        self.leaving = self.leaving or bool(leave)
+        end: int | None = None
+        log = host.canonical
+        if episode == self.episode and log.end_frame is None and not self.done:
+            end = host.session.end_at(int(frame))
+        elif episode == self.episode and log.end_frame is not None and log.end_frame <= frame:
+            end = log.end_frame  # it ended there by itself
+        if end is not None:
+            self.ending = end
+        return {"end_frame": end, "settled": len(host.canonical)}
 
     def hold(self, peer: int, seconds: float, now_ms: float) -> None:
         """The server says member ``peer`` is coming back (its page reloads): keep the game
@@ -325,6 +356,8 @@ class NetPlay:
         self.clock = FrameClock(1000.0 / self.fps)
         self._agreed_at = None
         self._end_packet = None
+        self.ending = None
+        self._ended_at_ms = None
         return self.host
 
     # ------------------------------------------------------------------ the tick
@@ -340,6 +373,7 @@ class NetPlay:
         seat this peer plays, or one for all of them; ``None``: the default action)."""
         host = self._require()
         session = host.session
+        focused = bool(focused) and not self.leaving
         self.transport.deliver(packets_in)
         stats = session.stats
         rollbacks, replayed, stalls = stats.rollbacks, stats.frames_replayed, stats.stalls
@@ -446,6 +480,12 @@ class NetPlay:
         host = self._require()
         if self.disconnected is not None:
             return True
+        if self.ending is not None and host.canonical.is_final:
+            # the server ended the match here: every peer may not be able to agree any more
+            if self._ended_at_ms is None:
+                self._ended_at_ms = now_ms
+            if now_ms - self._ended_at_ms >= END_LINGER_MS:
+                return True
         if not host.finished:
             return False
         remotes = host.session.remotes.values()

@@ -156,6 +156,8 @@ class RollbackSession(FocusLease, Pausing):
         self.disconnected_peer: int | None = None
         self._rejoining = False
         self._first_save = 0
+        #: end_at() undid frames simulated past the new end: state end_frame is saved again
+        self._rewound = False
         local_queue = self.queues[self.local]
         for f in range(config.input_delay):
             local_queue.add(f, local_queue.default)
@@ -217,6 +219,10 @@ class RollbackSession(FocusLease, Pausing):
                 inputs, confirmed = self._inputs_for(f)
                 requests.append(AdvanceFrame(f, inputs, True, confirmed))
                 requests.append(self._save_request(f + 1))
+        elif self._rewound:  # back to the state of the new end, hashed this time
+            requests.append(LoadState(current, ring[current % size]))
+            requests.append(self._save_request(current))
+        self._rewound = False
         self._first_wrong = None
         pending = self._pending_local
         self._pending_local = None
@@ -270,6 +276,34 @@ class RollbackSession(FocusLease, Pausing):
         self._hash_reports.append((end_frame, final_hash))
         self._next_hash_frame = end_frame + 1
         self._check_end()
+
+    def end_at(self, end_frame: int) -> int | None:
+        """End the episode after ``end_frame`` frames instead of its own end: the server
+        ended the match (a member was excluded) and told every peer the same frame, chosen
+        ahead of where any of them had settled. Every peer then settles exactly ``end_frame``
+        frames and agrees on the end as usual (a peer on a focus lease needs nothing from its
+        partners: its inputs are filled in). Frames simulated past it (not settled) are undone.
+
+        Returns the frame the episode ends at (earlier when it ends before ``end_frame``
+        anyway), or None when frame ``end_frame - 1`` is already settled here: the episode
+        cannot end there, and the host ends where it is."""
+        end = self.end_frame
+        if end is not None and end_frame >= end:
+            return end
+        if end_frame - 1 <= self.settled_frame:
+            return None
+        if self.current_frame >= end_frame:  # state end_frame was saved, without its hash
+            if self._ring[end_frame % len(self._ring)].frame != end_frame:
+                return None  # pragma: no cover - within the prediction window it is there
+            self.current_frame = end_frame
+            # a pending rollback to before the end replays up to it and saves it hashed
+            first_wrong = self._first_wrong
+            self._rewound = first_wrong is None or first_wrong >= end_frame
+            self._used = {f: v for f, v in self._used.items() if f < end_frame}
+        self.end_frame = end_frame
+        if self._next_hash_frame > end_frame:
+            self._next_hash_frame = end_frame
+        return end_frame
 
     def events(self) -> list[Event]:
         """Events since the last call (and forget them)."""

@@ -8,9 +8,12 @@ speculative view, go idle and unfocused during focus-loss periods, and AI seats 
 every peer. A peer may go offline for seconds (every packet to and from it is lost: the game
 pauses for everyone and resumes) or reload its page: it is gone for a while, its last settled
 records never reached the server, and a new page rebuilds the episode from the records that
-did and rejoins (its partners were told it is coming back, as the server does). The match is
-over when every peer's canonical log is complete and all peers agreed on the end; the verdict
-compares the canonical logs byte for byte.
+did and rejoins (its partners were told it is coming back, as the server does). The server may
+end the match at a frame (``MatchSetup.end_at``, as when a member is excluded): every peer is
+told at its next tick and ends there (:meth:`RollbackSession.end_at`), the excluded ones with
+their inputs idle under a focus lease. The match is over when every peer's canonical log is
+complete and all peers agreed on the end (after an ``end_at``: when every peer that can play
+has settled to it); the verdict compares the canonical logs byte for byte.
 
 :func:`random_setup` draws varied conditions (latency, jitter, loss, duplication, reordering,
 junk packets, outages, asymmetric links, input delays, clock drift, focus loss, freezes,
@@ -84,6 +87,9 @@ class PeerSetup:
     offline: tuple[tuple[float, float], ...] = ()
     reloads: tuple[tuple[float, float], ...] = ()
     lost_records: int = 10
+    #: the server excludes this participant at ``MatchSetup.end_at``: from then on its inputs
+    #: are idle, unfocused (a focus lease), until the game ends
+    excluded: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +108,8 @@ class MatchSetup:
     default_action: int = 6
     timeout_factor: float = 6.0
     reconnect_timeout_ms: float = 5000.0
+    #: ``(virtual ms, frame)``: the server ends the match then, after that many frames
+    end_at: tuple[float, int] | None = None
 
     def __post_init__(self) -> None:
         if len(self.peers) < 2:
@@ -176,6 +184,9 @@ class MatchResult:
     telemetry: dict[int, dict[str, Any]] = field(repr=False, default_factory=dict)
     #: per peer, when it paused, resumed or gave up: ``(virtual ms, event)`` (with the logs)
     pause_log: dict[int, list[tuple[float, Any]]] = field(repr=False, default_factory=dict)
+    #: after ``MatchSetup.end_at``, per peer: the frame its episode ends at (None: it was past
+    #: that frame when told, or it was never told, being frozen)
+    ends: tuple[int | None, ...] = ()
 
 
 class _Inputs:
@@ -305,6 +316,7 @@ def run_match(
     )
     timed_out = False
     rebuild_failed = False
+    told: dict[int, int | None] = {}  # peers told of the server's end: where they end
     while True:
         p = min(range(n), key=next_tick.__getitem__)
         t = next_tick[p]
@@ -341,13 +353,16 @@ def run_match(
                 break
         host = hosts[p]
         session = host.session
+        ending = setup.end_at is not None and t >= setup.end_at[0]
+        if ending and p not in told and setup.end_at is not None:
+            told[p] = None if host.canonical.is_final else session.end_at(setup.end_at[1])
         target = clocks[p].target(t)
         events: list[Any] = []
         if session.finished or session.paused or session.current_frame >= target:
             events = host.idle(t)
         else:
             source = sources[p]
-            focused = source.focused(t)
+            focused = source.focused(t) and not (ending and peer.excluded)
             for _ in range(setup.max_catch_up):
                 stalls = session.stats.stalls
                 events.extend(host.tick(t, source.next(host.game, focused), focused))
@@ -375,6 +390,13 @@ def run_match(
         if observe is not None:
             observe(p, t, session)
         if all(h.finished or h.session.disconnected_peer is not None for h in hosts):
+            break
+        if ending and all(
+            h.canonical.is_final
+            or (q in told and told[q] is None)  # past the end: this page ends where it is
+            or any(a <= t < b for a, b in setup.peers[q].freezes)
+            for q, h in enumerate(hosts)
+        ):
             break
 
     logs = {p: h.canonical for p, h in enumerate(hosts)}
@@ -419,6 +441,7 @@ def run_match(
         logs=logs if keep_logs else {},
         telemetry={p: h.telemetry() for p, h in enumerate(hosts)} if keep_logs else {},
         pause_log=pause_log if keep_logs else {},
+        ends=tuple(told.get(p) for p in range(n)),
     )
 
 

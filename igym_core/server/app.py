@@ -112,7 +112,7 @@ def create_app(
     participants.lobby = front
     exclusions.participants = participants
     exclusions.lobby = front
-    lobby.frame_of = participants.monitoring.frame_of
+    lobby.position_of = participants.monitoring.position_of
     games.ended_by = exclusions.ended_game
     games.match_of = front.match_of
     games.on_episode_closed = front.episode_closed

@@ -3,9 +3,10 @@ the researcher (admin console) decided it.
 
 :meth:`Exclusions.exclude` stores the exclusion (the ``exclusions`` row and the status
 ``excluded``, atomically) and an ``excluded`` event, ends the participant's game (in a match:
-for every member, on the same frame; partners see ``GameScene.partner_excluded_message`` and go
-on), tells the open page (an ``excluded`` message: it sends what it recorded, then shows the
-message), and closes the scene's open episodes as partial a little later (``excluded``), once
+for every member, on the same frame: :func:`igym_core.server.lobby.lobby.end_of`; partners see
+``GameScene.partner_excluded_message`` and go on), tells the open page (an ``excluded`` message
+with that frame: its game plays on to it behind the message, then the page sends what it
+recorded), and closes the scene's open episodes as partial a little later (``excluded``), once
 the page had the time to send its last frames. A later hello is refused with the same message
 (:meth:`Exclusions.refusal`), so a reload shows the same page and the participant can never start
 again under that id.
@@ -75,12 +76,13 @@ class Exclusions:
         scene = scenes[min(participant.scene_index, len(scenes) - 1)]
         where = self._where(participant_id, scene) if phase != "entry" else {}
         scene_id = where.get("scene_id", scene.id if phase != "entry" else None)
-        frame = where.get("frame")
+        episode, frame = where.get("episode"), where.get("frame")
         partners: list[str] = []
+        end: tuple[int, int] | None = None
         if self.lobby is not None and isinstance(scene, GameScene):
-            ended_frame, partners = await self.lobby.exclude(participant_id, end_reason)
-            if ended_frame is not None:
-                frame = ended_frame
+            end, partners = await self.lobby.exclude(participant_id, end_reason)
+            if end is not None:
+                episode, frame = end
             for partner in partners:
                 self.partner_ended(partner, scene.id, frame)
         record = {
@@ -89,7 +91,7 @@ class Exclusions:
             "reason": reason,
             "message": message or DEFAULT_MESSAGE,
             "scene_id": scene_id,
-            "episode": where.get("episode"),
+            "episode": episode,
             "frame": frame,
             "redirect_url": redirect_url,
             "completion_code": completion_code,
@@ -109,8 +111,10 @@ class Exclusions:
             self.ended[(participant_id, scene.id)] = (end_reason, frame)
             self._later(CLOSE_AFTER_S, self._close(participant_id, scene.id, end_reason))
         if self.participants is not None:
+            at_episode, at_frame = end if end is not None else (None, None)
             self.participants.excluded(
-                participant_id, Excluded(record["message"], redirect_url, completion_code)
+                participant_id,
+                Excluded(record["message"], redirect_url, completion_code, at_frame, at_episode),
             )
         self.plugins.notify(
             "igym_on_session_end",
@@ -149,7 +153,11 @@ class Exclusions:
 
     def _later(self, delay_s: float, job: Any) -> None:
         async def run() -> None:
-            await asyncio.sleep(delay_s)
+            try:
+                await asyncio.sleep(delay_s)
+            except asyncio.CancelledError:
+                job.close()  # the server stops: never started
+                raise
             try:
                 await job
             except Exception:

@@ -191,9 +191,12 @@ class Monitoring:
             return {}
         return {"scene_id": scene_id, "episode": watch.episode, "frame": watch.frame}
 
-    def frame_of(self, participant_id: str, scene_id: str) -> int | None:
+    def position_of(self, participant_id: str, scene_id: str) -> tuple[int, int] | None:
+        """The episode and frame the participant's page last reported in ``scene_id``."""
         watch = self.watches.get((participant_id, scene_id))
-        return None if watch is None or watch.last_report_at is None else watch.frame
+        if watch is None or watch.last_report_at is None:
+            return None
+        return watch.episode, watch.frame
 
     # -- the clock -------------------------------------------------------------------------------
 

@@ -113,6 +113,7 @@ class Connection:
     #: while the entry rules judge the participant: the page's report, when it comes
     screening: asyncio.Future[ScreeningReport] | None = None
     #: the participant was excluded while this page was open: it may only send what it recorded
+    #: (its game plays on to the match's end frame behind the message)
     excluded: bool = False
 
 
@@ -207,7 +208,7 @@ class ParticipantService:
         if isinstance(message, Monitor):
             self.monitoring.report(conn.participant_id or "", message)
             return []
-        if conn.excluded and not isinstance(message, Frames | EpisodeEnd | Event):
+        if conn.excluded and not isinstance(message, Frames | EpisodeEnd | Telemetry | Event):
             raise ProtocolError(
                 "excluded", "this participant was excluded; only records are taken", message.seq
             )

@@ -368,11 +368,16 @@ class ProbePing:
 @attrs.define
 class Excluded:
     """This participant was excluded now (a rule, or the researcher): show ``message`` (and
-    the redirect link or the completion code) once what was recorded is sent."""
+    the redirect link or the completion code) once what was recorded is sent. In a
+    peer-to-peer game, episode ``end_episode`` ends after ``end_frame`` frames for every member
+    of the match: the page's game plays on to it behind the message, its inputs idle, and its
+    records end there like its partners'."""
 
     message: str
     redirect_url: str | None = None
     completion_code: str | None = None
+    end_frame: int | None = None
+    end_episode: int | None = None
     type: Literal["excluded"] = "excluded"
 
 

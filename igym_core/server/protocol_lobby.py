@@ -183,13 +183,16 @@ class Requeued:
 @attrs.define
 class MatchEnded:
     """The server ended the match. In a peer-to-peer game ended because a member was
-    excluded, ``end_frame`` is where the game ends for every member (the pages play on to it
-    when they can); ``completion_code``: a code to show (``GameScene.partner_excluded_code``)."""
+    excluded, episode ``end_episode`` ends after ``end_frame`` frames for every member (the
+    pages play on to it, close the episode there and then show ``message``; a page already
+    past it ends where it is); ``completion_code``: a code to show
+    (``GameScene.partner_excluded_code``)."""
 
     match_id: str
     reason: str
     message: str
     end_frame: int | None = None
+    end_episode: int | None = None
     completion_code: str | None = None
     type: Literal["match_ended"] = "match_ended"
 

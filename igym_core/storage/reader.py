@@ -160,13 +160,16 @@ class StoreReader:
 
     def frames(self) -> Iterator[FrameRow]:
         """One row per recorded frame, by participant, scene, episode and frame: the ids
-        first, then the keys of the frame record."""
+        first, then the keys of the frame record (its ``focused`` as ``isFocused``)."""
         for row in self._rows(
             "SELECT participant_id, scene_id, episode, frame, data FROM frames "
             "ORDER BY participant_id, scene_id, episode, frame"
         ):
             data = json.loads(row.pop("data"))
-            yield cast(FrameRow, {**row, **data})
+            out = {**row}
+            for key, value in data.items():
+                out["isFocused" if key == "focused" else key] = value
+            yield cast(FrameRow, out)
 
     def matches(self) -> Iterator[MatchRow]:
         """Matches, in the order they were created."""

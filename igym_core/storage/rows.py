@@ -132,8 +132,9 @@ class FrameRow(TypedDict):
     - ``participant_id``, ``scene_id``, ``episode``, ``frame`` (from 0): which frame.
     - ``actions``, ``rewards``: every agent id's action and reward.
     - ``terminated``, ``truncated``: the env's end flags after the step.
-    - ``focused``: whether the participant's page had focus (single player), or every human
-      agent's focus (multiplayer: agent id to bool, ``None`` for AI seats).
+    - ``isFocused``: whether the participant's page had focus (single player), or every human
+      agent's focus (multiplayer: agent id to bool, ``None`` for AI seats; the exported
+      ``isFocused.<agent>`` columns, the same in every member's data).
     - ``infos``: the env's infos, flattened to scalars.
     - ``t``: latency timestamps in ms on the page's clock: ``key`` (the input's key event, or
       ``None``), ``tick`` (sampled), ``step`` (stepped) and ``drawn`` (``None`` if never drawn).
@@ -149,7 +150,7 @@ class FrameRow(TypedDict):
     rewards: dict[str, float]
     terminated: bool
     truncated: bool
-    focused: bool | dict[str, bool | None]
+    isFocused: bool | dict[str, bool | None]
     infos: dict[str, Any]
     t: dict[str, float | None]
     state_hash: NotRequired[str]

@@ -60,7 +60,7 @@ def one_match(browser, workdir: Path, latency: float, steps: int, episodes: int)
             bring_to_lobby(people, server, f"bench-{int(latency)}")
             wait_until_done(people, timeout_s=60 + episodes * steps / 10)
             states = [p.game() for p in people]
-        parity = server_parity(server, path)
+        parity = server_parity(server, path, episodes=episodes)
     finally:
         server.stop()
     rollback_ms = [x for s in states for x in s["samples"]["rollback_ms"]]

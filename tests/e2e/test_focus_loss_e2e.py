@@ -7,10 +7,13 @@ minimised (``document.visibilityState`` "hidden", 1 Hz main-thread timers) and f
 its partner draws every frame as before: the
 longest gap between two drawn frames is printed (p100) with the partner's gaps before the
 hide, and must stay far below a stall. The data are what a researcher relies on: the server's
-parity verdict, identical canonical columns (``focused.<agent>`` included) for both members, the
+parity verdict, identical canonical columns (``isFocused.<agent>`` included) for both members, the
 away member's frames unfocused for the time it was away, and its focus period exported.
-Hidden past the scene's ``tab_hidden`` timeout: excluded; the partner reads the explanation and
-goes on, and both members' frames are kept with their termination reasons.
+Hidden past the scene's ``tab_hidden`` timeout: excluded; the partner reads the explanation
+(and its completion code) and goes on, and both members' frames are kept with their termination
+reasons, ending on the same frame: the one the server chose for every member. In the "hidden"
+case the researcher's own rule then excludes the member that came back (an active page): both
+again hold exactly that many identical frames.
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ document.addEventListener("visibilitychange", () =>
 """
 MAX_STEPS = 600  # 20 s at 30 fps
 AWAY_S = 5.0
+#: in the "hidden" case, a researcher's rule excludes the member that came back at this frame
+ENOUGH_AT = 300
 BOOT_TIMEOUT_MS = 180_000
 
 
@@ -176,11 +181,71 @@ def playing_pair(playwright_sync, browser, chromium_path, server, prefix: str, s
             local.close()
 
 
+def focus_copy(tmp_path: pathlib.Path) -> pathlib.Path:
+    """The human-human example, one episode of MAX_STEPS frames, with a researcher's rule: the
+    member ``focus-hidden-away`` is excluded once it plays frame ENOUGH_AT (back from away)."""
+    path = short_copy(tmp_path, MAX_STEPS, episodes=1)
+    path.write_text(
+        path.read_text() + "from igym_core.config import Rule\n"
+        "def enough(context):\n"
+        f"    if context['frame'] >= {ENOUGH_AT} and not context['hidden'] and "
+        "context['params'].get('PROLIFIC_PID') == 'focus-hidden-away':\n"
+        "        return 'played enough'\n"
+        "    return None\n"
+        "experiment = attrs.evolve(experiment, scenes=[\n"
+        "    attrs.evolve(s, rules=[Rule(enough, message='Thank you, that is enough.')])\n"
+        "    if isinstance(s, GameScene) else s for s in experiment.scenes])\n"
+    )
+    return path
+
+
+def closed_both(members: list[Member]) -> None:
+    """Both pages closed their episode (the excluded one plays on to the end frame behind its
+    exclusion page) and the server has all they sent: before the browsers go away."""
+    for m in members:
+        m.page.wait_for_function(
+            "() => (window.igym.game?.summaries?.length ?? 0) >= 1 && window.igym.outbox.size === 0"
+        )
+
+
+def ended_episodes(server, path, tmp_path, names: tuple[str, ...]) -> dict:
+    """The exported tables once both members' episodes are closed (an excluded page that
+    could not close its own is closed by the server 10 s after the exclusion)."""
+    tables: dict = {}
+    for _ in range(30):
+        tables = export_csv(server, path, tmp_path, names)
+        if len(tables["episodes"]) == 2 and all(
+            e["status"] == "partial" for e in tables["episodes"]
+        ):
+            break
+        time.sleep(1.0)
+    return tables
+
+
+def same_end(tables: dict, pids: dict[str, str]) -> int:
+    """Both members' episodes end on the frame the server chose (the exclusion's frame), with
+    identical canonical rows up to it, and each page says its records end there. Returns it."""
+    (row,) = tables["exclusions"]
+    end = int(row["frame"])
+    episodes = {e["participant_id"]: e for e in tables["episodes"]}
+    rows = {n: [r for r in tables["frames"] if r["participant_id"] == p] for n, p in pids.items()}
+    a, b = canonical(rows["stay"], 0), canonical(rows["away"], 0)
+    detail = {
+        n: (episodes[p]["frames"], episodes[p]["summary.match_end_frame"]) for n, p in pids.items()
+    }
+    assert len(a) == len(b) == end and a == b, (end, len(a), len(b), detail)
+    for pid in pids.values():
+        assert int(episodes[pid]["frames"]) == end, detail
+        assert int(episodes[pid]["summary.match_end_frame"]) == end, detail
+        assert episodes[pid]["summary.match_end_reached"] == "True", detail
+    return end
+
+
 @pytest.mark.parametrize("how", ["hidden", "frozen"])
 def test_a_partner_plays_on_while_the_other_tab_is_away(
     how, playwright_sync, browser, chromium_path, igym_server, tmp_path
 ):
-    path = short_copy(tmp_path, MAX_STEPS, episodes=1)
+    path = focus_copy(tmp_path)
     server = igym_server(path)
     with playing_pair(playwright_sync, browser, chromium_path, server, f"focus-{how}", 1) as (
         stay,
@@ -203,19 +268,38 @@ def test_a_partner_plays_on_while_the_other_tab_is_away(
         away.window("normal")
         shown_at = stay.now_ms()
         catch_up_s = caught_up(away, stay)
-        wait_until_left_game([stay, away])
+        if how == "hidden":  # the researcher's rule excludes the member that came back
+            away.page.wait_for_selector('#scene[data-closed="excluded"]', timeout=30_000)
+            assert "Thank you, that is enough." in away.page.inner_text("#scene")
+            stay.page.wait_for_function("() => document.body.dataset.game === 'ended'")
+            closed_both([stay, away])
+        else:
+            wait_until_left_game([stay, away])
         pids = {m.name: m.pid() for m in (stay, away)}
         seen = away.page.evaluate("() => window.__visibility")
         summaries = {m.name: m.game()["summaries"] for m in (stay, away)}
-    parity = server_parity(server, path)
-    assert list(parity.values()) == [["identical"]], parity
-    tables = export_csv(server, path, tmp_path, ("frames", "episodes", "focus_periods"))
+    names = ("frames", "episodes", "focus_periods", "exclusions")
+    if how == "hidden":
+        tables = ended_episodes(server, path, tmp_path, names)
+        parity = server_parity(server, path, episodes=1)
+        detail = (parity, tables["episodes"], server.log()[-3000:])
+        assert list(parity.values()) == [["identical_partial"]], detail
+        steps = same_end(tables, pids)  # an active page excluded: both hold exactly its frames
+        assert ENOUGH_AT < steps < MAX_STEPS
+    else:
+        parity = server_parity(server, path, episodes=1)
+        assert list(parity.values()) == [["identical"]], parity
+        tables = export_csv(server, path, tmp_path, names)
+        steps = MAX_STEPS
     rows = {n: [r for r in tables["frames"] if r["participant_id"] == p] for n, p in pids.items()}
     a, b = canonical(rows["stay"], 0), canonical(rows["away"], 0)
-    assert len(a) == MAX_STEPS and a == b, "the members' canonical columns differ"
-    focus_columns = [k for k in a[0] if k.startswith("focused.")]
+    assert len(a) == steps and a == b, "the members' canonical columns differ"
+    focus_columns = [k for k in a[0] if k.startswith("isFocused.")]
     assert len(focus_columns) == 2
-    unfocused = [r for r in a if r["focused.agent_1"] == "False"]
+    # (after its exclusion, the leaving member's inputs are idle and unfocused too)
+    unfocused = [r for r in a if r["isFocused.agent_1"] == "False" and int(r["frame"]) < ENOUGH_AT]
+    if how == "hidden":
+        assert a[-1]["isFocused.agent_1"] == "False" and a[-1]["isFocused.agent_0"] == "True"
     frames = [int(r["frame"]) for r in unfocused]
     detail = (len(unfocused), frames[:3], frames[-3:], seen, tables["focus_periods"], summaries)
     assert AWAY_S * 30 * 0.8 <= len(unfocused) <= AWAY_S * 30 * 1.6, detail
@@ -229,7 +313,7 @@ def test_a_partner_plays_on_while_the_other_tab_is_away(
         f"\nfocus loss e2e ({how} {AWAY_S:g} s): partner's longest gap between drawn frames "
         f"{longest:.1f} ms while away (p100; before: {max(before):.1f} ms), "
         f"unfocused frames {len(unfocused)}, focus period {period['duration_ms']} ms, "
-        f"catch-up on return {catch_up_s * 1000:.0f} ms"
+        f"catch-up on return {catch_up_s * 1000:.0f} ms, episode frames {steps} for both"
     )
     assert longest < 200.0, longest  # a stall would last the whole time away
     assert catch_up_s < 5.0
@@ -249,7 +333,8 @@ def timeout_copy(tmp_path: pathlib.Path) -> pathlib.Path:
         "               message='You left the game, so the study has ended.')\n"
         "experiment = attrs.evolve(_base, id='duo_timeout', scenes=[\n"
         "    attrs.evolve(s, max_steps=1800, episodes=1, countdown_s=1, rules=[_hidden],\n"
-        "                 partner_excluded_message='Your partner left. You can go on.')\n"
+        "                 partner_excluded_message='Your partner left. You can go on.',\n"
+        "                 partner_excluded_code='PARTNER-LEFT-7')\n"
         "    if isinstance(s, GameScene) else s for s in _base.scenes])\n"
     )
     return path
@@ -268,23 +353,22 @@ def test_hidden_past_the_timeout_is_excluded_and_the_partner_goes_on(
         away.window("minimized")
         assert away.visibility() == "hidden"
         stay.page.wait_for_function("() => document.body.dataset.game === 'ended'", timeout=20_000)
-        assert "Your partner left. You can go on." in stay.page.inner_text("#scene")
+        text = stay.page.inner_text("#scene")
+        assert "Your partner left. You can go on." in text
+        assert "Your completion code: PARTNER-LEFT-7" in text
         away.window("normal")
         away.page.wait_for_selector('#scene[data-closed="excluded"]', timeout=20_000)
         assert "You left the game" in away.page.inner_text("#scene")
+        closed_both([stay, away])
         stay.page.click("#scene button.continue")  # the partner goes on
         stay.page.wait_for_selector('#scene[data-scene-id="survey"]', timeout=30_000)
         pids = {m.name: m.pid() for m in (stay, away)}
     names = ("frames", "episodes", "exclusions", "focus_periods")
-    tables: dict = {}
-    for _ in range(30):  # the excluded member's episode is closed 10 s after the exclusion
-        tables = export_csv(server, path, tmp_path, names)
-        if (
-            all(e["status"] == "partial" for e in tables["episodes"])
-            and len(tables["episodes"]) == 2
-        ):
-            break
-        time.sleep(1.0)
+    tables = ended_episodes(server, path, tmp_path, names)
+    # the hidden tab's worker played on (dedicated workers keep their rate when hidden): it
+    # holds every frame up to the server's end, like its partner
+    end = same_end(tables, pids)
+    print(f"\nhidden past the timeout: both members' episodes end at frame {end}")
     (row,) = tables["exclusions"]
     assert (row["participant_id"], row["rule"], row["scene_id"]) == (
         pids["away"],

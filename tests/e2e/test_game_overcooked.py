@@ -300,7 +300,7 @@ def test_demo_played_end_to_end(igym_server, page, requests_seen, tmp_path, reco
     # the human really played, and every frame was on screen while the page was visible
     human_actions = {r["actions.agent_0"] for r in frames}
     assert len(human_actions) >= 4, human_actions
-    assert all(r["focused"] == "True" and r["t.drawn"] for r in frames)
+    assert all(r["isFocused"] == "True" and r["t.drawn"] for r in frames)
     check_timestamps(frames)
     check_replay(scene_description(EXAMPLE, participant, tmp_path), frames, episodes)
     for e in episodes:
@@ -412,7 +412,7 @@ def test_reload_mid_episode_keeps_frames_and_resumes(igym_server, page, tmp_path
     assert episodes["1"]["status"] == "complete" and len(second) == max_steps
     # the tab was hidden while the resumed episode 0 went on
     after = [r for r in first if int(r["frame"]) >= resumed_at]
-    hidden = [r for r in after if r["focused"] == "False"]
+    hidden = [r for r in after if r["isFocused"] == "False"]
     assert len(hidden) >= 5, "half a second hidden is about 15 frames at 30 fps"
     assert all(r["actions.agent_0"] == "6" for r in hidden), "hidden: the default action"
     assert sum(not r["t.drawn"] for r in hidden) >= len(hidden) - 3, "not drawn while hidden"

@@ -208,8 +208,11 @@ def wait_until_done(people: list[Participant], timeout_s: float = GAME_TIMEOUT_S
     pytest.fail(f"the games did not finish in {timeout_s} s: {json.dumps(dump)}")
 
 
-def server_parity(server, experiment_file: Path, timeout_s: float = 20.0) -> dict[str, list[str]]:
-    """The server's parity verdicts per match (in episode order), once it has them all."""
+def server_parity(
+    server, experiment_file: Path, timeout_s: float = 20.0, episodes: int = 2
+) -> dict[str, list[str]]:
+    """The server's parity verdicts per match (in episode order), once it has them all
+    (``episodes`` per match; waiting for more than were played would wait out the timeout)."""
     experiment_id = load_experiment(experiment_file).id
     deadline = time.monotonic() + timeout_s
     sql = "SELECT match_id, status FROM parity ORDER BY match_id, episode"
@@ -217,7 +220,9 @@ def server_parity(server, experiment_file: Path, timeout_s: float = 20.0) -> dic
         found: dict[str, list[str]] = {}
         for match_id, status in parity_rows(server, experiment_id, sql):
             found.setdefault(match_id, []).append(status)
-        if time.monotonic() > deadline or (found and all(len(v) >= 2 for v in found.values())):
+        if time.monotonic() > deadline or (
+            found and all(len(v) >= episodes for v in found.values())
+        ):
             return found
         time.sleep(0.2)
 
@@ -254,7 +259,7 @@ def check_matches(people, server, path, tmp_path, max_steps: int, episodes: int 
         matches.setdefault(state["match"]["match_id"], []).append(name)
         assert [s["frames"] for s in state["summaries"]] == [max_steps] * episodes, name
         assert not any(s["partial"] for s in state["summaries"]), name
-    parity = server_parity(server, path)
+    parity = server_parity(server, path, episodes=episodes)
     for match_id in matches:
         assert parity.get(match_id) == ["identical"] * episodes, (match_id, parity)
     tables = export_csv(server, path, tmp_path)

@@ -170,7 +170,14 @@ def test_two_people_cook_in_cogrid_on_the_server(browser, igym_server, tmp_path)
 
     assert strip(a) == strip(b)  # the same frames for both, each with its own clock
     columns = set(a[0])
-    assert {"actions.0", "actions.1", "rewards.0", "rewards.1", "focused.0", "focused.1"} <= columns
+    assert {
+        "actions.0",
+        "actions.1",
+        "rewards.0",
+        "rewards.1",
+        "isFocused.0",
+        "isFocused.1",
+    } <= columns
     assert {"t.key", "t.tick", "t.step", "t.drawn", "terminated", "truncated"} <= columns
     assert a[-1]["truncated"] == "True"
     moved = [r for r in a if r["actions.0"] != "6"] and [r for r in a if r["actions.1"] != "6"]

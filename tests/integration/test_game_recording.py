@@ -181,7 +181,7 @@ async def test_play_two_episodes_with_retries_and_a_reconnect(game_app, plugins)
     assert [r["episode"] for r in rows].count("0") == MAX_STEPS
     assert [r["episode"] for r in rows].count("1") == MAX_STEPS
     assert rows[3]["rewards.a0"] == "1.0" and rows[3]["actions.a0"] == "0"
-    assert rows[0]["focused"] == "False" and rows[1]["focused"] == "True"
+    assert rows[0]["isFocused"] == "False" and rows[1]["isFocused"] == "True"
     assert rows[2]["t.drawn"] == "25.0" and rows[2]["infos.score"] == "2"
     episodes_csv = next(p for p in result.files if p.name == "episodes.csv")
     with episodes_csv.open() as f:

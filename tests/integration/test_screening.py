@@ -60,8 +60,12 @@ def screened_study(completion_code: str | None = "SCREENED-OUT") -> Experiment:
 
 
 @pytest.fixture
-def app(tmp_path, plugins):
-    return create_app(screened_study(), Settings(data_dir=tmp_path / "data"), plugins=plugins)
+def app(tmp_path, plugins, database):
+    """The screened study, once per store backend (SQLite, PostgreSQL)."""
+    settings = Settings(data_dir=tmp_path / "data", database=database)
+    made = create_app(screened_study(), settings, plugins=plugins)
+    yield made
+    made.extensions["igym"].store.close()  # (never served: its writer must not outlive the test)
 
 
 async def enter(app, params: dict, report: dict) -> tuple[Page, dict]:

@@ -131,22 +131,23 @@ def test_without_a_lease_a_frozen_partner_stalls_the_other() -> None:
     assert watch.longest_gap(0, AWAY[0], AWAY[1] + 1500.0) > 4000.0
 
 
+def two_peers(local: int, **changes: object) -> SessionConfig:
+    """The session config of peer ``local`` of two, one seat each (``changes``: other fields)."""
+    fields: dict = {"input_delay": 1, "max_prediction": 4, "max_frames": None, "hash_interval": 10}
+    fields.update(changes)
+    return SessionConfig(
+        num_peers=2,
+        local_peer=local,
+        seats_per_peer=(1, 1),
+        default_actions=((6,), (6,)),
+        action_count=7,
+        **fields,
+    )
+
+
 def _pair() -> tuple[list[RollbackSession], list[BufferTransport]]:
     transports = [BufferTransport(), BufferTransport()]
-    sessions = []
-    for p in range(2):
-        config = SessionConfig(
-            num_peers=2,
-            local_peer=p,
-            seats_per_peer=(1, 1),
-            default_actions=((6,), (6,)),
-            input_delay=1,
-            max_prediction=4,
-            max_frames=None,
-            hash_interval=10,
-            action_count=7,
-        )
-        sessions.append(RollbackSession(config, transports[p]))
+    sessions = [RollbackSession(two_peers(p), transports[p]) for p in range(2)]
     return sessions, transports
 
 

@@ -66,7 +66,8 @@ export function renderGame(container, message, handlers) {
  *            receive: (m: Record<string, any>) => boolean, resumed: () => void}}
  */
 function renderLazily(path, name, container, message, handlers) {
-  /** @type {{setBusy: (busy: boolean) => void, destroy: () => void, receive: (m: Record<string, any>) => boolean, resumed: () => void} | null} */
+  /** @type {{setBusy: (busy: boolean) => void, destroy: () => void, receive: (m: Record<string, any>) => boolean, resumed: () => void,
+   *            leave?: (m: Record<string, any>) => Promise<void> | null} | null} */
   let inner = null;
   let destroyed = false;
   /** @type {Record<string, any>[]} lobby messages that came before the module */
@@ -94,6 +95,8 @@ function renderLazily(path, name, container, message, handlers) {
       return true;
     },
     resumed: () => inner?.resumed(),
+    /** @param {Record<string, any>} m this participant was excluded (a multiplayer game plays on to its end) */
+    leave: (m) => inner?.leave?.(m) ?? null,
   };
 }
 

@@ -28,14 +28,20 @@ export class LobbyView {
   }
 
   /**
-   * A final message with a button that continues the study (or, with a redirect URL, a redirect).
+   * A final message with a button that continues the study (or, with a redirect URL, a
+   * redirect), and the completion code the server gave, if any.
    * @param {string} kind "timeout" | "partner_left" | "ended"
    * @param {string} title
    * @param {string} text
-   * @param {{redirectUrl?: string | null, onContinue?: () => void}} next
+   * @param {{redirectUrl?: string | null, completionCode?: string | null, onContinue?: () => void}} next
    */
   showFinal(kind, title, text, next) {
     const children = [line("overlay-title", title), line("overlay-text", text)];
+    if (next.completionCode) {
+      const code = line("overlay-text completion-code", `Your completion code: ${next.completionCode}`);
+      code.dataset.code = next.completionCode;
+      children.push(code);
+    }
     if (next.redirectUrl) {
       const url = next.redirectUrl;
       const note = line("overlay-text", `You will be redirected in ${REDIRECT_DELAY_S} s — or `);

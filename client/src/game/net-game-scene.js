@@ -10,6 +10,11 @@
 // When a partner's inputs stop arriving the game pauses for everyone (net-pause.js: the
 // overlay, the server's pause reports); past the reconnect timeout the episode ends and the
 // server says who went away (match_ended). The connections repair themselves (p2p/repair.js).
+// When a member is excluded, the server says where the game ends for every member (match_ended
+// to the partners, "excluded" to that member's page: `end_episode`, `end_frame`): every page
+// plays on to that frame (NetPlay.end_at; the excluded one's inputs idle, under a focus lease,
+// behind its exclusion page), closes the episode there as partial and then shows its message;
+// a page already past it ends where it is, and its episode says so (`match_end_reached`).
 // A page reloaded mid-episode rejoins the match and rebuilds the episode from its records
 // (resume.js, NetPlay.resume) without a countdown; the partners wait for it. Latency telemetry
 // goes up once a second (net-telemetry.js).
@@ -49,6 +54,13 @@ const READY_TIMEOUT_MS = 120_000;
 /** After the game gave up waiting for a partner, the server's verdict should come this soon. */
 const VERDICT_WAIT_MS = 3_000;
 const CONNECTION_LOST = "The connection to your partner was lost. Your data is saved; you can go on.";
+/** How long past the time the game should need to reach the server's end frame it may take. */
+const END_GRACE_MS = 3_000;
+
+/**
+ * @typedef {{reason: string, message: string, end_frame?: number | null, end_episode?: number | null,
+ *   completion_code?: string | null}} MatchEnd  the server's match_ended (or excluded) message
+ */
 
 /**
  * @typedef {import("./game-scene.js").GameSceneMessage} GameSceneMessage
@@ -72,6 +84,8 @@ export function renderNetGame(container, message, handlers) {
     sceneId: message.scene.id,
     setBusy: () => {},
     destroy: () => game.destroy(),
+    /** @param {Omit<MatchEnd, "reason">} m this participant was excluded: see NetGameScene.leave */
+    leave: (m) => game.leave(m),
     /** @param {Record<string, any>} m */
     receive: (m) => game.receive(m),
     resumed: () => game.resumed(),
@@ -94,6 +108,8 @@ class NetGameScene {
       scene_id: this.scene.id,
       multiplayer: true,
       episode: -1,
+      /** the frame the episode's game has reached here (what the page's monitor reports) */
+      frame: 0,
       waiting: /** @type {number | null} */ (null),
       match: /** @type {{match_id: string, you: number, members: string[]} | null} */ (null),
       matches_tried: 0,
@@ -197,6 +213,11 @@ class NetGameScene {
     this.playStartedAt = 0;
     /** @type {((result: {partial: boolean, summary: Record<string, any> | null}) => void) | null} */
     this.finishEpisode = null;
+    /**
+     * The server ended the match at a frame the game plays on to (see endAt).
+     * @type {{end: MatchEnd, leave: boolean, frame: number, timer: number, closed: () => void} | null}
+     */
+    this.ending = null;
   }
 
   /** the connections to the partners (null until a match) */
@@ -254,7 +275,7 @@ class NetGameScene {
         if (message.match_id === match?.match_id) this.play();
         return true;
       case "match_ended":
-        if (message.match_id === match?.match_id) this.matchEnded(message.reason, message.message);
+        if (message.match_id === match?.match_id) this.matchEnded(/** @type {MatchEnd} */ (message));
         return true;
       case "lobby_timeout":
         this.timedOut(message.message, message.redirect_url ?? null);
@@ -320,6 +341,15 @@ class NetGameScene {
    */
   lost(reason, text) {
     if (this.destroyed || this.state.ended !== null || this.finishedScene) return;
+    const ending = this.ending;
+    if (ending) {
+      // the server had ended the match already: end where it is, with the server's reason
+      this.ending = null;
+      clearTimeout(ending.timer);
+      this.endHere(ending.end);
+      ending.closed();
+      return;
+    }
     this.state.ended = reason;
     this.stopEpisode(true, { ended: reason });
     this.pause.end();
@@ -334,16 +364,118 @@ class NetGameScene {
     });
   }
 
-  /** @param {string} reason @param {string} message */
-  matchEnded(reason, message) {
-    if (this.finishedScene) return;
+  /**
+   * The server ended the match. After an exclusion it says where the game ends for every
+   * member: the game plays on to that frame, and the message shows once the episode closed
+   * there; otherwise (or when this page is already past it) the game ends here and now.
+   * @param {MatchEnd} end
+   */
+  async matchEnded(end) {
+    if (this.finishedScene || this.ending) return;
     clearTimeout(this.verdictTimer);
+    if (await this.endAt(end, false, () => this.showEnded(end))) return;
+    this.endHere(end);
+    this.showEnded(end);
+  }
+
+  /**
+   * This participant was excluded (participant.js shows the exclusion page): in a match, its
+   * game plays on behind that page to the frame where the match ends for every member, its
+   * inputs idle (a focus lease, as if the tab were hidden: the partners never wait for it).
+   * @param {Omit<MatchEnd, "reason">} excluded the server's "excluded" message
+   * @returns {Promise<void> | null} resolved once the episode is closed and its records queued
+   *   (null: there is no game to play on; the page stops at once)
+   */
+  leave(excluded) {
+    if (this.destroyed || this.finishedScene || this.ending || excluded.end_frame == null || !this.log.open) return null;
+    const end = { ...excluded, reason: "excluded" };
+    this.keyboard?.setEnabled(false);
+    return new Promise((resolve) => {
+      this.endAt(end, true, resolve).then((playing) => {
+        if (playing) return;
+        this.endHere(end);
+        resolve();
+      });
+    });
+  }
+
+  /**
+   * Lower the episode's end to the server's end frame (NetPlay.end_at).
+   * @param {MatchEnd} end
+   * @param {boolean} leave this page is the excluded one
+   * @param {() => void} closed called once the episode closed there (see finishEnding)
+   * @returns {Promise<boolean>} whether the game plays on to it
+   */
+  async endAt(end, leave, closed) {
+    const py = this.py;
+    if (!py || end.end_frame == null || !this.log.open || end.end_episode !== this.state.episode) return false;
+    const ending = { end, leave, frame: end.end_frame, timer: 0, closed };
+    this.ending = ending;
+    /** @type {{end_frame: number | null, settled: number} | null} */
+    let reply = null;
+    try {
+      reply = /** @type {any} */ (await py.call({ cmd: "net_end_at", episode: end.end_episode, frame: end.end_frame, leave }));
+    } catch {
+      reply = null;
+    }
+    // the episode closed meanwhile (finishEnding), or the scene went away: nothing more to do
+    if (this.ending !== ending || this.destroyed) return true;
+    if (reply === null || reply.end_frame === null) {
+      this.ending = null;
+      return false;
+    }
+    ending.frame = reply.end_frame;
+    // should the game not get there (a partner's page gone with its inputs), it ends where it is
+    const frameMs = 1000 / (Number(this.scene.fps) || 30);
+    const left = Math.max(0, reply.end_frame - reply.settled) * frameMs + END_GRACE_MS;
+    ending.timer = window.setTimeout(() => {
+      if (this.ending !== ending) return;
+      this.ending = null;
+      this.endHere(end);
+      closed();
+    }, left + (this.state.phase === "countdown" ? Math.round((this.scene.countdown_s ?? 0) * 1000) + 1000 : 0));
+    return true;
+  }
+
+  /**
+   * The episode closed at the server's end frame (the worker settled it): partial, with the
+   * reason; then the message.
+   * @param {Record<string, any> | null} summary
+   * @param {Record<string, number>} extra
+   */
+  finishEnding(summary, extra) {
+    const ending = /** @type {NonNullable<typeof this.ending>} */ (this.ending);
+    this.ending = null;
+    clearTimeout(ending.timer);
+    const reason = ending.end.reason;
     this.state.ended = reason;
-    this.stopEpisode(true, { ended: reason.slice(0, 100) });
+    this.closeEpisode(true, { ...extra, ...flat(summary ?? {}), match_end_frame: ending.frame, ended: reason.slice(0, 100) });
     this.pause.end();
     this.mesh?.close();
     this.setPhase("ended");
-    this.lobby.showFinal("partner_left", "The game has ended", message, { onContinue: () => this.continueScene() });
+    ending.closed();
+  }
+
+  /**
+   * End the game here and now (the server gave no end frame, or this page is already past it,
+   * or the game did not get there in time).
+   * @param {MatchEnd} end
+   */
+  endHere(end) {
+    this.state.ended = end.reason;
+    const asked = end.end_frame == null ? {} : { match_end_frame: end.end_frame };
+    this.stopEpisode(true, { ...asked, ended: end.reason.slice(0, 100) });
+    this.pause.end();
+    this.mesh?.close();
+    this.setPhase("ended");
+  }
+
+  /** @param {MatchEnd} end */
+  showEnded(end) {
+    this.lobby.showFinal("partner_left", "The game has ended", end.message, {
+      completionCode: end.completion_code ?? null,
+      onContinue: () => this.continueScene(),
+    });
   }
 
   // -- playing ---------------------------------------------------------------------------------
@@ -391,6 +523,7 @@ class NetGameScene {
    */
   async playEpisode(py, mesh, episode, rebuild) {
     this.state.episode = episode;
+    this.state.frame = 0;
     this.drawer.reset();
     this.pause.reset();
     this.relayedAtStart = { ...mesh.stats };
@@ -439,8 +572,12 @@ class NetGameScene {
     this.keyboard?.setEnabled(false);
     this.telemetry.stop();
     this.state.samples.played_ms += performance.now() - this.playStartedAt;
-    if (this.destroyed || this.state.ended !== null) return true;
     const extra = resumedAt ? { resumed_at: resumedAt } : {};
+    if (!this.destroyed && this.ending) {
+      this.finishEnding(result.summary, extra);
+      return true;
+    }
+    if (this.destroyed || this.state.ended !== null) return true;
     if (result.partial) {
       this.gaveUp(result.summary, extra);
       return true;
@@ -486,6 +623,8 @@ class NetGameScene {
    * @param {Record<string, string | number | boolean | null>} [extra]
    */
   closeEpisode(partial, extra = {}) {
+    // the frame the server ended the match at, and whether this page's records end there
+    if (typeof extra.match_end_frame === "number") extra.match_end_reached = this.log.frames === extra.match_end_frame;
     this.log.close(partial, Number(this.drawer.latest?.hud?.score ?? 0), {
       ...percentiles("rollback_tick", this.state.samples.rollback_ms),
       ready_ms: typeof this.state.boot?.ready_ms === "number" ? Math.round(this.state.boot.ready_ms) : null,
@@ -548,6 +687,7 @@ class NetGameScene {
   /** @param {any} frame a net_frame message */
   frameArrived(frame) {
     if (frame.episode !== this.state.episode) return;
+    this.state.frame = frame.frame;
     this.state.frames_received += frame.settled.length;
     const t = frame.telemetry;
     if (t.rollbacks > 0) {
@@ -613,6 +753,7 @@ class NetGameScene {
   destroy() {
     this.destroyed = true;
     clearTimeout(this.verdictTimer);
+    if (this.ending) clearTimeout(this.ending.timer);
     this.pause.destroy();
     this.telemetry.destroy();
     this.drawer.destroy();

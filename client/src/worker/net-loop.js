@@ -14,6 +14,8 @@
 // Rollbacks and replays happen inside that one Python call. NetPlay decides how many frames are
 // due from the time it is given, so a late tick catches up by itself; while a partner is away
 // the game is paused (`paused` in every net_frame) and the clock goes on from where it stopped.
+// "net_end_at" (the server ended the match because a member was excluded) lowers the episode's
+// end to the frame the server chose, so that every member's records end on the same frame.
 // After a reload, game_start with `replay` (the settled records the page had recorded) rebuilds
 // the episode (NetPlay.resume) and rejoins the match; "net_hold" messages say a partner's page
 // is reloading, so the game waits for it longer than the reconnect timeout.
@@ -45,6 +47,9 @@ def _igym_net_start(episode, replay_json):
 def _igym_net_tick(args_json):
     return _igym_net.tick_json(args_json)
 
+def _igym_net_end_at(episode, frame, leave):
+    return _json.dumps(_igym_net.end_at(episode, frame, leave))
+
 def _igym_net_summary():
     return _json.dumps(_igym_net.summary())
 
@@ -72,6 +77,8 @@ export class NetLoop extends GameLoop {
     this.netTick = null;
     /** @type {(() => string) | null} */
     this.netSummary = null;
+    /** @type {((episode: number, frame: number, leave: boolean) => string) | null} */
+    this.netEndAt = null;
     /** @type {(() => string | undefined) | null} */
     this.netFarewell = null;
     /** @type {[number, number][]} partners to wait for longer: [peer, seconds] */
@@ -112,6 +119,7 @@ export class NetLoop extends GameLoop {
     this.startFn = this.pyodide.globals.get("_igym_net_start");
     this.netTick = this.pyodide.globals.get("_igym_net_tick");
     this.netSummary = this.pyodide.globals.get("_igym_net_summary");
+    this.netEndAt = this.pyodide.globals.get("_igym_net_end_at");
     this.netFarewell = this.pyodide.globals.get("_igym_net_farewell");
     this.advanceFn = this.netTick; // GameLoop.run() checks that the game is loaded with it
     return loadTimings(data.byteLength, t0, fetched, unpacked, performance.now());
@@ -135,6 +143,18 @@ export class NetLoop extends GameLoop {
     // rebuilt after the end: this peer's end report, for partners still waiting for it
     if (out.done) out.farewell = this.netFarewell?.() ?? null;
     return out;
+  }
+
+  /**
+   * "net_end_at": the server ended the match (a member was excluded); the episode ends after
+   * `frame` frames for every member (NetPlay.end_at). `leave`: this page is the excluded one,
+   * its inputs are idle from now on.
+   * @param {{episode: number, frame: number, leave?: boolean}} command
+   * @returns {{end_frame: number | null, settled: number}}
+   */
+  endAt(command) {
+    if (!this.netEndAt) throw new Error("the game is not loaded");
+    return JSON.parse(this.netEndAt(Number(command.episode), Number(command.frame), Boolean(command.leave)));
   }
 
   /** @param {[number, ArrayBuffer][]} packets from the data channels */

@@ -36,6 +36,11 @@
 //                               posts "net_frame" messages instead of "frame". game_start's replay
 //                               is then the whole settled records; the episode is rebuilt and
 //                               rejoins the match (NetPlay.resume)
+//   {id, cmd: "net_end_at", episode, frame, leave}
+//                               the server ended the match (a member was excluded): the episode
+//                               ends after `frame` frames (NetPlay.end_at; leave: this page's
+//                               inputs are idle from now on); reply {end_frame, settled}
+//                               (end_frame null: already past it, the page ends where it is)
 //   {type: "net_packets", packets: [[peer, ArrayBuffer], ...]}   received from the data channels
 //   {type: "net_hold", peer, seconds}   a partner's page reloads: wait for it up to seconds
 //   {type: "input", kind: "down" | "up" | "clear", action, t}   a key event (no reply, never queued

@@ -98,6 +98,10 @@ async function handle(pyodide, command) {
       value = requireGame().start(command);
     } else if (command.cmd === "game_run") {
       value = requireGame().run();
+    } else if (command.cmd === "net_end_at") {
+      const loop = requireGame();
+      if (!(loop instanceof NetLoop)) throw new Error("net_end_at needs a multiplayer game (net_load)");
+      value = loop.endAt(command);
     } else if (command.cmd === "game_stop") {
       value = requireGame().stop() ?? null;
     } else {

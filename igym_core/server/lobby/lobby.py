@@ -12,9 +12,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,26 @@ PARTNER_GONE = frozenset(
 )
 #: new peer connections a pair of members may ask for in one match (repairs and reloads)
 MAX_LINK_GENERATIONS = 20
+#: an exclusion ends a peer-to-peer game this long (in frames at the scene's fps) past the
+#: furthest frame a member's page reported: pages report about once a second, so none of them
+#: has settled that far yet, and every member's records end on that frame
+END_MARGIN_S = 1.5
+
+#: (episode, frame) of a game scene
+Position = tuple[int, int]
+
+
+def end_of(scene: GameScene, positions: Iterable[Position | None]) -> Position | None:
+    """Where an exclusion ends a peer-to-peer game for every member, from the positions the
+    members' pages reported: the furthest plus :data:`END_MARGIN_S` of frames, at most the
+    episode's ``max_steps``; None when no page reported playing an episode (or the scene is
+    server-authoritative: the server's game stops where it is)."""
+    known = [p for p in positions if p is not None and p[0] >= 0]
+    if scene.server_mode or not known:
+        return None
+    episode, frame = max(known)
+    margin = max(1, math.ceil(END_MARGIN_S * scene.fps))
+    return episode, min(scene.max_steps, frame + margin)
 
 
 class Lobby:
@@ -91,8 +112,9 @@ class Lobby:
         self.on_server_match: Callable[[str, GameScene, dict[str, str]], None] = lambda *args: None
         #: set by the app: a match ended (its server game, if any, stops)
         self.on_match_ended: Callable[[str, str], None] = lambda *args: None
-        #: set by the app: the frame a participant's page last said it was at in a scene
-        self.frame_of: Callable[[str, str], int | None] = lambda participant_id, scene_id: None
+        #: set by the app: the episode and frame a participant's page last said it was at in
+        #: a scene
+        self.position_of: Callable[[str, str], Position | None] = lambda pid, scene_id: None
 
     # -- entering and leaving -------------------------------------------------------------------
 
@@ -160,16 +182,16 @@ class Lobby:
                 self._partner_left(match, scene, participant_id, reason)
 
     def exclude(
-        self, participant_id: str, reason: str = "excluded", frame_hint: int | None = None
-    ) -> tuple[int | None, list[str]]:
+        self, participant_id: str, reason: str = "excluded", end: Position | None = None
+    ) -> tuple[Position | None, list[str]]:
         """An excluded participant's game sessions end. A match being played ends for every
         member: the excluded one with ``reason``, the others with ``partner_excluded`` (they
         are told ``GameScene.partner_excluded_message`` and may go on). Before play, the
-        others go back to waiting. Returns the frame a peer-to-peer game ends at for every
-        member (the furthest frame a member's page reported, plus half a second: the pages
-        play on to it) and the partners whose game ended. ``frame_hint``: a frame a member's
-        page reported to another process (a lobby shared between processes)."""
-        end_frame: int | None = None
+        others go back to waiting. Returns where a peer-to-peer game ends for every member
+        (episode, frame: :func:`end_of`; every page plays on to it) and the partners whose
+        game ended. ``end``: where it ends, decided already (a lobby shared between processes
+        decides it where the exclusion happened, from the positions that process knows)."""
+        ended: Position | None = None
         partners: list[str] = []
         for session in list(self.tracker.active_of(participant_id)):
             scene = self._scene(session.scene_id)
@@ -177,11 +199,9 @@ class Lobby:
             if match is None or not match.started or match.ended is not None:
                 self.leave(participant_id, session.scene_id, reason)
                 continue
-            if not scene.server_mode:
-                frames = [self.frame_of(m, scene.id) for m in match.members]
-                known = [f for f in [*frames, frame_hint] if f is not None]
-                if known:
-                    end_frame = min(scene.max_steps, max(known) + max(1, scene.fps // 2))
+            ended = end if end is not None and not scene.server_mode else None
+            if ended is None:
+                ended = end_of(scene, (self.position_of(m, scene.id) for m in match.members))
             partners = [m for m in match.members if m != participant_id]
             reasons = {m: "partner_excluded" for m in partners}
             reasons[participant_id] = reason
@@ -192,10 +212,10 @@ class Lobby:
                 scene.partner_excluded_message,
                 participant_id,
                 reasons=reasons,
-                end_frame=end_frame,
+                end=ended,
                 completion_code=scene.partner_excluded_code,
             )
-        return end_frame, partners
+        return ended, partners
 
     def _partner_gone(self, match: Match, scene: GameScene, reporter: str) -> None:
         """A page gave up on its partners: the members the server lost too are gone
@@ -738,7 +758,7 @@ class Lobby:
         who: str | None,
         *,
         reasons: Mapping[str, str] | None = None,
-        end_frame: int | None = None,
+        end: Position | None = None,
         completion_code: str | None = None,
     ) -> None:
         """End a match for every member (``reasons`` may give each its own); everyone but
@@ -753,9 +773,10 @@ class Lobby:
             if session.phase is not Phase.ENDED:
                 self._move(session, Phase.ENDED, own)
             if session.participant_id != who:
+                episode, frame = end if end is not None else (None, None)
                 self.send(
                     session.participant_id,
-                    MatchEnded(match.match_id, own, message, end_frame, completion_code),
+                    MatchEnded(match.match_id, own, message, frame, episode, completion_code),
                 )
             elif not reason.startswith(("partner_left", "partner_excluded")):
                 # it may still be there: tell it too (an excluded member sees its own page)

@@ -105,9 +105,11 @@ class LocalLobby:
 
     # -- what the researcher does ---------------------------------------------------------------
 
-    async def exclude(self, participant_id: str, reason: str) -> tuple[int | None, list[str]]:
-        """End the games of an excluded participant (see :meth:`Lobby.exclude`): the frame a
-        peer-to-peer game ends at and the partners whose game ended."""
+    async def exclude(
+        self, participant_id: str, reason: str
+    ) -> tuple[tuple[int, int] | None, list[str]]:
+        """End the games of an excluded participant (see :meth:`Lobby.exclude`): the episode
+        and frame a peer-to-peer game ends at and the partners whose game ended."""
         return self.engine.exclude(participant_id, reason)
 
     async def end_sessions(self, participant_id: str, reason: str) -> int:

@@ -38,7 +38,7 @@ from typing import Any
 import attrs
 
 from igym_core.config import GameScene
-from igym_core.server.lobby.lobby import Lobby
+from igym_core.server.lobby.lobby import Lobby, end_of
 from igym_core.server.lobby.relay import check_relay
 from igym_core.server.lobby.sessions import GameSession, Phase
 from igym_core.server.lobby.snapshot import (
@@ -289,14 +289,16 @@ class SharedLobby:
 
     # -- what the researcher does ---------------------------------------------------------------
 
-    async def exclude(self, participant_id: str, reason: str) -> tuple[int | None, list[str]]:
+    async def exclude(
+        self, participant_id: str, reason: str
+    ) -> tuple[tuple[int, int] | None, list[str]]:
         """End the games of an excluded participant (the leader runs
-        :meth:`Lobby.exclude`). Returns the partners whose game ends and the frame it ends at
-        as this process estimates it from the frame its page reported here (the leader takes
-        the furthest frame it knows)."""
+        :meth:`Lobby.exclude`). Where a peer-to-peer game ends is decided here, from the
+        positions the members' pages reported to this process (:func:`end_of`), and the
+        leader ends it there for every member. Returns that and the partners whose game
+        ends."""
         partners: list[str] = []
-        end_frame: int | None = None
-        hint: int | None = None
+        end: tuple[int, int] | None = None
         for session in await self.active_of(participant_id):
             text = await self._redis.hget(self.key("matches"), session.match_id or "")
             match = decode_match(text) if text else None
@@ -304,11 +306,9 @@ class SharedLobby:
                 continue
             partners += [m for m in match.members if m != participant_id]
             scene = self._scene(session.scene_id)
-            hint = self.engine.frame_of(participant_id, scene.id)
-            if hint is not None and not scene.server_mode:
-                end_frame = min(scene.max_steps, hint + max(1, scene.fps // 2))
-        self._forward("exclude", participant_id, None, reason=reason, frame=hint)
-        return end_frame, partners
+            end = end_of(scene, (self.engine.position_of(m, scene.id) for m in match.members))
+        self._forward("exclude", participant_id, None, reason=reason, end=end)
+        return end, partners
 
     async def end_sessions(self, participant_id: str, reason: str) -> int:
         active = await self.active_of(participant_id)
@@ -530,7 +530,8 @@ class SharedLobby:
             elif op == "reconnect":
                 engine.reconnect(pid, a["match"], a["to"], a["gen"])
             elif op == "exclude":
-                engine.exclude(pid, a["reason"], a.get("frame"))
+                end = a.get("end")
+                engine.exclude(pid, a["reason"], None if end is None else (end[0], end[1]))
             elif op == "reconnected":
                 engine.reconnected(pid)
             elif op == "episode_closed":

@@ -241,6 +241,8 @@ _OUR_TABLES = frozenset(
 #: every JSON column is written by one encoder, keys sorted (frames are most of what is
 #: written: msgspec's encoder is about ten times faster than the standard one)
 _ENCODER = msgspec.json.Encoder(order="sorted")
+#: and read back (the parity check reads two whole episodes at the end of each)
+_DECODE = msgspec.json.Decoder().decode
 
 
 def _dumps(value: Any) -> str:
@@ -948,12 +950,19 @@ class Store:
         return [dict(r) for r in rows]
 
     def frame_rows(self, participant_id: str, scene_id: str, episode: int) -> list[dict[str, Any]]:
+        texts = self.frame_texts(participant_id, scene_id, episode)
+        return [{"frame": frame, **_DECODE(data)} for frame, data in texts]
+
+    def frame_texts(
+        self, participant_id: str, scene_id: str, episode: int
+    ) -> list[tuple[int, str]]:
+        """An episode's frames as stored: ``(frame, JSON text)``, in order."""
         rows = self._all(
             "SELECT frame, data FROM frames WHERE participant_id = ? AND scene_id = ? "
             "AND episode = ? ORDER BY frame",
             (participant_id, scene_id, episode),
         )
-        return [{"frame": r["frame"], **json.loads(r["data"])} for r in rows]
+        return [(r["frame"], r["data"]) for r in rows]
 
     # -- telemetry -------------------------------------------------------------------------------
 

@@ -23,7 +23,7 @@ from igym_core.config import Experiment, GameScene
 from igym_core.options import build
 from igym_core.plugins import PluginManager
 from igym_core.server.lobby.absences import Absences
-from igym_core.server.lobby.parity import canonical_digest, first_difference
+from igym_core.server.lobby.parity import compare_logs
 from igym_core.server.lobby.relay import check_relay
 from igym_core.server.lobby.sessions import GameSession, Match, Phase, Tracker, TransitionError
 from igym_core.server.protocol import Outgoing, ProtocolError
@@ -678,7 +678,7 @@ class Lobby:
     async def episode_closed(self, participant_id: str, scene: GameScene, episode: int) -> None:
         """Once every member closed ``episode``, compare their canonical logs and store it.
 
-        The store is read off the event loop."""
+        The store is read, and the logs compared, off the event loop."""
         match = self.tracker.matches.get(self.match_of(participant_id, scene.id) or "")
         if match is None:
             return
@@ -695,45 +695,15 @@ class Lobby:
         if episode in match.parity_checked:
             return  # both members closed it at the same moment: checked once
         match.parity_checked.add(episode)
-        logs = {
-            m: await asyncio.to_thread(self.store.frame_rows, m, scene.id, episode)
+        # the store is read in a thread; the logs are compared here (a few ms with msgspec: in a
+        # thread, that work would hold the GIL against the loop's every socket call)
+        texts = {
+            m: await asyncio.to_thread(self.store.frame_texts, m, scene.id, episode)
             for m in match.members
         }
-        hashes = {m: canonical_digest(rows) for m, rows in logs.items()}
-        difference = first_difference(logs)
-        if difference is not None:
-            status = "mismatch"
-        elif all(s == "complete" for s in statuses.values()):
-            status = "identical"
-        else:
-            status = "identical_partial"
-        summary = {
-            m: {"sha256": h, "status": statuses[m], "frames": len(logs[m])}
-            for m, h in hashes.items()
-        }
-        validation = {
-            "match_id": match.match_id,
-            "scene_id": scene.id,
-            "episode": episode,
-            "status": status,
-            "first_difference": difference,
-            "peers": {
-                m: {
-                    **summary[m],
-                    "agents": list(match.agents[m]),
-                    "frames": [
-                        {
-                            "frame": row["frame"],
-                            "actions": row.get("actions"),
-                            "focused": row.get("focused"),
-                            "state_hash": row.get("state_hash"),
-                        }
-                        for row in logs[m]
-                    ],
-                }
-                for m in match.members
-            },
-        }
+        status, summary, difference, validation = compare_logs(
+            match, scene.id, episode, statuses, texts
+        )
         self.store.save_parity(
             match.match_id, scene.id, episode, status, summary, difference, self.clock(), validation
         )

@@ -8,11 +8,19 @@ the page reports.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+if TYPE_CHECKING:
+    from igym_core.server.lobby.sessions import Match
 
 PER_PEER_COLUMNS = frozenset({"t"})
+#: canonical text: keys sorted, no spaces (msgspec's encoder: a match's logs are hashed at the
+#: end of every episode)
+_ENCODER = msgspec.json.Encoder(order="sorted")
+_DECODE = msgspec.json.Decoder().decode
 
 
 def canonical_rows(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -20,8 +28,7 @@ def canonical_rows(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 
 def canonical_digest(rows: Sequence[Mapping[str, Any]]) -> str:
-    text = json.dumps(canonical_rows(rows), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return hashlib.sha256(_ENCODER.encode(canonical_rows(rows))).hexdigest()
 
 
 def first_difference(logs: Mapping[str, Sequence[Mapping[str, Any]]]) -> dict[str, Any] | None:
@@ -52,3 +59,52 @@ def first_difference(logs: Mapping[str, Sequence[Mapping[str, Any]]]) -> dict[st
                 "values": {n: None if r is None else r.get(column) for n, r in rows.items()},
             }
     return None
+
+
+def compare_logs(
+    match: Match,
+    scene_id: str,
+    episode: int,
+    statuses: Mapping[str, str],
+    texts: Mapping[str, Sequence[tuple[int, str]]],
+) -> tuple[str, dict[str, Any], dict[str, Any] | None, dict[str, Any]]:
+    """Compare every member's stored frames of ``episode`` (``texts``: ``(frame, data)`` as
+    :meth:`Store.frame_texts` reads them): the parity status (``identical``,
+    ``identical_partial`` or ``mismatch``), each member's digest, the first difference and the
+    validation document (what each member stored, frame by frame)."""
+    logs = {m: [{"frame": f, **_DECODE(data)} for f, data in texts[m]] for m in match.members}
+    difference = first_difference(logs)
+    if difference is not None:
+        status = "mismatch"
+    elif all(s == "complete" for s in statuses.values()):
+        status = "identical"
+    else:
+        status = "identical_partial"
+    summary = {
+        m: {"sha256": canonical_digest(rows), "status": statuses[m], "frames": len(rows)}
+        for m, rows in logs.items()
+    }
+    validation = {
+        "match_id": match.match_id,
+        "scene_id": scene_id,
+        "episode": episode,
+        "status": status,
+        "first_difference": difference,
+        "peers": {
+            m: {
+                **summary[m],
+                "agents": list(match.agents[m]),
+                "frames": [
+                    {
+                        "frame": row["frame"],
+                        "actions": row.get("actions"),
+                        "focused": row.get("focused"),
+                        "state_hash": row.get("state_hash"),
+                    }
+                    for row in logs[m]
+                ],
+            }
+            for m in match.members
+        },
+    }
+    return status, summary, difference, validation

@@ -101,6 +101,35 @@ test("a disconnected connection gets ICE restarts, then a new connection", () =>
   assert.equal(calls.requested.length, 1, "asked once per generation");
 });
 
+test("ICE that fails under open data channels is restarted, and the repair says so once packets flow again", async () => {
+  // in Chromium the data channels stay "open" while ICE is down: the peer connection tells
+  const link = fakeLink();
+  const { calls, at } = doctor(link, () => Infinity); // the relay carries the game meanwhile
+  link.heardAt = 1000;
+  at(1000);
+  link.pc.connectionState = "disconnected";
+  at(1100);
+  at(1100 + RESTART_AFTER_MS - 1);
+  assert.equal(link.restarts, 0);
+  at(1100 + RESTART_AFTER_MS);
+  assert.equal(link.restarts, 1, "restarted although its channels are open");
+  link.pc.connectionState = "connected";
+  link.heardAt = 2000;
+  at(2000);
+  await new Promise((r) => setTimeout(r, 0));
+  assert.deepEqual(calls.requested, []);
+  assert.deepEqual(calls.repaired, [{ how: "ice_restart", ice_restarts: 1, repair_ms: 900, rtt_ms: 2, gen: 0 }]);
+  // a blip that heals before its restart is due is no repair
+  link.pc.connectionState = "disconnected";
+  at(3000);
+  link.pc.connectionState = "connected";
+  link.heardAt = 3100;
+  at(3100);
+  await new Promise((r) => setTimeout(r, 0));
+  assert.equal(calls.repaired.length, 1);
+  assert.equal(link.restarts, 1);
+});
+
 test("a closed connection is replaced at once, a bounded number of times, and the repair is checked", async () => {
   const link = fakeLink();
   const { calls, at } = doctor(link);
@@ -124,7 +153,7 @@ test("a closed connection is replaced at once, a bounded number of times, and th
   second.at(420);
   await new Promise((r) => setTimeout(r, 0));
   assert.equal(second.calls.repaired.length, 1);
-  assert.deepEqual(second.calls.repaired[0], { how: "new_connection", repair_ms: 420, rtt_ms: 2, gen: 1 });
+  assert.deepEqual(second.calls.repaired[0], { how: "new_connection", ice_restarts: 0, repair_ms: 420, rtt_ms: 2, gen: 1 });
 });
 
 test("an open channel that stays silent while the relay carries the game is replaced, quickly after an outage", () => {

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { afterEach, beforeEach, test } from "node:test";
 
-import { LinkDoctor, MAX_NEW_LINKS, MAX_RESTARTS, RESTART_AFTER_MS, RESTART_WAIT_MS, STUCK_MS } from "../src/p2p/repair.js";
+import { LinkDoctor, MAX_NEW_LINKS, MAX_RESTARTS, RESTART_AFTER_MS, RESTART_WAIT_MS, SILENT_RESTART_MS, STUCK_MS } from "../src/p2p/repair.js";
 import { NetPause } from "../src/game/net-pause.js";
 import { MAX_CHUNK, NetTelemetry, Ring } from "../src/game/net-telemetry.js";
 
@@ -128,6 +128,28 @@ test("ICE that fails under open data channels is restarted, and the repair says 
   await new Promise((r) => setTimeout(r, 0));
   assert.equal(calls.repaired.length, 1);
   assert.equal(link.restarts, 1);
+});
+
+test("data channels silent while the relay works get an ICE restart first, a new connection only later", async () => {
+  // a dead path: Chromium still says "connected" and "open" for seconds, only silence tells
+  const link = fakeLink();
+  let relayAt = 0;
+  const { calls, at } = doctor(link, () => relayAt);
+  link.heardAt = 1000;
+  const step = (t) => { relayAt = t; at(t); };
+  for (let t = 1000; t < 1000 + SILENT_RESTART_MS; t += 250) step(t);
+  assert.equal(link.restarts, 0, "a short silence is the relay's job");
+  for (let t = 1000 + SILENT_RESTART_MS; t <= 1000 + SILENT_RESTART_MS + RESTART_AFTER_MS; t += 250) step(t);
+  assert.equal(link.restarts, 1);
+  assert.deepEqual(calls.requested, []);
+  link.heardAt = 3000; // the restarted path carries packets again
+  step(3000);
+  await new Promise((r) => setTimeout(r, 0));
+  assert.deepEqual(calls.repaired.map((r) => [r.how, r.ice_restarts, r.gen]), [["ice_restart", 1, 0]]);
+  // a path that stays dead: restarted again, then replaced after STUCK_MS of silence
+  for (let t = 3000; t <= 3000 + STUCK_MS; t += 250) step(t);
+  assert.ok(link.restarts >= 2);
+  assert.deepEqual(calls.requested, [[1, 0]]);
 });
 
 test("a closed connection is replaced at once, a bounded number of times, and the repair is checked", async () => {

@@ -46,7 +46,7 @@ def test_a_closed_tab_ends_the_game_at_once_naming_who_left(duo):
     clock.now += GOODBYE_GRACE_S / 2
     lobby.expire()
     assert lobby.tracker.matches[match_id].ended is None and not of(sent, "match_ended")
-    clock.now += GOODBYE_GRACE_S / 2
+    clock.now += GOODBYE_GRACE_S
     lobby.expire()
     assert lobby.tracker.matches[match_id].ended == "partner_left:p2"
     [(pid, ended)] = of(sent, "match_ended")

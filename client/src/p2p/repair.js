@@ -1,10 +1,11 @@
 // Keeps a match's peer connections working while the game is on (p2p/mesh.js runs it; the relay
 // through the server carries the game meanwhile):
 //
-//   * a connection that goes "disconnected" for RESTART_AFTER_MS, or "failed", gets an ICE
-//     restart (at most MAX_RESTARTS, each given RESTART_WAIT_MS to work) — also while its data
-//     channels still say "open": they stay open through an ICE failure (SCTP does not notice
-//     that its transport is gone), so the peer connection's state is what tells;
+//   * a connection that goes "disconnected" for RESTART_AFTER_MS, or "failed", or whose data
+//     channels stay silent for SILENT_RESTART_MS while the partner is heard through the
+//     server, gets an ICE restart (at most MAX_RESTARTS, each given RESTART_WAIT_MS to work):
+//     when its path dies, Chromium keeps the data channels "open" and the connection
+//     "connected" for more than 5 s (measured), so silence is what tells first;
 //   * when restarts do not help, or the connection closed (the partner's page closed it, or a
 //     test hook did), or its data channels stay silent while the partner is heard through the
 //     server (an SCTP association that backed off during an outage does not recover by itself
@@ -19,6 +20,8 @@
 
 /** A connection "disconnected" this long gets an ICE restart (the reference system's grace). */
 export const RESTART_AFTER_MS = 500;
+/** Data channels silent this long while the relay carries the game: ICE counts as down. */
+export const SILENT_RESTART_MS = 1000;
 /** An ICE restart gets this long to reconnect before the next one (or a new connection). */
 export const RESTART_WAIT_MS = 2500;
 export const MAX_RESTARTS = 3;
@@ -90,12 +93,13 @@ export class LinkDoctor {
     const heardAny = Math.max(link.heardAt, relayAt);
     if (now - heardAny >= OUTAGE_MS) c.outageAt = now; // nothing at all: an outage
     const state = link.pc.connectionState;
-    const iceDown = state === "disconnected" || state === "failed";
-    const broken = link.state === "closed" || (state === "failed" && c.restarts >= MAX_RESTARTS);
+    const relayAlive = now - relayAt < 500;
+    const silentMs = now - Math.max(link.heardAt, link.openedAt);
+    const afterOutage = c.outageAt !== null && now - c.outageAt < 10_000;
+    const iceDown = state === "disconnected" || state === "failed" || (link.isOpen && relayAlive && silentMs >= SILENT_RESTART_MS);
+    // (a peer connection closed on this side fires no event: its state is what tells)
+    const broken = link.state === "closed" || state === "closed" || (state === "failed" && c.restarts >= MAX_RESTARTS);
     if (link.isOpen && !broken) {
-      const relayAlive = now - relayAt < 500;
-      const silentMs = now - Math.max(link.heardAt, link.openedAt);
-      const afterOutage = c.outageAt !== null && now - c.outageAt < 10_000;
       if (relayAlive && silentMs >= (afterOutage ? STUCK_AFTER_OUTAGE_MS : STUCK_MS)) {
         this.mark(c, now, "new_connection");
         this.replace(link, c);

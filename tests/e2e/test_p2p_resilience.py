@@ -287,6 +287,19 @@ def crash(p: Participant) -> None:
             pass  # the navigation fails with its renderer
 
 
+def back_in_game(member: Participant, stayer: Participant, episode: int, since: float):
+    """Until the member's page rebuilt its episode and the stayer's game resumed: the
+    seconds from ``since`` to the rebuild, and the page's record of it."""
+    member.page.wait_for_function(REBUILT, timeout=60_000)
+    seconds = time.monotonic() - since
+    stayer.page.wait_for_function(
+        "(e) => window.igym.game.pauses.some((p) => p.state === 'resumed' && p.episode === e)",
+        arg=episode,
+        timeout=20_000,
+    )
+    return seconds, member.game()["rejoined"]
+
+
 def test_a_reload_and_a_crashed_tab_rebuild_their_episode_and_both_keep_exactly_max_steps_rows(
     browser, igym_server, tmp_path, record_property
 ):
@@ -300,13 +313,7 @@ def test_a_reload_and_a_crashed_tab_rebuild_their_episode_and_both_keep_exactly_
         # episode 0, frame 400: a reload
         started = time.monotonic()
         member.page.reload()
-        member.page.wait_for_function(REBUILT, timeout=60_000)
-        reload_s = time.monotonic() - started
-        reloaded = member.game()["rejoined"]
-        stayer.page.wait_for_function(
-            "() => window.igym.game.pauses.some((p) => p.state === 'resumed')",
-            timeout=20_000,
-        )
+        reload_s, reloaded = back_in_game(member, stayer, 0, started)
         # episode 1: the same member's tab crashes (no pagehide: what the page had not sent
         # yet is lost) and the participant opens the study URL again
         member.page.wait_for_function(
@@ -317,13 +324,7 @@ def test_a_reload_and_a_crashed_tab_rebuild_their_episode_and_both_keep_exactly_
         crash(member)
         crashed_at = time.monotonic()
         reopen(member, url)
-        member.page.wait_for_function(REBUILT, timeout=60_000)
-        crash_s = time.monotonic() - crashed_at
-        crashed = member.game()["rejoined"]
-        stayer.page.wait_for_function(
-            "() => window.igym.game.pauses.some((p) => p.state === 'resumed' && p.episode === 1)",
-            timeout=20_000,
-        )
+        crash_s, crashed = back_in_game(member, stayer, 1, crashed_at)
         held = stayer.game()["pauses"]
         crash_held = [e for e in held if e["episode"] == 1]
         wait_until_done(people)

@@ -163,6 +163,15 @@ export class LinkDoctor {
   }
 
   /**
+   * The connection to `peer` is known to be broken (the partner asked for a new one).
+   * @param {number} peer
+   * @param {string} how
+   */
+  broken(peer, how) {
+    this.mark(this.case(peer), this.now(), how);
+  }
+
+  /**
    * The mesh made a new connection of a new generation: it starts with a clean slate.
    * @param {number} peer
    */

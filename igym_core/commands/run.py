@@ -18,6 +18,7 @@ from igym_core.config import ConfigError, Experiment
 from igym_core.experiment import load_experiment
 from igym_core.reloader import child_command, free_port, supervise
 from igym_core.server.app import create_app
+from igym_core.server.process import serve_forever
 from igym_core.server.transport import hypercorn_config
 from igym_core.settings import Settings
 from igym_core.storage.backends import backend_for
@@ -112,7 +113,7 @@ def host(experiments: list[Experiment], args: argparse.Namespace) -> int:
             apps = [(create_app(e, settings), e, sock) for e, sock in servers]
         except (ConfigError, StoreError) as exc:  # start-up checks, or a store not ours
             raise CommandError(str(exc)) from None
-        asyncio.run(_serve(apps, settings))
+        serve_forever(_serve(apps, settings))
     finally:
         for _, sock in servers:
             with contextlib.suppress(OSError):  # Hypercorn closes the descriptor it was given

@@ -17,6 +17,8 @@ from igym_core.load.scripted import ScriptedParticipant, ScriptError
 
 #: at most this many participants in one run
 MAX_PARTICIPANTS = 5000
+#: how often the generator checks how late its own event loop runs (seconds)
+LAG_PROBE_S = 0.05
 
 
 def percentile(samples: Sequence[float], q: float) -> float | None:
@@ -54,6 +56,11 @@ class LoadReport:
     failures: dict[str, int]
     server_cpu_s: float | None = None
     server_rss_mb: tuple[float, float] | None = None  # before, at the end
+    #: how late this process's own event loop woke up (ms): the generator's share of the
+    #: round trips, when the machine it shares with the server is busy
+    generator_lag: list[float] = attrs.Factory(list)
+    frames_sent: int = 0
+    generator_cpu_s: float | None = None
 
     def round_trips(self) -> list[float]:
         return [ms for kind, values in self.samples.items() if kind != "ping" for ms in values]
@@ -75,6 +82,7 @@ class LoadReport:
                 round(self.frames_acked / self.seconds, 1) if self.seconds else None
             ),
             "frames_acked": self.frames_acked,
+            "frames_sent": self.frames_sent,
             "errors": dict(sorted(self.errors.items())),
             "failures": dict(sorted(self.failures.items())),
             "server_cpu_share": (
@@ -83,6 +91,12 @@ class LoadReport:
                 else None
             ),
             "server_rss_mb": self.server_rss_mb,
+            "generator_lag_ms": _summary(self.generator_lag),
+            "generator_cpu_share": (
+                round(self.generator_cpu_s / self.seconds, 3)
+                if self.generator_cpu_s is not None and self.seconds
+                else None
+            ),
         }
 
     def text(self) -> str:
@@ -95,10 +109,17 @@ class LoadReport:
             f"({rtt['count']} messages)",
             f"ping             p50 {ping['p50']} ms  p99 {ping['p99']} ms  max {ping['max']} ms",
             f"messages/s       {d['messages_per_s']}",
-            f"frames stored/s  {d['frames_stored_per_s']} ({d['frames_acked']} acked)",
+            f"frames stored/s  {d['frames_stored_per_s']} ({d['frames_acked']} acked of "
+            f"{d['frames_sent']} sent)",
             f"errors           {d['errors'] or 'none'}",
             f"failed pages     {d['failures'] or 'none'}",
         ]
+        lag = d["generator_lag_ms"]
+        if lag["count"]:
+            lines.append(
+                f"generator        loop lag p50 {lag['p50']} ms  p99 {lag['p99']} ms, CPU "
+                f"{(d['generator_cpu_share'] or 0) * 100:.0f}% of a core"
+            )
         if d["server_cpu_share"] is not None:
             before, after = d["server_rss_mb"]
             lines.append(
@@ -189,7 +210,20 @@ async def run_load(
             key = type(exc).__name__ if not isinstance(exc, ScriptError) else str(exc)[:80]
             failures[key] = failures.get(key, 0) + 1
 
-    await asyncio.gather(*(one(i, p) for i, p in enumerate(pages)))
+    lag: list[float] = []
+
+    async def watch_lag() -> None:
+        while True:
+            slept = time.perf_counter()
+            await asyncio.sleep(LAG_PROBE_S)
+            lag.append(max(0.0, (time.perf_counter() - slept - LAG_PROBE_S) * 1000))
+
+    own_cpu = time.process_time()
+    watcher = asyncio.ensure_future(watch_lag())
+    try:
+        await asyncio.gather(*(one(i, p) for i, p in enumerate(pages)))
+    finally:
+        watcher.cancel()
     seconds = time.monotonic() - started
     errors: dict[str, int] = {}
     for page in pages:
@@ -202,8 +236,11 @@ async def run_load(
         samples=samples,
         messages=sum(p.messages for p in pages),
         frames_acked=sum(p.frames_acked for p in pages),
+        frames_sent=sum(p.frames_sent for p in pages),
         errors=errors,
         failures=failures,
+        generator_lag=lag,
+        generator_cpu_s=time.process_time() - own_cpu,
     )
     if stats:
         cpu1, rss1 = _read(stats)

@@ -2,7 +2,8 @@
 does, and goes through whatever study the server hosts.
 
 Static scenes are answered with valid values read from their fields; a single-player game
-scene uploads every episode's frames in 0.5 s chunks at the scene's fps; a multiplayer scene
+scene uploads every episode's frames in 0.5 s chunks at the scene's fps (on time, not waiting
+for the previous chunk's ack, as a page's outbox does); a multiplayer scene
 waits in the lobby, signals its partner, passes the P2P check, relays a few packets and
 uploads the same canonical frames as its partner (so parity holds). Every seq'd message's
 round trip (sent → ack) is timed, and so is a ping every second.
@@ -111,6 +112,7 @@ class ScriptedParticipant:
         self.scene: dict[str, Any] = {}
         self.waiters: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self.inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.frames_sent = 0
         self.frames_acked = 0
         self.messages = 0
         self.errors: dict[str, int] = {}
@@ -227,6 +229,8 @@ class ScriptedParticipant:
                 await self._multiplayer(deadline)
             else:
                 await self._single(deadline)
+            if time.monotonic() >= deadline:
+                return  # the run is over: the game was cut short, not finished
             responses: dict[str, Any] = {}
         else:
             responses = {f["name"]: answer(f) for f in scene.get("fields", [])}
@@ -246,18 +250,27 @@ class ScriptedParticipant:
         sent = 0
         next_at = time.monotonic()
         chunks = chunk_texts(scene, episode, per_chunk)
+        uploads = []
         for text, count in chunks:
             if time.monotonic() >= deadline:
                 break
             next_at += per_chunk / fps
             await asyncio.sleep(max(0.0, next_at - time.monotonic()))
-            await self.request(text, "frames")
-            self.frames_acked += count
+            # as a page's outbox does: chunks go out on time, their acks come when they come
+            uploads.append(asyncio.ensure_future(self._upload(text, count)))
             sent += count
+        for failed in await asyncio.gather(*uploads, return_exceptions=True):
+            if isinstance(failed, BaseException):
+                raise failed
         await self.request(
             {"type": "episode_end", "scene_id": sid, "episode": episode, "frames": sent},
             "episode_end",
         )
+
+    async def _upload(self, text: str, count: int) -> None:
+        self.frames_sent += count
+        await self.request(text, "frames")
+        self.frames_acked += count
 
     async def _single(self, deadline: float) -> None:
         done = {p["episode"] for p in self.scene.get("progress", []) if p["status"] == "complete"}

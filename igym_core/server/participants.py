@@ -70,6 +70,7 @@ from igym_core.server.protocol import (
 from igym_core.server.screening import check_report, screened_record
 from igym_core.settings import Settings
 from igym_core.storage.store import Participant, Store
+from igym_core.storage.writer import Pending
 
 log = logging.getLogger("igym.participants")
 
@@ -351,6 +352,7 @@ class ParticipantService:
             )
         now = self.clock()
         resumed = False
+        fresh: Participant | None = None
         participant_id = wanted or uuid.uuid4().hex
         existing = await asyncio.to_thread(self.store.participant, participant_id)
         if existing is None:
@@ -372,6 +374,8 @@ class ParticipantService:
             )
             if not created:  # somebody else created it a moment ago
                 raise ProtocolError("bad_token", _taken(participant_id))
+            # what was just stored (the table's defaults): no need to read it back
+            fresh = Participant(participant_id, hash_token(token), params, 0, "active", now, now)
         else:
             if existing.status == "excluded":  # in any browser: the same page, never again
                 raise await self.exclusions.refusal(participant_id)
@@ -401,11 +405,15 @@ class ParticipantService:
             params=params,
             resumed=resumed,
         )
-        participant = await asyncio.to_thread(self.store.participant, participant_id)
+        participant = (
+            fresh
+            if not resumed
+            else await asyncio.to_thread(self.store.participant, participant_id)
+        )
         assert participant is not None
         conn.scene_index = participant.scene_index
         welcome = Welcome(self.experiment.id, participant_id, token, resumed)
-        if await self._needs_screening(participant):
+        if await self._needs_screening(participant, new=not resumed):
             conn.screening = asyncio.get_running_loop().create_future()
             self._start(self._screen(conn, participant))
             return [welcome, Screen()]
@@ -413,12 +421,12 @@ class ParticipantService:
 
     # -- entry screening ------------------------------------------------------------------------
 
-    async def _needs_screening(self, participant: Participant) -> bool:
+    async def _needs_screening(self, participant: Participant, new: bool) -> bool:
         if not self.screening.active or participant.scene_index != 0:
             return False
         if participant.status != "active":
             return False
-        return not await asyncio.to_thread(
+        return new or not await asyncio.to_thread(
             self.store.has_event, participant.participant_id, "screened"
         )
 
@@ -482,12 +490,17 @@ class ParticipantService:
                 "bad_token", "the token does not belong to this connection's participant", seq
             )
 
-    async def _show_current(self, participant: Participant) -> SceneMessage:
+    async def _show_current(
+        self, participant: Participant, started: Pending | None = None
+    ) -> SceneMessage:
+        """The participant's current scene, its start recorded (``started``: already queued)."""
         index = participant.scene_index
         scene = self.experiment.scenes[index]
-        first = await self.store.start_scene(
-            participant.participant_id, scene.id, index, self.clock()
-        )
+        if started is None:
+            started = self.store.start_scene(
+                participant.participant_id, scene.id, index, self.clock()
+            )
+        first = await started
         if first:
             self.plugins.notify(
                 "igym_on_scene_started",
@@ -505,8 +518,13 @@ class ParticipantService:
             )
         else:
             data = scene_for_client(scene, participant.participant_id)
-        data["responses"] = await asyncio.to_thread(
-            self.store.responses_for, participant.participant_id, scene.id
+        # a scene shown for the first time has no answers stored yet
+        data["responses"] = (
+            {}
+            if first
+            else await asyncio.to_thread(
+                self.store.responses_for, participant.participant_id, scene.id
+            )
         )
         return SceneMessage(index, len(self.experiment.scenes), data)
 
@@ -538,15 +556,27 @@ class ParticipantService:
         next_index = index + 1
         done = isinstance(self.experiment.scenes[next_index], EndScene)
         status = "completed" if done else "active"
+        now = self.clock()
         if isinstance(scene, GameScene):
             stored = await self._finish_game(scene, participant_id, index, status, submit.seq)
             self.monitoring.stop(participant_id, scene.id)
+            started = None
         else:
-            stored = await self.store.finish_scene(
-                participant_id, scene.id, index, answers, next_index, status, self.clock()
+            moving = self.store.finish_scene(
+                participant_id, scene.id, index, answers, next_index, status, now
             )
-        participant = await asyncio.to_thread(self.store.participant, participant_id)
-        assert participant is not None
+            # the next scene's start is queued right behind: one commit for both
+            following = self.experiment.scenes[next_index]
+            started = self.store.start_scene(participant_id, following.id, next_index, now)
+            stored = await moving
+        if stored:  # moved on, as asked: no need to read it back
+            participant = attrs.evolve(
+                participant, scene_index=next_index, status=status, updated_at=now
+            )
+        else:  # someone else moved it meanwhile (a retry, an admin): what is stored now
+            participant = await asyncio.to_thread(self.store.participant, participant_id)
+            assert participant is not None
+            started = None
         conn.scene_index = participant.scene_index
         if stored:
             self.plugins.notify(
@@ -564,7 +594,7 @@ class ParticipantService:
                     participant_id=participant_id,
                     reason="completed",
                 )
-        return [Ack(submit.seq), await self._show_current(participant)]
+        return [Ack(submit.seq), await self._show_current(participant, started)]
 
     async def _finish_game(
         self, scene: GameScene, participant_id: str, index: int, status: str, seq: int

@@ -11,7 +11,8 @@ import json
 from typing import Any, Literal
 
 import attrs
-from quart_schema.conversion import model_dump, model_load
+import msgspec
+from quart_schema.conversion import model_load
 
 from igym_core.server.authoritative.protocol import (
     SERVER_INCOMING,
@@ -416,6 +417,12 @@ Outgoing = (
 )
 
 
+#: the parser of every message (msgspec's: several times faster than the standard one)
+_JSON = msgspec.json.Decoder()
+#: and the writer of every reply (attrs classes as objects, fields in their order)
+_ENCODE = msgspec.json.Encoder().encode
+
+
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a number JSON allows")
 
@@ -445,16 +452,22 @@ def decode(raw: str | bytes, max_bytes: int) -> Incoming:
     if isinstance(raw, bytes):
         raise ProtocolError("not_json", "binary frames are not accepted; send JSON text")
     try:
-        data = json.loads(raw, parse_constant=_no_constant)
-    except (ValueError, RecursionError) as exc:
-        raise ProtocolError("not_json", f"message is not JSON: {exc}") from None
+        data = _JSON.decode(raw)
+        checked = True  # msgspec takes no lone surrogate, no NaN, nothing out of range
+    except (msgspec.DecodeError, RecursionError):
+        # rare: the standard parser says what is wrong in words a developer knows
+        try:
+            data = json.loads(raw, parse_constant=_no_constant)
+        except (ValueError, RecursionError) as exc:
+            raise ProtocolError("not_json", f"message is not JSON: {exc}") from None
+        checked = False
     if not isinstance(data, dict):
         raise ProtocolError("invalid", f"message must be a JSON object, got {type(data).__name__}")
     seq = data.get("seq")
     if isinstance(seq, int) and not isinstance(seq, bool) and not 0 <= seq <= MAX_SEQ:
         raise ProtocolError("invalid", f"seq must be an integer in 0..{MAX_SEQ}, got {seq}")
     seq = seq if isinstance(seq, int) else None
-    if "\\u" in raw:  # escapes may hide lone surrogates, which are not text
+    if not checked and "\\u" in raw:  # escapes may hide lone surrogates, which are not text
         try:
             json.dumps(data, ensure_ascii=False).encode("utf-8")
         except UnicodeEncodeError:
@@ -476,4 +489,4 @@ def decode(raw: str | bytes, max_bytes: int) -> Incoming:
 
 
 def encode(message: Outgoing) -> str:
-    return json.dumps(model_dump(message, preference="msgspec"), separators=(",", ":"))
+    return _ENCODE(message).decode()

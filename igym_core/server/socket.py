@@ -163,13 +163,13 @@ class ParticipantSocket:
 
     async def _receive_loop(self) -> None:
         conn = self.conn
-        # Python 3.11's wait_for() may swallow a cancellation when the message arrives at the
-        # same moment: the loop also stops by itself once the connection is being closed
+        # the loop also stops by itself once the connection is being closed
         while not self._stop.is_set():
             hello = conn.participant_id is None
             timeout = self.limits.hello_timeout_s if hello else self.limits.idle_timeout_s
             try:
-                raw = await asyncio.wait_for(self.websocket.receive(), timeout)
+                async with asyncio.timeout(timeout):  # no task per message, as wait_for makes
+                    raw = await self.websocket.receive()
             except TimeoutError:
                 self.close(
                     f"no hello within {timeout:g} s" if hello else f"silent for {timeout:g} s"

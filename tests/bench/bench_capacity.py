@@ -18,7 +18,10 @@ It starts an igym server (as ``igym run`` serves) and runs ``igym load`` against
   the lobby through Redis and the store in PostgreSQL (both started here, as the tests do):
   round trips and frames stored per second of both, and their ratios.
 
-All print the servers' CPU share and memory. Numbers are printed, never asserted; the test
+With ``--baseline`` the first two loads also run against the baseline process (asyncio's own
+event loop, the garbage collector untouched: how igym served before
+:mod:`igym_core.server.process`) and print the ratios. All print the servers' CPU share and
+memory. Numbers are printed, never asserted; the test
 suite smoke-tests the script with small figures.
 """
 
@@ -33,15 +36,33 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from igym_core.load.run import percentile, run_load  # noqa: E402
+from igym_core.load.run import LoadReport, percentile, run_load  # noqa: E402
 from tests.hardening.conftest import Server  # noqa: E402
 
 
-def server(example: str, data: Path, limits: dict, settings: dict | None = None) -> Server:
+def server(
+    example: str, data: Path, limits: dict, settings: dict | None = None, baseline: bool = False
+) -> Server:
     return Server(
         {"experiment": str(ROOT / "examples" / example), "data_dir": str(data),
-         "limits": limits, "settings": settings or {}}
+         "limits": limits, "settings": settings or {}, "baseline": baseline}
     ).start()  # fmt: skip
+
+
+def ratio(new: float | None, old: float | None) -> str:
+    return f"{new / old:.2f}x" if new and old else "n/a"
+
+
+def compare(name: str, new: LoadReport, old: LoadReport) -> None:
+    """Ratios of a run to the baseline's (asyncio's loop, the collector untouched)."""
+    p99 = [percentile(r.round_trips(), 0.99) for r in (new, old)]
+    pings = [percentile(r.samples.get("ping", []), 0.99) for r in (new, old)]
+    rates = [r.frames_acked / r.seconds for r in (new, old)]
+    cpu = [r.server_cpu_s for r in (new, old)]
+    print(
+        f"{name} against the baseline: round trip p99 {ratio(*p99)}, ping p99 {ratio(*pings)}, "
+        f"frames stored/s {ratio(*rates)}, server CPU {ratio(*cpu)}\n"
+    )
 
 
 async def pairs(args: argparse.Namespace, tmp: Path) -> None:
@@ -70,37 +91,53 @@ async def pairs(args: argparse.Namespace, tmp: Path) -> None:
                 s.process.kill()
     print(f"== the same over two processes + Redis + PostgreSQL\n{report.text()}")
 
-    def ratio(new: float | None, old: float | None) -> str:
-        return f"{new / old:.2f}x" if new and old else "n/a"
-
     p99 = [percentile(r.round_trips(), 0.99) for r in (report, base)]
     rates = [r.frames_acked / r.seconds for r in (report, base)]
     print(f"ratios to one process: round trip p99 {ratio(*p99)}, frames stored/s {ratio(*rates)}")
 
 
+async def static_pages(args: argparse.Namespace, data: Path, baseline: bool) -> LoadReport:
+    static = server("static_study.py", data, {}, baseline=baseline)
+    try:
+        return await run_load(
+            static.ws_url, args.participants, duration_s=args.seconds,
+            ramp_s=args.seconds / 3, sources=args.participants, think_s=args.seconds / 3,
+            server_pid=static.pid, prefix="static",
+        )  # fmt: skip
+    finally:
+        static.process.kill()
+
+
+async def games(args: argparse.Namespace, data: Path, baseline: bool) -> LoadReport:
+    games = server("overcooked_human_ai.py", data, {}, baseline=baseline)
+    try:
+        return await run_load(
+            games.ws_url, args.games, duration_s=args.seconds, ramp_s=2,
+            sources=args.games, server_pid=games.pid, prefix="cook",
+        )  # fmt: skip
+    finally:
+        games.process.kill()
+
+
 async def main(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        static = server("static_study.py", Path(tmp) / "a", {})
-        try:
-            report = await run_load(
-                static.ws_url, args.participants, duration_s=args.seconds,
-                ramp_s=args.seconds / 3, sources=args.participants, think_s=args.seconds / 3,
-                server_pid=static.pid, prefix="static",
-            )  # fmt: skip
-            print(f"== {args.participants} participants on static pages\n{report.text()}\n")
-        finally:
-            static.process.kill()
-        games = server("overcooked_human_ai.py", Path(tmp) / "b", {})
-        try:
-            report = await run_load(
-                games.ws_url, args.games, duration_s=args.seconds, ramp_s=2,
-                sources=args.games, server_pid=games.pid, prefix="cook",
-            )  # fmt: skip
+        runs = [("", False), (" (baseline)", True)] if args.baseline else [("", False)]
+        reports = []
+        for label, baseline in runs:
+            report = await static_pages(args, Path(tmp) / f"a{label}", baseline)
+            print(f"== {args.participants} participants on static pages{label}\n{report.text()}\n")
+            reports.append(report)
+        if args.baseline:
+            compare("static pages", *reports)
+        reports = []
+        for label, baseline in runs:
+            report = await games(args, Path(tmp) / f"b{label}", baseline)
             made = 30 * args.games
-            print(f"== {args.games} human-AI games at 30 fps ({made} frames/s made)")
-            print(report.text())
-        finally:
-            games.process.kill()
+            print(f"== {args.games} human-AI games at 30 fps ({made} frames/s made){label}")
+            print(f"{report.text()}\n")
+            reports.append(report)
+        if args.baseline:
+            compare("games", *reports)
         if args.pairs:
             await pairs(args, Path(tmp))
 
@@ -111,4 +148,10 @@ if __name__ == "__main__":
     parser.add_argument("--games", type=int, default=300)
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--pairs", type=int, default=0, help="participants in pairs (even)")
+    parser.add_argument(
+        "--baseline",
+        action="store_true",
+        help="run each load against the baseline process too (asyncio's loop, the garbage "
+        "collector untouched) and print the ratios",
+    )
     asyncio.run(main(parser.parse_args()))

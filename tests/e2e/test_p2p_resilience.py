@@ -120,7 +120,7 @@ def test_a_3_s_outage_pauses_both_resumes_with_parity_and_the_data_channel_comes
                 "relayed_share_after": round(relayed / rest, 3),
                 "repairs": [{k: r[k] for k in ("how", "repair_ms", "rtt_ms")} for r in repairs],
             }
-            assert relayed / rest < 0.10, figures
+            assert relayed / rest < 0.10, json.dumps(figures)
             assert summary["pauses"] == 1 and summary["paused_ms"] >= 2000
         # telemetry: about one sample a second of every metric, stored and exported
         telemetry = store_rows(

@@ -146,6 +146,14 @@ test("data channels silent while the relay works get an ICE restart first, a new
   step(3000);
   await new Promise((r) => setTimeout(r, 0));
   assert.deepEqual(calls.repaired.map((r) => [r.how, r.ice_restarts, r.gen]), [["ice_restart", 1, 0]]);
+  // a connection that just opened and has not been heard yet is not restarted for it
+  const fresh = fakeLink();
+  fresh.openedAt = 5000;
+  fresh.heardAt = 0;
+  const second = doctor(fresh, () => 7000);
+  second.at(7000);
+  second.at(7600);
+  assert.equal(fresh.restarts, 0);
   // a path that stays dead: restarted again, then replaced after STUCK_MS of silence
   for (let t = 3000; t <= 3000 + STUCK_MS; t += 250) step(t);
   assert.ok(link.restarts >= 2);

@@ -96,7 +96,10 @@ export class LinkDoctor {
     const relayAlive = now - relayAt < 500;
     const silentMs = now - Math.max(link.heardAt, link.openedAt);
     const afterOutage = c.outageAt !== null && now - c.outageAt < 10_000;
-    const iceDown = state === "disconnected" || state === "failed" || (link.isOpen && relayAlive && silentMs >= SILENT_RESTART_MS);
+    // (silence counts once the channels carried packets: a new connection's partner end may
+    // still be opening, and a restart then would only hold it up)
+    const wentSilent = link.isOpen && link.heardAt >= link.openedAt && relayAlive && silentMs >= SILENT_RESTART_MS;
+    const iceDown = state === "disconnected" || state === "failed" || wentSilent;
     // (a peer connection closed on this side fires no event: its state is what tells)
     const broken = link.state === "closed" || state === "closed" || (state === "failed" && c.restarts >= MAX_RESTARTS);
     if (link.isOpen && !broken) {

@@ -16,7 +16,7 @@ setup: $(STAMPS)/venv $(CLIENT_BUILT)
 demo: setup
 	$(VENV)/bin/igym demo
 
-test: setup $(STAMPS)/chromium $(STAMPS)/services
+test: setup $(STAMPS)/chromium $(STAMPS)/iptables $(STAMPS)/services
 	bash tests/run.sh
 
 # docs/plugins.md is generated from the docstrings of the plugin API (a test checks it is fresh).
@@ -47,6 +47,13 @@ $(STAMPS)/chromium:
 	@mkdir -p $(STAMPS)
 	@if [ -n "$$IGYM_CHROMIUM" ] || command -v chromium >/dev/null; then :; \
 	else apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; fi
+	@touch $@
+
+# iptables drops UDP inside the browser tests' own network namespace (a real ICE failure).
+$(STAMPS)/iptables:
+	@mkdir -p $(STAMPS)
+	@if command -v iptables >/dev/null; then :; \
+	else apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iptables; fi
 	@touch $@
 
 # Tests of the PostgreSQL store and the Redis lobby start Debian's servers as local processes.

@@ -67,7 +67,8 @@ class Settings:
     another program has locked before the page is told to send it again.
     ``disconnect_grace_s`` is how long a page whose connection dropped may take to come back
     before it leaves its waiting room or game; ``left_grace_s`` the same for a page that said
-    goodbye (closed, navigated away, reloading). ``frame_ancestors`` is the CSP source list of
+    goodbye while a reload of it was on its way (the page was requested again first; a page
+    that said goodbye otherwise, a closed tab, is gone at once). ``frame_ancestors`` is the CSP source list of
     the pages allowed to embed the participant page in a frame (``'self'``; e.g.
     ``'self' https://*.qualtrics.com``; ``'none'``).
     """
@@ -83,8 +84,8 @@ class Settings:
         factory=lambda: ice_servers_from_env(os.environ), converter=tuple
     )
     disconnect_grace_s: float = attrs.field(default=20.0, validator=_positive)
-    #: a page that said goodbye (its tab closed, or it navigated away or reloaded) has this
-    #: long to say hello again before it counts as gone (a reload takes well under a second)
+    #: a page that said goodbye while its reload was on its way (the new page was requested)
+    #: has this long to say hello again before it counts as gone
     left_grace_s: float = attrs.field(default=1.5, validator=_positive)
     #: the admin console's password as a scrypt hash (``igym admin-password``); by default from
     #: ``IGYM_ADMIN_PASSWORD_HASH`` or ``IGYM_ADMIN_PASSWORD``. None: the console is disabled.

@@ -89,6 +89,9 @@ function main() {
           subject: subjectFrom(params),
         });
         outbox.established(message);
+        // sent with the next request of this page (a reload): the server then knows that the
+        // goodbye coming is no closed tab (ParticipantService.page_requested)
+        document.cookie = `igym_pid=${message.participant_id}; path=/; SameSite=Strict`;
         window.igym.welcome = message;
         break;
       case "scene": {

@@ -183,6 +183,10 @@ test("a newer generation replaces the connection and older signals are dropped",
   assert.equal(first.pc.connectionState, "closed");
   mesh.resetLink(1, 1); // the same generation again: nothing changes
   assert.equal(mesh.links.get(1), second);
+  assert.equal(mesh.doctor.cases.get(1)?.brokenAt ?? null, null, "a reload's new connection is no repair");
+  mesh.resetLink(1, 1, true); // the partner's repair, announced after its signal made gen 1 here
+  assert.equal(mesh.links.get(1), second);
+  assert.equal(mesh.doctor.cases.get(1).how, "new_connection", "reported as this side's repair too");
   let got = null;
   second.signal = (data) => {
     got = data;

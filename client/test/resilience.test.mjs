@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { afterEach, beforeEach, test } from "node:test";
 
-import { LinkDoctor, MAX_NEW_LINKS, MAX_RESTARTS, RESTART_AFTER_MS, RESTART_WAIT_MS, STUCK_MS } from "../src/p2p/repair.js";
+import { LinkDoctor, MAX_NEW_LINKS, MAX_RESTARTS, RESTART_AFTER_MS, RESTART_WAIT_MS, SILENT_RESTART_MS, STUCK_MS } from "../src/p2p/repair.js";
 import { NetPause } from "../src/game/net-pause.js";
 import { MAX_CHUNK, NetTelemetry, Ring } from "../src/game/net-telemetry.js";
 
@@ -101,6 +101,65 @@ test("a disconnected connection gets ICE restarts, then a new connection", () =>
   assert.equal(calls.requested.length, 1, "asked once per generation");
 });
 
+test("ICE that fails under open data channels is restarted, and the repair says so once packets flow again", async () => {
+  // in Chromium the data channels stay "open" while ICE is down: the peer connection tells
+  const link = fakeLink();
+  const { calls, at } = doctor(link, () => Infinity); // the relay carries the game meanwhile
+  link.heardAt = 1000;
+  at(1000);
+  link.pc.connectionState = "disconnected";
+  at(1100);
+  at(1100 + RESTART_AFTER_MS - 1);
+  assert.equal(link.restarts, 0);
+  at(1100 + RESTART_AFTER_MS);
+  assert.equal(link.restarts, 1, "restarted although its channels are open");
+  link.pc.connectionState = "connected";
+  link.heardAt = 2000;
+  at(2000);
+  await new Promise((r) => setTimeout(r, 0));
+  assert.deepEqual(calls.requested, []);
+  assert.deepEqual(calls.repaired, [{ how: "ice_restart", ice_restarts: 1, repair_ms: 900, rtt_ms: 2, gen: 0 }]);
+  // a blip that heals before its restart is due is no repair
+  link.pc.connectionState = "disconnected";
+  at(3000);
+  link.pc.connectionState = "connected";
+  link.heardAt = 3100;
+  at(3100);
+  await new Promise((r) => setTimeout(r, 0));
+  assert.equal(calls.repaired.length, 1);
+  assert.equal(link.restarts, 1);
+});
+
+test("data channels silent while the relay works get an ICE restart first, a new connection only later", async () => {
+  // a dead path: Chromium still says "connected" and "open" for seconds, only silence tells
+  const link = fakeLink();
+  let relayAt = 0;
+  const { calls, at } = doctor(link, () => relayAt);
+  link.heardAt = 1000;
+  const step = (t) => { relayAt = t; at(t); };
+  for (let t = 1000; t < 1000 + SILENT_RESTART_MS; t += 250) step(t);
+  assert.equal(link.restarts, 0, "a short silence is the relay's job");
+  for (let t = 1000 + SILENT_RESTART_MS; t <= 1000 + SILENT_RESTART_MS + RESTART_AFTER_MS; t += 250) step(t);
+  assert.equal(link.restarts, 1);
+  assert.deepEqual(calls.requested, []);
+  link.heardAt = 3000; // the restarted path carries packets again
+  step(3000);
+  await new Promise((r) => setTimeout(r, 0));
+  assert.deepEqual(calls.repaired.map((r) => [r.how, r.ice_restarts, r.gen]), [["ice_restart", 1, 0]]);
+  // a connection that just opened and has not been heard yet is not restarted for it
+  const fresh = fakeLink();
+  fresh.openedAt = 5000;
+  fresh.heardAt = 0;
+  const second = doctor(fresh, () => 7000);
+  second.at(7000);
+  second.at(7600);
+  assert.equal(fresh.restarts, 0);
+  // a path that stays dead: restarted again, then replaced after STUCK_MS of silence
+  for (let t = 3000; t <= 3000 + STUCK_MS; t += 250) step(t);
+  assert.ok(link.restarts >= 2);
+  assert.deepEqual(calls.requested, [[1, 0]]);
+});
+
 test("a closed connection is replaced at once, a bounded number of times, and the repair is checked", async () => {
   const link = fakeLink();
   const { calls, at } = doctor(link);
@@ -124,7 +183,7 @@ test("a closed connection is replaced at once, a bounded number of times, and th
   second.at(420);
   await new Promise((r) => setTimeout(r, 0));
   assert.equal(second.calls.repaired.length, 1);
-  assert.deepEqual(second.calls.repaired[0], { how: "new_connection", repair_ms: 420, rtt_ms: 2, gen: 1 });
+  assert.deepEqual(second.calls.repaired[0], { how: "new_connection", ice_restarts: 0, repair_ms: 420, rtt_ms: 2, gen: 1 });
 });
 
 test("an open channel that stays silent while the relay carries the game is replaced, quickly after an outage", () => {

@@ -15,7 +15,7 @@ import re
 import secrets
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
@@ -175,6 +175,9 @@ class ParticipantService:
         )
         self._events = KeyedBuckets(limits.events_per_s, limits.event_burst, time.monotonic)
         self._signals = KeyedBuckets(limits.signals_per_s, limits.signal_burst, time.monotonic)
+        self._page_requests = KeyedBuckets(
+            limits.connections_per_s, limits.connection_burst, time.monotonic
+        )
         #: events stored per participant (loaded from the store the first time it is needed)
         self._event_counts: dict[str, int] = {}
         #: set by the app: the server-authoritative games (igym_core.server.authoritative)
@@ -260,6 +263,19 @@ class ParticipantService:
             await self.games.interrupted(conn.participant_id)
             if self.lobby is not None:
                 self.lobby.disconnected(conn.participant_id, conn.said_bye)
+
+    def page_requested(self, address: str, params: Mapping[str, str], cookie: str | None) -> None:
+        """The participant page was requested (``GET /``) for the participant its URL names,
+        or its ``igym_pid`` cookie (set by the page at its welcome): the lobby then takes a
+        goodbye of that participant's open page for a reload on its way (see
+        :meth:`Lobby.page_requested`). Within the address's connection budget; a hint only
+        (a forged one just gives a closed tab the reload's grace)."""
+        named = {params.get(k) for k in ID_PARAMS} | {cookie}
+        ids = sorted(i for i in named if i and _PARTICIPANT_ID.match(i))
+        if self.lobby is None or not ids or not self._page_requests.take(address):
+            return
+        for participant_id in ids:
+            self.lobby.page_requested(participant_id)
 
     def last_heard(self, participant_id: str) -> float | None:
         """When the participant's open page last sent a message (None: no page is open)."""

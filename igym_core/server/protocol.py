@@ -120,9 +120,9 @@ class Ping:
 @attrs.define
 class Bye:
     """The page is going away (``pagehide``: its tab closes, it navigates elsewhere or
-    reloads). Sent just before the socket closes; if no hello follows within
-    ``Settings.left_grace_s``, the participant left (no token needed: it speaks only for its
-    own connection)."""
+    reloads). Sent just before the socket closes: the participant left, at once, unless the
+    page was requested again first (a reload: then a hello must follow within
+    ``Settings.left_grace_s``). No token needed: it speaks only for its own connection."""
 
     type: Literal["bye"]
     reason: str = "pagehide"

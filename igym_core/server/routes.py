@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from quart import Blueprint, Response, current_app, websocket
+from quart import Blueprint, Response, current_app, request, websocket
 
+from igym_core.server.gate import client_address
 from igym_core.server.socket import serve_participant
 from igym_core.server.state import igym_state
 
@@ -12,7 +13,14 @@ participant_blueprint = Blueprint("participant", __name__)
 
 @participant_blueprint.get("/")
 async def index() -> Response:
-    page = igym_state().static_dir / "index.html"
+    state = igym_state()
+    # a reload asks for the page before the old one says goodbye: the lobby then knows that
+    # goodbye is no closed tab (see ParticipantService.page_requested)
+    scope = request.scope
+    peer = (scope.get("client") or [None])[0]
+    address = client_address(peer, scope.get("headers", []), state.settings.trusted_proxies)
+    state.participants.page_requested(address, request.args, request.cookies.get("igym_pid"))
+    page = state.static_dir / "index.html"
     if not page.is_file():
         return Response(
             "The participant page has not been built: run `make setup` "
@@ -23,7 +31,7 @@ async def index() -> Response:
     response = Response(page.read_bytes(), mimetype="text/html")
     response.headers["Cache-Control"] = "no-cache"
     response.headers["Content-Security-Policy"] = participant_page_policy(
-        igym_state().settings.frame_ancestors
+        state.settings.frame_ancestors
     )
     return response
 

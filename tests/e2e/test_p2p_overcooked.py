@@ -171,7 +171,10 @@ def participants(browser, count: int, **options: Any) -> Iterator[list[Participa
             u
             for p in people
             for u in p.requests
-            if not u.startswith(("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:"))
+            # (chrome://crash: how test_p2p_resilience.py crashes a tab)
+            if not u.startswith(
+                ("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:", "chrome://crash")
+            )
         ]
         assert not foreign, f"the browser contacted non-loopback hosts: {foreign[:5]}"
 
@@ -257,7 +260,10 @@ def check_matches(people, server, path, tmp_path, max_steps: int, episodes: int 
     for name, state in states.items():
         assert state["match"], f"{name} was never matched"
         matches.setdefault(state["match"]["match_id"], []).append(name)
-        assert [s["frames"] for s in state["summaries"]] == [max_steps] * episodes, name
+        # a page opened again mid-scene (reload, crashed tab) summarises from its episode on
+        first = state["summaries"][0]["episode"] if state["summaries"] else 0
+        played = [(s["episode"], s["frames"]) for s in state["summaries"]]
+        assert played == [(e, max_steps) for e in range(first, episodes)], name
         assert not any(s["partial"] for s in state["summaries"]), name
     parity = server_parity(server, path, episodes=episodes)
     for match_id in matches:

@@ -123,9 +123,14 @@ async def test_a_reloaded_page_rejoins_its_game_and_gets_its_records_back(duo_ap
     records[5]["state_hash"] = "ab" * 16
     await send(b, {"type": "frames", "scene_id": "play", "episode": 0, "records": records})
     await acked(b)
+    # a reload: the browser asks for the new page (with the cookie the page set) ...
+    await client.get("/", headers={"Cookie": "igym_pid=rb"})
     await b.send({"type": "bye"})
-    await cb.__aexit__(None, None, None)  # reload: the old page goes ...
-    async with client.websocket("/ws") as ws:  # ... and the new one says hello at once
+    await cb.__aexit__(None, None, None)  # ... then the old page goes ...
+    await asyncio.sleep(0.2)  # longer than a closed tab's grace, within a reload's
+    state(duo_app).lobby.engine.expire()
+    assert state(duo_app).lobby.engine.tracker.matches[match["match_id"]].ended is None
+    async with client.websocket("/ws") as ws:  # ... and the new one says hello
         page = Page(ws)
         page.participant_id, page.token = b.participant_id, b.token
         await page.hello(subject_id="rb")

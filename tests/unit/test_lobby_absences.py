@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from igym_core.server.lobby.absences import SILENT_S
+from igym_core.server.lobby.lobby import GOODBYE_GRACE_S
 from igym_core.server.protocol import ProtocolError
 from igym_core.server.protocol_lobby import PauseReport
 from tests.unit.test_lobby import make_lobby, of, playing  # noqa: F401 (make_lobby: a fixture)
@@ -37,14 +38,15 @@ def duo(make_lobby, heard):  # noqa: F811
     return make
 
 
-def test_a_closed_tab_ends_the_game_after_the_short_grace_naming_who_left(duo):
+def test_a_closed_tab_ends_the_game_at_once_naming_who_left(duo):
     lobby, sc, sent, clock, match_id = duo()
-    lobby.disconnected("p2", said_bye=True)
+    lobby.page_requested("p1")  # the partner's reload: nothing to do with p2
+    lobby.disconnected("p2", said_bye=True)  # no new page was asked for: the tab closed
     lobby.pause_report("p1", report(match_id, "paused", frame=77))  # p1's game paused for it
-    clock.now += 1.4
+    clock.now += GOODBYE_GRACE_S / 2
     lobby.expire()
     assert lobby.tracker.matches[match_id].ended is None and not of(sent, "match_ended")
-    clock.now += 0.1
+    clock.now += GOODBYE_GRACE_S
     lobby.expire()
     assert lobby.tracker.matches[match_id].ended == "partner_left:p2"
     [(pid, ended)] = of(sent, "match_ended")
@@ -70,10 +72,14 @@ def test_a_dropped_connection_gets_the_long_grace(duo):
 
 def test_a_reload_rejoins_the_match_with_new_peer_connections_and_is_recorded(duo):
     lobby, sc, sent, clock, match_id = duo(reload_timeout_s=40)
+    lobby.page_requested("p2")  # a reload asks for the new page before the old one goes
     lobby.disconnected("p2", said_bye=True)
     lobby.pause_report("p1", report(match_id, "paused", frame=400))
-    clock.now += 0.6
+    clock.now += 1.4
+    lobby.expire()  # within left_grace_s: a reload, not a closed tab
+    assert lobby.tracker.matches[match_id].ended is None and not of(sent, "match_ended")
     lobby.reconnected("p2")  # the reloaded page said hello
+    assert not lobby.tracker.session("p2", "play").reload_requested
     sent.clear()
     lobby.join("p2", sc, {}, None)  # ... and joins the game again
     clock.now += 3

@@ -41,6 +41,7 @@ def a_tracker() -> Tracker:
     for session in (playing, partner):
         session.move(Phase.PLAYING, 14.0, "probe passed")
     partner.offline_since = 15.0
+    partner.said_bye = partner.reload_requested = True  # a reload on its way
     tracker.pair_rtt[frozenset(("a", "b"))] = 4.5
     tracker.failed_pairs.add(frozenset(("w", "a")))
     return tracker
@@ -60,6 +61,7 @@ def test_what_a_leader_commits_is_what_the_next_one_loads():
     assert dump(loaded) == dump(tracker)
     assert loaded.pair_rtt == tracker.pair_rtt and loaded.failed_pairs == tracker.failed_pairs
     assert loaded.session("b", "play").offline_since == 15.0
+    assert loaded.session("b", "play").reload_requested
     assert loaded.session("a", "play").history == tracker.session("a", "play").history
     assert loaded.matches["m1"].parity_checked == {0}
     assert [s.participant_id for s in loaded.waiting("play")] == ["w"]

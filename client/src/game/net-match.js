@@ -132,7 +132,7 @@ export class NetMatch {
   peerLink(message) {
     const peer = this.mesh?.indexOf.get(message.peer);
     if (peer === undefined || !this.mesh) return;
-    this.mesh.resetLink(peer, Number(message.gen));
+    this.mesh.resetLink(peer, Number(message.gen), message.reason === "repair");
     this.options.onPeerLink(peer, String(message.reason), typeof message.hold_s === "number" ? message.hold_s : null);
   }
 

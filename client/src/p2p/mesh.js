@@ -137,12 +137,17 @@ export class PeerMesh {
   /**
    * Replace the connection to `peer` by a new one of generation `gen` (the server's
    * `peer_link`: a repair, or the partner's page was reloaded). Older generations change nothing.
+   * A `repair` the partner asked for is this side's repair too (its doctor may not have seen
+   * the connection break before the new one came), reported once the new one carries packets.
    * @param {number} peer
    * @param {number} gen
+   * @param {boolean} [repair]
    */
-  resetLink(peer, gen) {
+  resetLink(peer, gen, repair = false) {
     const old = this.links.get(peer);
-    if (!old || this.closed || gen <= old.gen) return;
+    if (!old || this.closed) return;
+    if (repair && gen >= old.gen) this.doctor.broken(peer, "new_connection");
+    if (gen <= old.gen) return;
     old.close();
     this.links.set(peer, this.makeLink(peer, gen));
     this.doctor.replaced(peer);

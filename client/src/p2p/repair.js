@@ -1,20 +1,27 @@
 // Keeps a match's peer connections working while the game is on (p2p/mesh.js runs it; the relay
 // through the server carries the game meanwhile):
 //
-//   * a connection that goes "disconnected" for RESTART_AFTER_MS, or "failed", gets an ICE
-//     restart (at most MAX_RESTARTS, each given RESTART_WAIT_MS to work);
+//   * a connection that goes "disconnected" for RESTART_AFTER_MS, or "failed", or whose data
+//     channels stay silent for SILENT_RESTART_MS while the partner is heard through the
+//     server, gets an ICE restart (at most MAX_RESTARTS, each given RESTART_WAIT_MS to work):
+//     when its path dies, Chromium keeps the data channels "open" and the connection
+//     "connected" for more than 5 s (measured), so silence is what tells first;
 //   * when restarts do not help, or the connection closed (the partner's page closed it, or a
 //     test hook did), or its data channels stay silent while the partner is heard through the
 //     server (an SCTP association that backed off during an outage does not recover by itself
 //     for seconds), the member asks the server for a new peer connection (the next generation;
 //     at most MAX_NEW_LINKS per partner and episode);
 //   * once a repaired connection is open again, its health check runs again (PINGS pings on
-//     the repaired channel) and the repair is reported with how long it took and the RTT.
+//     the repaired channel) and the repair is reported: how (`ice_restart`: the same peer
+//     connection after restartIce; `new_connection`: the next generation; `recovered`: it came
+//     back before anything was done), how many ICE restarts it took, how long, and the RTT.
 //
 // DOM-free apart from the links it is given (tested with node, see client/test/mesh.test.mjs).
 
 /** A connection "disconnected" this long gets an ICE restart (the reference system's grace). */
 export const RESTART_AFTER_MS = 500;
+/** Data channels silent this long while the relay carries the game: ICE counts as down. */
+export const SILENT_RESTART_MS = 1000;
 /** An ICE restart gets this long to reconnect before the next one (or a new connection). */
 export const RESTART_WAIT_MS = 2500;
 export const MAX_RESTARTS = 3;
@@ -49,7 +56,7 @@ export class LinkDoctor {
   constructor(options) {
     this.options = options;
     this.now = options.now ?? (() => performance.now());
-    /** @type {Map<number, {since: number | null, restarts: number, lastRestart: number, brokenAt: number | null, how: string | null, asked: number, newLinks: number, outageAt: number | null}>} */
+    /** @type {Map<number, {since: number | null, restarts: number, iceRestarts: number, lastRestart: number, brokenAt: number | null, how: string | null, asked: number, newLinks: number, outageAt: number | null}>} */
     this.cases = new Map();
     /** ICE restarts and new connections asked for, in all */
     this.attempts = 0;
@@ -59,7 +66,7 @@ export class LinkDoctor {
   case(peer) {
     let c = this.cases.get(peer);
     if (!c) {
-      c = { since: null, restarts: 0, lastRestart: -Infinity, brokenAt: null, how: null, asked: -1, newLinks: 0, outageAt: null };
+      c = { since: null, restarts: 0, iceRestarts: 0, lastRestart: -Infinity, brokenAt: null, how: null, asked: -1, newLinks: 0, outageAt: null };
       this.cases.set(peer, c);
     }
     return c;
@@ -86,32 +93,40 @@ export class LinkDoctor {
     const heardAny = Math.max(link.heardAt, relayAt);
     if (now - heardAny >= OUTAGE_MS) c.outageAt = now; // nothing at all: an outage
     const state = link.pc.connectionState;
-    const broken = link.state === "closed" || (link.state === "failed" && c.restarts >= MAX_RESTARTS);
+    const relayAlive = now - relayAt < 500;
+    const silentMs = now - Math.max(link.heardAt, link.openedAt);
+    const afterOutage = c.outageAt !== null && now - c.outageAt < 10_000;
+    // (silence counts once the channels carried packets: a new connection's partner end may
+    // still be opening, and a restart then would only hold it up)
+    const wentSilent = link.isOpen && link.heardAt >= link.openedAt && relayAlive && silentMs >= SILENT_RESTART_MS;
+    const iceDown = state === "disconnected" || state === "failed" || wentSilent;
+    // (a peer connection closed on this side fires no event: its state is what tells)
+    const broken = link.state === "closed" || state === "closed" || (state === "failed" && c.restarts >= MAX_RESTARTS);
     if (link.isOpen && !broken) {
-      const relayAlive = now - relayAt < 500;
-      const silentMs = now - Math.max(link.heardAt, link.openedAt);
-      const afterOutage = c.outageAt !== null && now - c.outageAt < 10_000;
       if (relayAlive && silentMs >= (afterOutage ? STUCK_AFTER_OUTAGE_MS : STUCK_MS)) {
         this.mark(c, now, "new_connection");
         this.replace(link, c);
         return;
       }
-      if (c.brokenAt !== null && now - link.heardAt < 500) this.repaired(link, c, now);
-      c.since = null;
-      return;
+      if (!iceDown) {
+        if (c.brokenAt !== null && now - link.heardAt < 500) this.repaired(link, c, now);
+        c.since = null;
+        return;
+      }
     }
     if (broken) {
       this.mark(c, now, "new_connection");
       this.replace(link, c);
       return;
     }
-    if (state !== "disconnected" && state !== "failed") return; // still connecting
+    if (!iceDown) return; // still connecting
     if (c.since === null) c.since = now;
-    this.mark(c, now, "ice_restart");
     const waited = now - c.lastRestart >= RESTART_WAIT_MS;
     if ((state === "failed" || now - c.since >= RESTART_AFTER_MS) && waited) {
+      this.mark(c, c.since, "ice_restart"); // broken since it went down (a blip is no repair)
       if (c.restarts < MAX_RESTARTS) {
         c.restarts += 1;
+        c.iceRestarts += 1;
         c.lastRestart = now;
         this.attempts += 1;
         link.restartIce();
@@ -151,6 +166,15 @@ export class LinkDoctor {
   }
 
   /**
+   * The connection to `peer` is known to be broken (the partner asked for a new one).
+   * @param {number} peer
+   * @param {string} how
+   */
+  broken(peer, how) {
+    this.mark(this.case(peer), this.now(), how);
+  }
+
+  /**
    * The mesh made a new connection of a new generation: it starts with a clean slate.
    * @param {number} peer
    */
@@ -164,14 +188,16 @@ export class LinkDoctor {
   /**
    * A broken connection carries packets again: check it and report the repair.
    * @param {Link} link
-   * @param {{brokenAt: number | null, how: string | null, restarts: number, outageAt: number | null}} c
+   * @param {{brokenAt: number | null, how: string | null, restarts: number, iceRestarts: number, outageAt: number | null}} c
    * @param {number} now
    */
   repaired(link, c, now) {
-    const info = { how: c.how ?? "ice_restart", repair_ms: Math.round(now - (c.brokenAt ?? now)), rtt_ms: /** @type {number | null} */ (null), gen: link.gen };
+    const how = c.how === "new_connection" ? c.how : c.iceRestarts > 0 ? "ice_restart" : "recovered";
+    const info = { how, ice_restarts: c.iceRestarts, repair_ms: Math.round(now - (c.brokenAt ?? now)), rtt_ms: /** @type {number | null} */ (null), gen: link.gen };
     c.brokenAt = null;
     c.how = null;
     c.restarts = 0;
+    c.iceRestarts = 0;
     c.outageAt = null;
     healthCheck(this.options.ping, link.peer).then(
       (rtt) => this.options.onRepaired(link.peer, { ...info, rtt_ms: rtt }),

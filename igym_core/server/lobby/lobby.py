@@ -55,6 +55,10 @@ PARTNER_GONE = frozenset(
 )
 #: new peer connections a pair of members may ask for in one match (repairs and reloads)
 MAX_LINK_GENERATIONS = 20
+#: a page that said goodbye with no reload of it on its way (a closed tab, another site) is
+#: gone after this long: time for a reload's page request that was forwarded by another
+#: process (SharedLobby) to arrive after the goodbye
+GOODBYE_GRACE_S = 0.1
 #: an exclusion ends a peer-to-peer game this long (in frames at the scene's fps) past the
 #: furthest frame a member's page reported: pages report about once a second, so none of them
 #: has settled that far yet, and every member's records end on that frame
@@ -503,10 +507,19 @@ class Lobby:
         if match is not None and match.ended is None:
             self._end_match(match, self._scene(match.scene_id), reason, message, None)
 
+    def page_requested(self, participant_id: str) -> None:
+        """The participant page was requested for this participant (``GET /``). A reload
+        asks for the new page before the old one is unloaded and says goodbye, so a goodbye
+        after this is a reload on its way, not a closed tab (see :meth:`disconnected`)."""
+        for session in self.tracker.active_of(participant_id):
+            session.reload_requested = True
+
     def disconnected(self, participant_id: str, said_bye: bool = False) -> None:
-        """The participant's websocket closed: they leave if not back within the grace time
-        (``left_grace_s`` after a goodbye: a closed tab or a reload, which says hello again
-        at once; ``disconnect_grace_s`` after a dropped connection)."""
+        """The participant's websocket closed: they leave if not back within the grace time.
+        After a goodbye that is :data:`GOODBYE_GRACE_S` (a closed tab, another site: partners
+        are told at once), or ``left_grace_s`` when the page was requested again first (a
+        reload, which says hello again in a moment; :meth:`page_requested`); after a dropped
+        connection ``disconnect_grace_s``."""
         now = self.clock()
         for session in self.tracker.active_of(participant_id):
             session.offline_since = now
@@ -519,6 +532,7 @@ class Lobby:
         for session in self.tracker.active_of(participant_id):
             session.offline_since = None
             session.said_bye = False
+            session.reload_requested = False
 
     def pause_report(self, participant_id: str, report: PauseReport) -> None:
         """A member's game paused, resumed or gave up waiting (see :class:`PauseReport`).
@@ -610,7 +624,9 @@ class Lobby:
         for session in list(self.tracker.sessions.values()):
             if session.phase is Phase.ENDED:
                 continue
-            grace = self.left_grace_s if session.said_bye else self.disconnect_grace_s
+            grace = self.disconnect_grace_s
+            if session.said_bye:
+                grace = self.left_grace_s if session.reload_requested else GOODBYE_GRACE_S
             if session.offline_since is not None and now - session.offline_since >= grace:
                 reason = "left" if session.said_bye else "disconnected"
                 self.leave(session.participant_id, session.scene_id, reason)

@@ -100,6 +100,9 @@ class LocalLobby:
     def reconnected(self, participant_id: str) -> None:
         self.engine.reconnected(participant_id)
 
+    def page_requested(self, participant_id: str) -> None:
+        self.engine.page_requested(participant_id)
+
     async def episode_closed(self, participant_id: str, scene: GameScene, episode: int) -> None:
         await self.engine.episode_closed(participant_id, scene, episode)
 
@@ -152,7 +155,8 @@ class LocalLobby:
     # -- running ----------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        # four times a second: a closed tab is announced to its partners within left_grace_s
+        # four times a second: a closed tab is announced to its partners within GOODBYE_GRACE_S
+        # and a tick
         self._timer = asyncio.ensure_future(self._expire_every(0.25))
 
     async def stop(self) -> None:

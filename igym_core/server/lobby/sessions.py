@@ -76,6 +76,9 @@ class GameSession:
     offline_since: float | None = None
     #: the page said goodbye before its socket closed (a closed tab, navigating away, a reload)
     said_bye: bool = False
+    #: the participant page was requested again since the page last said hello: a reload (or
+    #: a second tab) is on its way, so a goodbye is not a closed tab
+    reload_requested: bool = False
     history: list[tuple[str, float, str]] = attrs.field(factory=list)
 
     def move(self, to: Phase, now: float, reason: str) -> None:

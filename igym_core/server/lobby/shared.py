@@ -284,6 +284,10 @@ class SharedLobby:
     def reconnected(self, participant_id: str) -> None:
         self._queue("hello", participant_id, {"op": "reconnected", "pid": participant_id})
 
+    def page_requested(self, participant_id: str) -> None:
+        if self._waiting.qsize() < MAX_WAITING:  # a hint: dropped rather than queued unbounded
+            self._queue("page", participant_id, {"op": "page", "pid": participant_id})
+
     async def episode_closed(self, participant_id: str, scene: GameScene, episode: int) -> None:
         self._forward("episode_closed", participant_id, None, scene=scene.id, episode=episode)
 
@@ -534,6 +538,8 @@ class SharedLobby:
                 engine.exclude(pid, a["reason"], None if end is None else (end[0], end[1]))
             elif op == "reconnected":
                 engine.reconnected(pid)
+            elif op == "page":
+                engine.page_requested(pid)
             elif op == "episode_closed":
                 task = asyncio.ensure_future(
                     engine.episode_closed(pid, self._scene(a["scene"]), a["episode"])

@@ -49,6 +49,7 @@ def encode_session(s: GameSession) -> str:
             "end_reason": s.end_reason,
             "offline_since": s.offline_since,
             "said_bye": s.said_bye,
+            "reload_requested": s.reload_requested,
             "history": [list(h) for h in s.history],
         }
     )
@@ -67,6 +68,7 @@ def decode_session(text: str | bytes) -> GameSession:
         end_reason=d["end_reason"],
         offline_since=d["offline_since"],
         said_bye=d.get("said_bye", False),
+        reload_requested=d.get("reload_requested", False),
         history=[(h[0], h[1], h[2]) for h in d["history"]],
     )
 

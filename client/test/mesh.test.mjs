@@ -172,6 +172,32 @@ test("pings test the data channel only; an end report goes through the server in
   }
 });
 
+test("a health-check ping unanswered goes again, then through the server; its pong comes back so", async (t) => {
+  t.mock.timers.enable({ apis: ["setTimeout", "setInterval"] });
+  const { mesh, link, relayed } = meshFor();
+  try {
+    mesh.relayEnabled = true;
+    link.heardAt = performance.now();
+    const sentBefore = link.ctl.sent.length;
+    const answered = mesh.ping(1, 10_000, { again: 1000, viaServerAfter: 3000 });
+    t.mock.timers.tick(2000);
+    assert.equal(relayed.length, 0, "the first seconds: the data channel only");
+    assert.ok(link.ctl.sent.length >= sentBefore + 3, "sent again every second");
+    t.mock.timers.tick(1000);
+    const viaServer = relayed.filter((r) => r.controls.some((c) => c.t === "ping"));
+    assert.equal(viaServer.length, 1, "after 3 s through the server as well");
+    const { n, at } = viaServer[0].controls[0];
+    mesh.relayed({ sender: "b", controls: [{ t: "pong", n, at }] });
+    assert.ok((await answered) >= 0);
+    assert.equal(mesh.stats.pings_via_server, 1);
+    // a ping that came through the server is answered through the server
+    mesh.relayed({ sender: "b", controls: [{ t: "ping", n: 7, at: 1 }] });
+    assert.deepEqual(relayed.at(-1).controls, [{ t: "pong", n: 7, at: 1 }]);
+  } finally {
+    mesh.close();
+  }
+});
+
 test("a newer generation replaces the connection and older signals are dropped", () => {
   const { mesh } = meshFor();
   const first = mesh.links.get(1);

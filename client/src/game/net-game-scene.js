@@ -550,7 +550,7 @@ class NetGameScene {
       this.setPhase("countdown");
       this.view.showMessage("Get ready", "Checking the connection to your partner…");
       const rtt = await mesh.healthCheck(PING_TIMEOUT_MS);
-      this.event("p2p_health", { episode, ok: true, rtt_ms: Math.round(rtt * 100) / 100 });
+      this.event("p2p_health", { episode, ok: true, rtt_ms: Math.round(rtt * 100) / 100, pings_via_server: mesh.stats.pings_via_server });
       this.view.showMessage("Get ready", "Waiting for your partner…");
       const countdownMs = Math.max(500, Math.round((this.scene.countdown_s ?? 0) * 1000));
       const startAt = await mesh.agreeStart(episode, countdownMs, READY_TIMEOUT_MS);

@@ -43,6 +43,10 @@ const CHECK_EVERY_MS = 250;
  *             links?: Record<string, number>}} MatchMessage  links: each connection's generation */
 
 export const PINGS = 5;
+/** A health-check ping not answered yet goes again this often (ms)... */
+const PING_AGAIN_MS = 1000;
+/** ...and through the server as well once it has waited this long (ms). */
+const HEALTH_VIA_SERVER_MS = 3000;
 
 export class PeerMesh {
   /**
@@ -76,7 +80,7 @@ export class PeerMesh {
     this.listeningSince = -Infinity;
     /** messages (packets and control messages) that went through the server; game packets
      * from the worker (packets_out) and how many of them were relayed (relayed_packets) */
-    this.stats = { relayed_out: 0, relayed_in: 0, packets_out: 0, relayed_packets: 0 };
+    this.stats = { relayed_out: 0, relayed_in: 0, packets_out: 0, relayed_packets: 0, pings_via_server: 0 };
     /** @type {Map<number, number>} peer -> when something last came from it through the server */
     this.relayedAt = new Map();
     /** @type {Map<number, PeerLink>} */
@@ -206,7 +210,9 @@ export class PeerMesh {
     await this.open(timeoutMs);
     const rtts = await Promise.all(
       [...this.links.keys()].map(async (peer) => {
-        const ms = await this.ping(peer, timeoutMs);
+        // a lossy link's SCTP may stall for longer than the check waits: the ping goes again
+        // every second, and through the server too after a while (the game relays then as well)
+        const ms = await this.ping(peer, timeoutMs, { again: PING_AGAIN_MS, viaServerAfter: HEALTH_VIA_SERVER_MS });
         this.rtt.set(peer, ms);
         return ms;
       }),
@@ -215,30 +221,49 @@ export class PeerMesh {
   }
 
   /**
-   * One ping on the control channel.
+   * One ping on the control channel (the first pong of it counts).
    * @param {number} peer
    * @param {number} timeoutMs
+   * @param {{again?: number, viaServerAfter?: number}} [options] `again`: send it again every
+   *   so many ms until answered; `viaServerAfter`: from then on through the server as well
    * @returns {Promise<number>} the round trip, ms
    */
-  ping(peer, timeoutMs) {
+  ping(peer, timeoutMs, options = {}) {
     const n = this.nextPing;
     this.nextPing += 1;
     const key = `${peer}:${n}`;
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
+      /** @type {ReturnType<typeof setInterval> | undefined} */
+      let repeat;
+      const stop = () => {
+        clearTimeout(timer);
+        clearInterval(repeat);
         this.pings.delete(key);
+      };
+      const timer = setTimeout(() => {
+        stop();
         reject(new Error(`no answer from your partner within ${timeoutMs} ms`));
       }, timeoutMs);
       this.pings.set(key, {
         resolve: (ms) => {
-          clearTimeout(timer);
+          stop();
           resolve(ms);
         },
       });
       if (!this.say(peer, { t: "ping", n, at: performance.now() }, { relay: false })) {
-        clearTimeout(timer);
-        this.pings.delete(key);
+        stop();
         reject(new Error("the connection to your partner is closed"));
+        return;
+      }
+      if (options.again) {
+        const again = options.again;
+        let waited = 0;
+        repeat = setInterval(() => {
+          waited += again;
+          const viaServer = options.viaServerAfter !== undefined && waited >= options.viaServerAfter;
+          if (viaServer) this.stats.pings_via_server += 1;
+          this.say(peer, { t: "ping", n, at: performance.now() }, { relay: viaServer });
+        }, options.again);
       }
     });
   }
@@ -399,17 +424,18 @@ export class PeerMesh {
         continue;
       }
       this.stats.relayed_in += 1;
-      this.control(peer, control);
+      this.control(peer, control, true);
     }
   }
 
   /**
    * @param {number} peer
    * @param {Record<string, any>} message
+   * @param {boolean} [viaServer] it came through the server relay (a ping's pong goes back so too)
    */
-  control(peer, message) {
+  control(peer, message, viaServer = false) {
     if (message.t === "ping") {
-      this.say(peer, { t: "pong", n: message.n, at: message.at }, { relay: false });
+      this.say(peer, { t: "pong", n: message.n, at: message.at }, { relay: viaServer });
     } else if (message.t === "pong") {
       const waiter = this.pings.get(`${peer}:${message.n}`);
       if (waiter) {

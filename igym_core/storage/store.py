@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-import msgspec
 
+from igym_core.jsontext import parse, sorted_text
 from igym_core.storage.backends import Backend, BackendError, SqliteBackend, backend_for
 from igym_core.storage.reader import StoreReader
 from igym_core.storage.writer import Pending, StoreBusy, StoreError, Writer
@@ -238,15 +238,7 @@ _OUR_TABLES = frozenset(
 )
 
 
-#: every JSON column is written by one encoder, keys sorted (frames are most of what is
-#: written: msgspec's encoder is about ten times faster than the standard one)
-_ENCODER = msgspec.json.Encoder(order="sorted")
-#: and read back (the parity check reads two whole episodes at the end of each)
-_DECODE = msgspec.json.Decoder().decode
-
-
-def _dumps(value: Any) -> str:
-    return _ENCODER.encode(value).decode()
+_dumps = sorted_text
 
 
 def missing_ranges(frames: list[int], count: int) -> list[tuple[int, int]]:
@@ -951,7 +943,7 @@ class Store:
 
     def frame_rows(self, participant_id: str, scene_id: str, episode: int) -> list[dict[str, Any]]:
         texts = self.frame_texts(participant_id, scene_id, episode)
-        return [{"frame": frame, **_DECODE(data)} for frame, data in texts]
+        return [{"frame": frame, **parse(data)} for frame, data in texts]
 
     def frame_texts(
         self, participant_id: str, scene_id: str, episode: int

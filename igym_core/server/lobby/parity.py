@@ -11,16 +11,12 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-import msgspec
+from igym_core.jsontext import parse, sorted_bytes
 
 if TYPE_CHECKING:
     from igym_core.server.lobby.sessions import Match
 
 PER_PEER_COLUMNS = frozenset({"t"})
-#: canonical text: keys sorted, no spaces (msgspec's encoder: a match's logs are hashed at the
-#: end of every episode)
-_ENCODER = msgspec.json.Encoder(order="sorted")
-_DECODE = msgspec.json.Decoder().decode
 
 
 def canonical_rows(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -28,7 +24,7 @@ def canonical_rows(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 
 def canonical_digest(rows: Sequence[Mapping[str, Any]]) -> str:
-    return hashlib.sha256(_ENCODER.encode(canonical_rows(rows))).hexdigest()
+    return hashlib.sha256(sorted_bytes(canonical_rows(rows))).hexdigest()
 
 
 def first_difference(logs: Mapping[str, Sequence[Mapping[str, Any]]]) -> dict[str, Any] | None:
@@ -72,7 +68,7 @@ def compare_logs(
     :meth:`Store.frame_texts` reads them): the parity status (``identical``,
     ``identical_partial`` or ``mismatch``), each member's digest, the first difference and the
     validation document (what each member stored, frame by frame)."""
-    logs = {m: [{"frame": f, **_DECODE(data)} for f, data in texts[m]] for m in match.members}
+    logs = {m: [{"frame": f, **parse(data)} for f, data in texts[m]] for m in match.members}
     difference = first_difference(logs)
     if difference is not None:
         status = "mismatch"

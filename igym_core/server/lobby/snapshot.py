@@ -15,8 +15,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import attrs
-import msgspec
 
+from igym_core.jsontext import sorted_text
 from igym_core.server.lobby.sessions import GameSession, Match, Phase, Tracker
 
 
@@ -28,12 +28,8 @@ def pair_key(pair: frozenset[str]) -> str:
     return "|".join(sorted(pair))
 
 
-#: the leader encodes every changed record at each commit: msgspec's encoder, keys sorted
-_ENCODER = msgspec.json.Encoder(order="sorted")
-
-
-def _dumps(value: Any) -> str:
-    return _ENCODER.encode(value).decode()
+#: the leader encodes every changed record at each commit
+_dumps = sorted_text
 
 
 def encode_session(s: GameSession) -> str:

@@ -14,6 +14,7 @@ import json
 
 from igym_core.commands import CommandError
 from igym_core.load.run import MAX_PARTICIPANTS, run_load
+from igym_core.server.process import settle_heap
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -60,6 +61,7 @@ def ws_url(url: str) -> str:
 def handle(args: argparse.Namespace) -> int:
     if not 1 <= args.participants <= MAX_PARTICIPANTS:
         raise CommandError(f"--participants must be 1..{MAX_PARTICIPANTS}")
+    settle_heap()  # the generator's own collector pauses would count as the server's round trips
     report = asyncio.run(
         run_load(
             [ws_url(u) for u in args.url],

@@ -235,7 +235,10 @@ class ScriptedParticipant:
         else:
             responses = {f["name"]: answer(f) for f in scene.get("fields", [])}
             think = self.think_s * random.uniform(0.5, 1.5)  # people do not all click at once
-            await asyncio.sleep(min(think, max(0.0, deadline - time.monotonic())))
+            left = deadline - time.monotonic()
+            await asyncio.sleep(max(0.0, min(think, left)))
+            if think >= left:
+                return  # the run ended while this page was being read: nobody clicks at the bell
         await self.request(
             {"type": "submit", "scene_id": scene["id"], "responses": responses}, "submit"
         )

@@ -13,6 +13,12 @@ what is hosted:
   pause lands on whichever participants' messages are waiting. It is frozen
   (:func:`gc.freeze`) so collections look only at what was made since, and young collections
   run less often (each message makes and drops many small objects; few of them survive).
+- **What survives moves on in small batches.** An open connection is ~220 objects
+  (Hypercorn's, Quart's, asyncio's and ours) that live as long as the page. With CPython's
+  default of ten young collections per middle one, 1,000 pages arriving in 10 s made one middle
+  collection walk ~210,000 of them (~170 ms, every page's messages waiting). A middle
+  collection after every two young ones walks ~55,000 (25-50 ms); full collections stay about
+  as rare as before (one in ~150 collections; the defaults made it one in ~120).
 """
 
 from __future__ import annotations
@@ -26,6 +32,10 @@ T = TypeVar("T")
 
 #: allocations between young collections (CPython's default is 700)
 YOUNG_THRESHOLD = 20_000
+#: young collections after which the next one is a middle one (CPython's default is 10)
+MIDDLE_THRESHOLD = 1
+#: middle collections after which the next one is a full one (CPython's default is 10)
+OLD_THRESHOLD = 50
 
 
 def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
@@ -41,8 +51,7 @@ def settle_heap() -> None:
     """Collect once, then freeze what is left: the process's start-up objects."""
     gc.collect()
     gc.freeze()
-    _, middle, old = gc.get_threshold()
-    gc.set_threshold(YOUNG_THRESHOLD, middle, old)
+    gc.set_threshold(YOUNG_THRESHOLD, MIDDLE_THRESHOLD, OLD_THRESHOLD)
 
 
 def serve_forever(main: Coroutine[Any, Any, T]) -> T:

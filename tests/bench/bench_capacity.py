@@ -37,6 +37,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from igym_core.load.run import LoadReport, percentile, run_load  # noqa: E402
+from igym_core.server.process import settle_heap  # noqa: E402
 from tests.hardening.conftest import Server  # noqa: E402
 
 
@@ -154,4 +155,6 @@ if __name__ == "__main__":
         help="run each load against the baseline process too (asyncio's loop, the garbage "
         "collector untouched) and print the ratios",
     )
-    asyncio.run(main(parser.parse_args()))
+    arguments = parser.parse_args()
+    settle_heap()  # as igym load does: the generator's collector pauses are not the server's
+    asyncio.run(main(arguments))

@@ -66,3 +66,17 @@ async def test_forty_scripted_participants_play_in_pairs(serve):
     with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
         parity = [r[0] for r in db.execute("SELECT status FROM parity")]
     assert parity == ["identical"] * 40  # 20 matches x 2 episodes
+
+
+async def test_pages_still_being_read_when_the_run_ends_send_nothing(serve):
+    # a run's end is not a moment everybody clicks Continue: a page whose reading time runs
+    # past it stops there, or the run would end on a burst no study makes
+    server = serve("static_study.py")
+    report = await run_load(server.ws_url, 30, duration_s=2, sources=30, think_s=20)
+    assert not report.failures and not report.errors, report.as_dict()
+    assert len(report.samples["hello"]) == 30
+    assert "submit" not in report.samples
+    assert report.seconds < 10
+    path = server.spec["data_dir"] + "/static_study.sqlite3"
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+        assert db.execute("SELECT COUNT(*) FROM responses").fetchone() == (0,)

@@ -23,10 +23,11 @@ from igym_core.server.protocol import (
     EpisodeEnd,
     EpisodeStart,
     Frames,
+    Later,
     ProtocolError,
     Telemetry,
 )
-from igym_core.storage.store import Store, StoreBusy, StoreError
+from igym_core.storage.store import Pending, Store, StoreBusy, StoreError
 
 MAX_RECORDS_PER_CHUNK = 1000
 #: what a reloaded page replays of each stored frame (single player; peer to peer)
@@ -223,15 +224,17 @@ class GameService:
 
     async def episode_start(
         self, scene: GameScene, participant_id: str, message: EpisodeStart
-    ) -> list[Ack]:
+    ) -> list[Later]:
         self._check_episode(scene, message.episode, message.seq)
         seed = await self.seed(scene, participant_id, message.episode)
-        await self.store.start_episode(
+        opened = self.store.start_episode(
             participant_id, scene.id, message.episode, seed, self.clock()
         )
-        return [Ack(message.seq)]
+        return [Later(_ack_when_stored(opened, message.seq))]
 
-    async def frames(self, scene: GameScene, participant_id: str, message: Frames) -> list[Ack]:
+    async def frames(self, scene: GameScene, participant_id: str, message: Frames) -> list[Later]:
+        """Check a chunk and queue its write; the ack comes once it is stored (:class:`Later`:
+        the page's next messages are read meanwhile, and a ping is not kept behind a commit)."""
         self._check_episode(scene, message.episode, message.seq)
         if len(message.records) > MAX_RECORDS_PER_CHUNK:
             raise ProtocolError(
@@ -273,17 +276,14 @@ class GameService:
                     },
                 )
             )
-        try:
-            await self.store.add_frames(participant_id, scene.id, message.episode, rows)
-        except StoreError as exc:
-            if isinstance(exc, StoreBusy):
-                raise
-            raise ProtocolError("invalid_episode", str(exc), message.seq) from None
-        return [Ack(message.seq)]
+        stored = self.store.add_frames(participant_id, scene.id, message.episode, rows)
+        return [Later(_ack_when_stored(stored, message.seq))]
 
     async def episode_end(
         self, scene: GameScene, participant_id: str, message: EpisodeEnd
-    ) -> list[Ack]:
+    ) -> list[Later]:
+        """Queue the episode's closing; the ack comes once it is stored, and then a
+        multiplayer episode's parity check starts (in the background)."""
         self._check_episode(scene, message.episode, message.seq)
         if not 0 <= message.frames <= scene.max_steps:
             raise ProtocolError("invalid", f"frames must be in 0..{scene.max_steps}", message.seq)
@@ -294,18 +294,24 @@ class GameService:
             reason = ended[0]
             if ended[1] is not None:
                 summary["termination_frame"] = ended[1]
+        closing = self.store.end_episode(
+            participant_id,
+            scene.id,
+            message.episode,
+            message.frames,
+            scene.max_steps,
+            summary,
+            self.clock(),
+            partial=message.partial,
+            reason=reason,
+        )
+        return [Later(self._closed(scene, participant_id, message, closing))]
+
+    async def _closed(
+        self, scene: GameScene, participant_id: str, message: EpisodeEnd, closing: Pending
+    ) -> list[Ack]:
         try:
-            closed = await self.store.end_episode(
-                participant_id,
-                scene.id,
-                message.episode,
-                message.frames,
-                scene.max_steps,
-                summary,
-                self.clock(),
-                partial=message.partial,
-                reason=reason,
-            )
+            closed = await closing
         except StoreError as exc:
             if isinstance(exc, StoreBusy):
                 raise
@@ -427,3 +433,13 @@ def _bounded_summary(summary: dict[str, Any]) -> dict[str, Any]:
             "invalid", f"an episode summary holds at most {MAX_SUMMARY_KEYS} short keys"
         )
     return {k: v[:500] if isinstance(v, str) else v for k, v in summary.items()}
+
+
+async def _ack_when_stored(stored: Awaitable[Any], seq: int | None) -> list[Ack]:
+    try:
+        await stored
+    except StoreError as exc:
+        if isinstance(exc, StoreBusy):
+            raise
+        raise ProtocolError("invalid_episode", str(exc), seq) from None
+    return [Ack(seq)]

@@ -42,6 +42,9 @@ class Limits:
       them; past either, the connection is closed.
     - ``bad_messages_logged``: rejected messages stored as ``bad_message`` events;
       ``bad_messages_close``: rejected messages after which the connection is closed.
+    - ``writes_waiting``: messages whose write, and so whose ack, is still to come (chunks
+      of frames, episode starts and ends): the connection reads on while they are stored,
+      and with this many waiting it waits for one.
 
     Per participant:
 
@@ -84,6 +87,7 @@ class Limits:
     outbox_bytes: int = _field(2 * 1024 * 1024)
     bad_messages_logged: int = _field(20)
     bad_messages_close: int = _field(200)
+    writes_waiting: int = _field(16)
     event_bytes: int = _field(4096)
     event_keys: int = _field(32)
     events_per_s: float = _field(5.0)

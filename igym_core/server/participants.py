@@ -43,6 +43,7 @@ from igym_core.server.protocol import (
     Frames,
     Hello,
     Incoming,
+    Later,
     LobbyJoin,
     LobbyLeave,
     Monitor,
@@ -186,7 +187,9 @@ class ParticipantService:
 
     # -- entry point ----------------------------------------------------------------------------
 
-    async def handle(self, conn: Connection, message: Incoming) -> list[Outgoing]:
+    async def handle(self, conn: Connection, message: Incoming) -> list[Outgoing | Later]:
+        """The replies to ``message`` (a :class:`Later` among them comes when its write is
+        stored: the socket reads on meanwhile)."""
         conn.heard_at = self.clock()
         if isinstance(message, Ping):
             return [Pong(message.t)]
@@ -734,7 +737,7 @@ class ParticipantService:
 
     async def _game_message(
         self, conn: Connection, message: EpisodeStart | Frames | EpisodeEnd | Telemetry
-    ) -> list[Outgoing]:
+    ) -> list[Outgoing | Later]:
         participant_id = conn.participant_id
         assert participant_id is not None
         # only this connection moves its participant on (submit): its scene is known here,

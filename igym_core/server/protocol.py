@@ -8,6 +8,7 @@ JSON (``not_json``), then the schema of its ``type`` through quart-schema (``unk
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable
 from typing import Any, Literal
 
 import attrs
@@ -394,6 +395,15 @@ class WarningMessage:
 class Pong:
     t: float
     type: Literal["pong"] = "pong"
+
+
+@attrs.frozen
+class Later:
+    """Not a message: replies that come once ``replies`` is done (a chunk's ack, once its write
+    is stored). The connection reads on meanwhile; what the write waits for was queued in
+    the order the messages came, so a later message's write still comes after it."""
+
+    replies: Awaitable[list[Any]]
 
 
 Outgoing = (

@@ -23,7 +23,15 @@ from quart.wrappers import Websocket
 
 from igym_core.server.limits import Limits, TokenBucket
 from igym_core.server.participants import Connection, ParticipantService
-from igym_core.server.protocol import Error, Outgoing, ProtocolError, decode, encode, peek_seq
+from igym_core.server.protocol import (
+    Error,
+    Later,
+    Outgoing,
+    ProtocolError,
+    decode,
+    encode,
+    peek_seq,
+)
 from igym_core.storage.writer import StoreBusy
 
 log = logging.getLogger("igym.server")
@@ -112,6 +120,8 @@ class ParticipantSocket:
         self.volume = TokenBucket(limits.bytes_per_s, limits.byte_burst, clock)
         self.closing: str | None = None
         self._stop = asyncio.Event()
+        #: replies still to come (:class:`Later`): a chunk's ack, once it is stored
+        self._later: set[asyncio.Task] = set()
 
     def close(self, reason: str) -> None:
         """End this connection (the page will reconnect): a budget was broken."""
@@ -129,6 +139,9 @@ class ParticipantSocket:
         try:
             await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
+            # the writes behind replies still to come are done all the same: only the acks,
+            # which nobody would read, are dropped
+            tasks |= self._later
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -206,15 +219,43 @@ class ParticipantSocket:
         try:
             message = decode(raw, self.limits.max_message_bytes)
             seq = getattr(message, "seq", None)
-            for reply in await self.service.handle(self.conn, message):
+            replies = await self.service.handle(self.conn, message)
+        except Exception as exc:
+            await self._failed(exc, seq)
+            return
+        for reply in replies:
+            if isinstance(reply, Later):
+                await self._defer(reply, seq)
+            else:
                 self.conn.send(reply)
-        except ProtocolError as exc:
+
+    async def _failed(self, exc: Exception, seq: int | None) -> None:
+        """Answer a message whose handling failed."""
+        if isinstance(exc, ProtocolError):
             await self._refuse(exc if exc.seq is not None or seq is None else exc.with_seq(seq))
-        except StoreBusy as exc:
+        elif isinstance(exc, StoreBusy):
             self.conn.send(Error("store_busy", str(exc), seq))
-        except Exception:  # a bug must cost one reply, not the connection or the server
-            log.exception("error handling a message from %s", self.conn.participant_id)
+        else:  # a bug must cost one reply, not the connection or the server
+            log.error("error handling a message from %s", self.conn.participant_id, exc_info=exc)
             self.conn.send(Error("server_error", "the server could not handle this message", seq))
+
+    async def _defer(self, later: Later, seq: int | None) -> None:
+        """Send ``later``'s replies when they come, reading on meanwhile; with
+        ``Limits.writes_waiting`` of them waiting, first wait for one."""
+        while len(self._later) >= self.limits.writes_waiting:
+            await asyncio.wait(self._later, return_when=asyncio.FIRST_COMPLETED)
+        task = asyncio.ensure_future(self._send_later(later, seq))
+        self._later.add(task)
+        task.add_done_callback(self._later.discard)
+
+    async def _send_later(self, later: Later, seq: int | None) -> None:
+        try:
+            replies = await later.replies
+        except Exception as exc:
+            await self._failed(exc, seq)
+            return
+        for reply in replies:
+            self.conn.send(reply)
 
     async def _refuse(self, error: ProtocolError) -> None:
         self.conn.send(Error(error.code, error.message, error.seq, error.detail))

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from igym_core.config import GameScene
+from igym_core.server.background import Background
 from igym_core.server.lobby.lobby import Lobby
 from igym_core.server.lobby.sessions import GameSession, Tracker
 from igym_core.server.protocol import Ack, Error, Outgoing
@@ -34,6 +35,7 @@ class LocalLobby:
         self._end_connection = end_connection
         self._connected = connected
         self._timer: asyncio.Task | None = None
+        self._checks = Background("the parity check")
 
     @property
     def tracker(self) -> Tracker:
@@ -104,7 +106,8 @@ class LocalLobby:
         self.engine.page_requested(participant_id)
 
     async def episode_closed(self, participant_id: str, scene: GameScene, episode: int) -> None:
-        await self.engine.episode_closed(participant_id, scene, episode)
+        # after the page's ack, not before: its ack waits for its own write only
+        self._checks.start(self.engine.episode_closed(participant_id, scene, episode))
 
     # -- what the researcher does ---------------------------------------------------------------
 
@@ -159,9 +162,11 @@ class LocalLobby:
         # and a tick
         self._timer = asyncio.ensure_future(self._expire_every(0.25))
 
-    async def stop(self) -> None:
+    async def stop(self, finish_s: float = 5.0) -> None:
+        """Stop expiring; finish the parity checks under way (at most ``finish_s``)."""
         if self._timer is not None:
             self._timer.cancel()
+        await self._checks.finish(finish_s)
 
     async def _expire_every(self, seconds: float) -> None:
         while True:

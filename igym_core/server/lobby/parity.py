@@ -57,6 +57,50 @@ def first_difference(logs: Mapping[str, Sequence[Mapping[str, Any]]]) -> dict[st
     return None
 
 
+def canonical_frames(texts: Sequence[tuple[int, str]]) -> tuple[list[dict[str, Any]], list[bytes]]:
+    """An episode's stored frames (``(frame, JSON text)``) as canonical rows, and each row as
+    canonical JSON: what :func:`canonical_digest` hashes, one row at a time."""
+    rows = []
+    encoded = []
+    for frame, data in texts:
+        row = parse(data)
+        for column in PER_PEER_COLUMNS:
+            row.pop(column, None)
+        row.setdefault("frame", frame)
+        rows.append(row)
+        encoded.append(sorted_bytes(row))
+    return rows, encoded
+
+
+def _digest(encoded: Sequence[bytes]) -> str:
+    """:func:`canonical_digest` of the rows ``encoded`` holds (a JSON list of them)."""
+    return hashlib.sha256(b"[" + b",".join(encoded) + b"]").hexdigest()
+
+
+def _difference(
+    rows: Mapping[str, list[dict[str, Any]]], encoded: Mapping[str, list[bytes]]
+) -> dict[str, Any] | None:
+    """Where the members' canonical rows first differ, or None if their text is the same."""
+    names = sorted(encoded)
+    if all(encoded[name] == encoded[names[0]] for name in names[1:]):
+        return None
+    found = first_difference(rows)
+    if found is not None:
+        return found
+    # equal as values, not as text (1 and 1.0): the first row whose text differs
+    index = next(
+        i
+        for i in range(max(len(e) for e in encoded.values()))
+        if len({encoded[n][i] if i < len(encoded[n]) else None for n in names}) > 1
+    )
+    return {
+        "index": index,
+        "frame": rows[names[0]][index].get("frame") if index < len(rows[names[0]]) else None,
+        "column": None,
+        "reason": "the same values written differently",
+    }
+
+
 def compare_logs(
     match: Match,
     scene_id: str,
@@ -67,9 +111,15 @@ def compare_logs(
     """Compare every member's stored frames of ``episode`` (``texts``: ``(frame, data)`` as
     :meth:`Store.frame_texts` reads them): the parity status (``identical``,
     ``identical_partial`` or ``mismatch``), each member's digest, the first difference and the
-    validation document (what each member stored, frame by frame)."""
-    logs = {m: [{"frame": f, **parse(data)} for f, data in texts[m]] for m in match.members}
-    difference = first_difference(logs)
+    validation document (what each member stored, frame by frame).
+
+    Members agree when their canonical rows are the same JSON text, row by row (compared as
+    bytes: ~3 ms for two members' 450 frames)."""
+    rows: dict[str, list[dict[str, Any]]] = {}
+    encoded: dict[str, list[bytes]] = {}
+    for m in match.members:
+        rows[m], encoded[m] = canonical_frames(texts[m])
+    difference = _difference(rows, encoded)
     if difference is not None:
         status = "mismatch"
     elif all(s == "complete" for s in statuses.values()):
@@ -77,8 +127,8 @@ def compare_logs(
     else:
         status = "identical_partial"
     summary = {
-        m: {"sha256": canonical_digest(rows), "status": statuses[m], "frames": len(rows)}
-        for m, rows in logs.items()
+        m: {"sha256": _digest(encoded[m]), "status": statuses[m], "frames": len(rows[m])}
+        for m in match.members
     }
     validation = {
         "match_id": match.match_id,
@@ -97,7 +147,7 @@ def compare_logs(
                         "focused": row.get("focused"),
                         "state_hash": row.get("state_hash"),
                     }
-                    for row in logs[m]
+                    for row in rows[m]
                 ],
             }
             for m in match.members

@@ -38,6 +38,7 @@ from typing import Any
 import attrs
 
 from igym_core.config import GameScene
+from igym_core.server.background import Background
 from igym_core.server.lobby.lobby import Lobby, end_of
 from igym_core.server.lobby.relay import check_relay
 from igym_core.server.lobby.sessions import GameSession, Phase
@@ -185,7 +186,7 @@ class SharedLobby:
         self._waiting: asyncio.Queue[tuple[str, str, str]] = asyncio.Queue()
         self._out: list[tuple[str, str]] = []
         self._tasks: list[asyncio.Task] = []
-        self._episode_tasks: set[asyncio.Task] = set()
+        self._checks = Background("the parity check")
         #: (participant, scene) -> the match this process last told the page about
         self._known: dict[tuple[str, str], str] = {}
         self._subscriber: Any = None
@@ -541,11 +542,9 @@ class SharedLobby:
             elif op == "page":
                 engine.page_requested(pid)
             elif op == "episode_closed":
-                task = asyncio.ensure_future(
+                self._checks.start(
                     engine.episode_closed(pid, self._scene(a["scene"]), a["episode"])
                 )
-                self._episode_tasks.add(task)
-                task.add_done_callback(self._episode_done)
             else:
                 log.error("unknown lobby command %.80r", op)
                 return
@@ -558,11 +557,6 @@ class SharedLobby:
             return
         if op in ("join", "leave", "probe", "pause") and seq is not None:
             self._from_engine(pid, Ack(seq))
-
-    def _episode_done(self, task: asyncio.Task) -> None:
-        self._episode_tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("the parity check failed: %s", task.exception())
 
     def _run_safely(self, function: Callable[[], None]) -> None:
         try:
@@ -652,14 +646,16 @@ class SharedLobby:
             self._tasks.append(asyncio.ensure_future(work()))
 
     async def stop(self, flush_s: float = 2.0) -> None:
-        """Forward what is queued (at most ``flush_s``), give the lease up, stop."""
+        """Forward what is queued and finish the parity checks under way (at most ``flush_s``
+        each), give the lease up, stop."""
         try:
             await asyncio.wait_for(self._waiting.join(), flush_s)
         except TimeoutError:
             log.warning("%d lobby commands were not forwarded", self._waiting.qsize())
-        for task in (*self._tasks, *self._episode_tasks):
+        await self._checks.finish(flush_s)
+        for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, *self._episode_tasks, return_exceptions=True)
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
         try:
             if self.leading:

@@ -24,6 +24,7 @@ from igym_core.config import EndScene, Experiment, GameScene, StaticScene
 from igym_core.experiment import scene_for_client
 from igym_core.plugins import PluginManager
 from igym_core.rules import RuleBook, RuleFailure, Verdict
+from igym_core.server.background import Background
 from igym_core.server.exclusion import Exclusions
 from igym_core.server.failures import log_game_error
 from igym_core.server.games import GameService
@@ -183,7 +184,7 @@ class ParticipantService:
         self._event_counts: dict[str, int] = {}
         #: set by the app: the server-authoritative games (igym_core.server.authoritative)
         self.server_games: Any = None
-        self._tasks: set[asyncio.Task] = set()
+        self._screenings = Background("screening")
 
     # -- entry point ----------------------------------------------------------------------------
 
@@ -419,7 +420,7 @@ class ParticipantService:
         welcome = Welcome(self.experiment.id, participant_id, token, resumed)
         if await self._needs_screening(participant, new=not resumed):
             conn.screening = asyncio.get_running_loop().create_future()
-            self._start(self._screen(conn, participant))
+            self._screenings.start(self._screen(conn, participant))
             return [welcome, Screen()]
         return [welcome, await self._show_current(participant)]
 
@@ -463,16 +464,6 @@ class ParticipantService:
         fresh = await asyncio.to_thread(self.store.participant, pid)
         if fresh is not None and self.live.get(pid) is conn:
             conn.send(await self._show_current(fresh))
-
-    def _start(self, job: Any) -> None:
-        task = asyncio.ensure_future(job)
-        self._tasks.add(task)
-        task.add_done_callback(self._finished_task)
-
-    def _finished_task(self, task: asyncio.Task) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("screening failed", exc_info=task.exception())
 
     def _check_params(self, params: dict[str, str]) -> dict[str, str]:
         if len(params) > MAX_PARAMS:

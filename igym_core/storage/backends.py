@@ -282,9 +282,19 @@ class PostgresBackend(Backend):
         db = PgConnection(raw)
         if self.schema:
             if create_schema:
-                db.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+                self._create_schema(db)
             db.execute(f'SET search_path TO "{self.schema}"')
         return db
+
+    def _create_schema(self, db: PgConnection) -> None:
+        # CREATE SCHEMA IF NOT EXISTS is not safe against itself: two processes opening one
+        # study at once both find it missing, and one fails on the catalog's unique index
+        key = f"igym schema {self.schema}"
+        db.execute("SELECT pg_advisory_lock(hashtext(?))", (key,))
+        try:
+            db.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+        finally:
+            db.execute("SELECT pg_advisory_unlock(hashtext(?))", (key,))
 
     def connect_writer(self) -> PgConnection:
         db = self._connect(create_schema=True)

@@ -5,6 +5,7 @@ processes opening one study at once."""
 from __future__ import annotations
 
 import multiprocessing
+import threading
 import time
 
 import psycopg
@@ -109,3 +110,28 @@ def test_several_processes_open_one_study_at_once(postgres_url):
         assert len(list(store.reader().participants())) == 80
     finally:
         store.close()
+
+
+def test_processes_that_create_a_study_schema_at_once_all_open_it(postgres_url):
+    # CREATE SCHEMA IF NOT EXISTS, run at the same moment, fails one of them on the catalog's
+    # unique index (3 rounds in 10 here without the lock): the study's first processes start
+    # together when a researcher launches them together
+    def open_writer(backend, start: threading.Barrier, errors: list[Exception]) -> None:
+        start.wait()
+        try:
+            backend.connect_writer().close()
+        except Exception as exc:
+            errors.append(exc)
+
+    for round_ in range(10):
+        backend = backend_for(f"{postgres_url}?schema=together{round_}")
+        start = threading.Barrier(8)
+        errors: list[Exception] = []
+        threads = [
+            threading.Thread(target=open_writer, args=(backend, start, errors)) for _ in range(8)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert errors == [], f"round {round_}: {errors[0]}"
